@@ -1,0 +1,1 @@
+"""Agents and the training, evaluation and sweep command-line tools."""

@@ -1,0 +1,1 @@
+"""Game manuals shipped as data (one text file per game)."""

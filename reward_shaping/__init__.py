@@ -1,0 +1,1 @@
+"""Manual -> reward table (offline, cached) -> reward wrappers (online lookups)."""
