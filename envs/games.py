@@ -25,9 +25,9 @@ import difflib
 import functools
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Mapping
 
 
 class UnknownGameError(ValueError):
@@ -133,7 +133,7 @@ def _ocatari_ram() -> ModuleType:
     return sys.modules["ocatari.ram"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _registry() -> Mapping[str, GameSpec]:
     import ale_py  # noqa: F401  (registers the ALE/... ids with Gymnasium)
     import gymnasium as gym

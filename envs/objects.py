@@ -24,8 +24,8 @@ Example:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class ObjectFrame:
     motion: np.ndarray
 
     @classmethod
-    def empty(cls, categories: tuple[str, ...]) -> "ObjectFrame":
+    def empty(cls, categories: tuple[str, ...]) -> ObjectFrame:
         """A frame with no objects."""
         return cls(
             categories,
@@ -136,6 +136,7 @@ class ObjectExtractor:
         self._objects: list[list] = [[] for _ in range(num_envs)]
         self._seen: list[list] = [[] for _ in range(num_envs)]
         self._slot_ids: list[list[int]] = [[] for _ in range(num_envs)]
+        self._slot_cats: list[list[int]] = [[] for _ in range(num_envs)]
         for i in range(num_envs):
             self.reset(i)
 
@@ -145,6 +146,7 @@ class ObjectExtractor:
         self._objects[env_index] = objects
         self._seen[env_index] = [None] * len(objects)
         self._slot_ids[env_index] = [-1] * len(objects)
+        self._slot_cats[env_index] = [-1] * len(objects)
 
     def update(self, ram: np.ndarray, env_indices: Sequence[int] | None = None) -> list[ObjectFrame]:
         """Advance the tracked state by one frame and return the objects.
@@ -171,27 +173,30 @@ class ObjectExtractor:
         return [self._update_one(r, i) for r, i in zip(rams, indices)]
 
     def _update_one(self, ram: np.ndarray, env_index: int) -> ObjectFrame:
+        # Hot path (every emulator frame): per-slot facts are cached while a
+        # slot keeps the same OCAtari object, so each frame only reads positions.
         objects = self._objects[env_index]
         self._detect(objects, ram, self.spec.module, False)
-        seen, slot_ids, cat_index = self._seen[env_index], self._slot_ids[env_index], self._cat_index
+        seen, slot_ids, slot_cats = self._seen[env_index], self._slot_ids[env_index], self._slot_cats[env_index]
         cats: list[int] = []
         ids: list[int] = []
         rows: list[tuple[int, int, int, int, int, int]] = []
         for slot, obj in enumerate(objects):
-            if not obj or not obj.visible:  # empty slot (NoObject) or hidden object
-                continue
             if seen[slot] is not obj:
                 seen[slot] = obj
                 slot_ids[slot] = next(self._ids)
-            cat = cat_index.get(obj.category)
-            if cat is None:  # HUD element or a category OCAtari did not declare
+                # Empty slots (NoObject), HUD elements and undeclared categories: -1.
+                slot_cats[slot] = self._cat_index.get(obj.category, -1) if obj else -1
+            cat = slot_cats[slot]
+            if cat < 0 or not obj.visible:
                 continue
             x, y = obj.xy
             w, h = obj.wh
             px, py = obj.prev_xy
             cats.append(cat)
             ids.append(slot_ids[slot])
-            rows.append((x, y, max(int(w), 1), max(int(h), 1), x - px, y - py))
+            # OCAtari reports zero or negative sizes at screen edges.
+            rows.append((x, y, w if w > 0 else 1, h if h > 0 else 1, x - px, y - py))
         table = np.array(rows, dtype=np.int32).reshape(-1, 6)
         return ObjectFrame(
             categories=self.spec.categories,

@@ -1,0 +1,46 @@
+"""One subprocess smoke test per command-line tool."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_inspect_prints_objects_events_and_saves_images(tmp_path):
+    png, gif = tmp_path / "last.png", tmp_path / "run.gif"
+    proc = run("envs.inspect", "Freeway", "--steps", "150", "--policy", "up", "--every", "50",
+               "--png", str(png), "--gif", str(gif), "--gif-every", "10")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "avatar=Chicken" in out and "TOUCH Car#" in out
+    assert "step    50 reward" in out and "Chicken#" in out
+    assert "summary over 150 steps" in out
+    assert Image.open(png).size == (480, 630)
+    with Image.open(gif) as im:
+        assert im.n_frames == 15
+
+
+def test_inspect_rejects_bad_input():
+    proc = run("envs.inspect", "Pongg", "--steps", "5")
+    assert proc.returncode == 2 and "Did you mean: Pong" in proc.stderr
+    proc = run("envs.inspect", "Pong", "--policy", "JUMP", "--steps", "5")
+    assert proc.returncode == 2 and "has no action 'JUMP'" in proc.stderr
+    proc = run("envs.inspect", "Pong", "--steps", "0")
+    assert proc.returncode == 2 and "--steps must be >= 1" in proc.stderr
+
+
+def test_train_explains_it_is_not_ready_yet():
+    proc = run("agents.train", "skiing")
+    assert proc.returncode == 3
+    assert "ALE/Skiing-v5" in proc.stdout and "reward clipping off" in proc.stdout
+    assert "not implemented yet" in proc.stderr
+    proc = run("agents.train", "Skiingg")
+    assert proc.returncode == 2 and "Did you mean: Skiing" in proc.stderr

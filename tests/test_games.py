@@ -1,0 +1,49 @@
+import pytest
+
+from envs.games import UnknownGameError, known_games, resolve_game
+
+TEN_GAMES = ["Skiing", "MsPacman", "Tennis", "Breakout", "Pong", "Freeway", "Seaquest", "Boxing",
+             "Asterix", "Kangaroo", "SpaceInvaders", "Riverraid"]
+
+
+@pytest.mark.parametrize(
+    "name, canonical",
+    [("Skiing", "Skiing"), ("skiing", "Skiing"), ("ALE/Skiing-v5", "Skiing"),
+     ("MsPacman", "MsPacman"), ("ms_pacman", "MsPacman"), ("MsPacmanNoFrameskip-v4", "MsPacman"),
+     (" space-invaders ", "SpaceInvaders")],
+)
+def test_friendly_names_resolve(name, canonical):
+    assert resolve_game(name).name == canonical
+
+
+def test_unknown_game_lists_closest_matches():
+    with pytest.raises(UnknownGameError, match=r"Unknown Atari game 'Skiin'.*Did you mean: Skiing"):
+        resolve_game("Skiin")
+    with pytest.raises(UnknownGameError, match="Supported games:"):
+        resolve_game("Zzzzzzzz")
+    with pytest.raises(UnknownGameError, match="non-empty string"):
+        resolve_game("")
+
+
+def test_registry_covers_the_required_games():
+    games = set(known_games())
+    assert len(games) >= 50
+    assert set(TEN_GAMES) <= games
+
+
+@pytest.mark.parametrize("game, avatar", [("Skiing", "Player"), ("Freeway", "Chicken"),
+                                          ("Frogger", "Frog"), ("Pong", "Player")])
+def test_avatar_per_game(game, avatar):
+    spec = resolve_game(game)
+    assert spec.avatar == avatar
+    assert avatar not in spec.interactable
+
+
+def test_skiing_is_not_clipped_and_hud_is_never_interactable():
+    assert resolve_game("Skiing").clip_reward_default is False
+    assert resolve_game("Pong").clip_reward_default is True
+    for name in TEN_GAMES:
+        spec = resolve_game(name)
+        assert not set(spec.hud_categories) & set(spec.interactable), name
+    seaquest = resolve_game("Seaquest")
+    assert "PlayerMissile" in seaquest.ignored and "PlayerMissile" not in seaquest.interactable

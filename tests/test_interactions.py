@@ -1,0 +1,106 @@
+"""Interaction events happen when they physically must, once per contact."""
+
+import numpy as np
+import pytest
+from conftest import FrameRun, first
+
+from envs.interactions import InteractionDetector
+from envs.objects import ObjectFrame
+
+
+def _overlap(a, b, margin):
+    return (b.x < a.x + a.w + margin and a.x < b.x + b.w + margin
+            and b.y < a.y + a.h + margin and a.y < b.y + b.h + margin)
+
+
+def contact_starts(run: FrameRun, avatar: str, categories: set[str], margin: int):
+    """(frame, instance) where an avatar/object overlap begins, recomputed from the records."""
+    starts, touching = [], set()
+    for frame, objs in enumerate(run.objects, start=1):
+        a = first(objs, avatar)
+        now = set()
+        if a is not None:
+            now = {o.instance for o in objs if o.category in categories and _overlap(a, o, margin)}
+        starts += sorted((frame, i) for i in now - touching)
+        touching = now
+    return starts
+
+
+def assert_one_event_per_contact(run, avatar, categories, margin):
+    starts = contact_starts(run, avatar, categories, margin)
+    got = [(e.frame, e.instance) for e in run.events]
+    assert got == starts
+    # At least one contact lasted several frames, so de-duplication was exercised.
+    frames_touching = sum(
+        1 for objs in run.objects
+        if (a := first(objs, avatar)) and any(o.category in categories and _overlap(a, o, margin) for o in objs)
+    )
+    assert frames_touching > len(starts)
+
+
+def test_freeway_chicken_walking_up_is_hit_by_cars(frame_runner):
+    run = frame_runner("Freeway", lambda objs, m, t: m.index("UP"), 1200)
+    assert len(run.events) >= 3
+    assert {e.category for e in run.events} == {"Car"}
+    assert_one_event_per_contact(run, "Chicken", {"Car"}, margin=0)
+
+
+def _track_ball(axis):
+    def policy(objs, m, t):
+        p, b = first(objs, "Player"), first(objs, "Ball")
+        if p is None or b is None:
+            return m.index("FIRE")
+        if axis == "y":  # Pong: RIGHT moves the right paddle up, LEFT down
+            d = (b.y + b.h / 2) - (p.y + p.h / 2)
+            return m.index("LEFT") if d > 2 else m.index("RIGHT") if d < -2 else 0
+        d = (b.x + b.w / 2) - (p.x + p.w / 2)
+        return m.index("RIGHT") if d > 3 else m.index("LEFT") if d < -3 else 0
+    return policy
+
+
+@pytest.mark.parametrize("game, axis, margin", [("Pong", "y", 1), ("Breakout", "x", 1)])
+def test_ball_meets_paddle_under_tracking_policy(frame_runner, game, axis, margin):
+    run = frame_runner(game, _track_ball(axis), 1500)
+    balls = [e for e in run.events if e.category == "Ball"]
+    assert len(balls) >= 4
+    # Each hit is a separate contact: the ball leaves the paddle in between.
+    assert all(b.frame - a.frame > 20 for a, b in zip(balls, balls[1:]))
+    categories = {"Ball"} if game == "Pong" else {"Ball", "Block"}
+    assert_one_event_per_contact(run, "Player", categories, margin)
+
+
+def test_skier_going_straight_down_meets_the_course(frame_runner):
+    run = frame_runner("Skiing", lambda objs, m, t: m.index("NOOP"), 1500)
+    cats = {e.category for e in run.events}
+    assert cats and cats <= {"Tree", "Mogul", "Flag"}
+    assert_one_event_per_contact(run, "Player", {"Tree", "Mogul", "Flag"}, margin=0)
+
+
+def _frame(boxes, cats=(0, 1), ids=(0, 5)):
+    return ObjectFrame(("Player", "Tree", "Mogul", "Flag"), np.array(cats, np.int16),
+                       np.array(ids, np.int64), np.array(boxes, np.int32),
+                       np.zeros((len(boxes), 2), np.int32))
+
+
+def test_detector_contact_lifecycle():
+    det = InteractionDetector("Skiing")
+    apart = _frame([[0, 0, 10, 10], [20, 0, 5, 5]])
+    touching = _frame([[0, 0, 10, 10], [9, 0, 5, 5]])
+    edge = _frame([[0, 0, 10, 10], [10, 0, 5, 5]])  # adjacent, not overlapping
+    assert det.update(apart, 1) == []
+    [ev] = det.update(touching, 2, step=1)
+    assert (ev.category, ev.instance, ev.frame, ev.step) == ("Tree", 5, 2, 1)
+    assert ev.avatar_box == (0, 0, 10, 10) and ev.object_box == (9, 0, 5, 5)
+    assert det.update(touching, 3) == []  # same contact
+    assert det.update(edge, 4) == []  # contact ended
+    assert len(det.update(touching, 5)) == 1  # a new contact
+    assert InteractionDetector("Skiing", margin=1).update(edge, 1) != []
+    det.reset()
+    assert len(det.update(touching, 1)) == 1
+
+
+def test_detector_without_avatar_on_screen_and_bad_margin():
+    det = InteractionDetector("Skiing")
+    assert det.update(_frame([[0, 0, 10, 10]], cats=(1,), ids=(3,)), 1) == []
+    with pytest.raises(ValueError, match="margin"):
+        InteractionDetector("Skiing", margin=-1)
