@@ -1,0 +1,264 @@
+"""Reasoning backends: is touching an object good or bad for the player?
+
+One interface, chosen by name (:func:`get_backend`):
+
+* ``embedding`` (default, offline): compares each evidence sentence with
+  descriptions of outcomes (scoring points, gaining a life, rescuing vs. losing
+  a life, crashing, losing time) in the embedded sentence model's space.
+* ``openai``: any OpenAI-compatible chat-completions server (Ollama, vLLM,
+  llama.cpp server) answers the paper's yes/no question with the evidence as
+  context.  The answer is parsed strictly; it is data, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from reward_shaping.encoder import embed
+from reward_shaping.qa import Evidence
+
+Answer = Literal["yes", "no", "neutral"]
+
+
+class ReasoningError(RuntimeError):
+    """A backend could not produce a decision (server unreachable, garbage answer)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A backend's verdict on touching one object category.
+
+    Attributes:
+        answer: ``"yes"`` (good for the player), ``"no"`` (bad) or ``"neutral"``.
+        confidence: In [0, 1].
+        detail: Short, human-readable reason (shown in tables).
+    """
+
+    answer: Answer
+    confidence: float
+    detail: str = ""
+
+
+class Backend:
+    """Decides, from a manual's evidence, whether touching an object is good."""
+
+    name = "base"
+
+    def settings(self) -> dict:
+        """Everything that changes decisions (part of the reward table's cache key)."""
+        return {}
+
+    def decide(self, game: str, category: str, terms: list[str], evidence: list[Evidence],
+               objective: list[Evidence]) -> Decision:
+        raise NotImplementedError
+
+
+# Outcome descriptions, written once for all games.  Each evidence sentence is
+# scored by how much closer it lies to the good outcomes than to the bad ones.
+GOOD_OUTCOMES = (
+    "you earn points",
+    "you score points for it",
+    "collect it to earn bonus points",
+    "it is worth points",
+    "you gain an extra life",
+    "it gives you power for a short time",
+    "you rescue it and earn a bonus",
+    "pick it up for a reward",
+    "hit it back to win the point",
+    "it rebounds and keeps the ball in play",
+    "catch it before it leaves to collect bonus points",
+)
+BAD_OUTCOMES = (
+    "you lose a life",
+    "your ship is destroyed",
+    "the player dies",
+    "you crash and fall down",
+    "you lose time",
+    "it slows you down",
+    "a penalty is added to your time",
+    "it is dangerous, avoid it",
+    "you are knocked back",
+    "the game is over",
+    "it costs you",
+)
+
+
+class EmbeddingBackend(Backend):
+    """Offline decisions from sentence-embedding similarity to outcome descriptions.
+
+    Args:
+        min_relevance: Evidence below this relevance means the manual does not
+            talk about the object: neutral.
+        margin: Polarity (good minus bad similarity) needed for yes/no.
+        device: Torch device of the encoder.
+    """
+
+    name = "embedding"
+
+    def __init__(self, min_relevance: float = 0.45, margin: float = 0.015, device: str = "cpu") -> None:
+        # Both thresholds are compared with cosine similarities.
+        if not -1.0 <= min_relevance <= 1.5 or not 0.0 <= margin <= 1.0:
+            raise ValueError(f"bad thresholds: min_relevance={min_relevance}, margin={margin}")
+        self.min_relevance = min_relevance
+        self.margin = margin
+        self.device = device
+        self._outcomes: tuple[np.ndarray, np.ndarray] | None = None  # embedded on first use
+
+    def _outcome_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._outcomes is None:
+            self._outcomes = (embed(list(GOOD_OUTCOMES), self.device),
+                              embed(list(BAD_OUTCOMES), self.device))
+        return self._outcomes
+
+    def settings(self) -> dict:
+        return {"min_relevance": self.min_relevance, "margin": self.margin,
+                "good": list(GOOD_OUTCOMES), "bad": list(BAD_OUTCOMES)}
+
+    def polarity(self, sentences: list[str]) -> np.ndarray:
+        """Per sentence: how much closer it lies to good than to bad outcomes.
+
+        A sentence and each of its clauses are scored (mean of the top-2
+        similarities to good minus to bad outcomes); the most decided one
+        counts, so "If a car hits your chicken, it loses time" is judged by its
+        consequence, not by its talk of cars.
+        """
+        pieces, owner = [], []
+        for i, s in enumerate(sentences):
+            parts = [s] + [c for c in re.split(r"[,;:\u2014]| - ", s) if len(c.split()) >= 3]
+            pieces += parts
+            owner += [i] * len(parts)
+        v = embed(pieces, self.device)
+        good_v, bad_v = self._outcome_vectors()
+        good = np.sort(v @ good_v.T, axis=1)[:, -2:].mean(axis=1)
+        bad = np.sort(v @ bad_v.T, axis=1)[:, -2:].mean(axis=1)
+        diff = good - bad
+        out = np.zeros(len(sentences))
+        for i, d in zip(owner, diff):
+            if abs(d) > abs(out[i]):
+                out[i] = d
+        return out
+
+    def decide(self, game, category, terms, evidence, objective) -> Decision:
+        relevant = [e for e in evidence if e.relevance >= self.min_relevance]
+        if not relevant:
+            best = max((e.relevance for e in evidence), default=0.0)
+            return Decision("neutral", round(min(1.0, 1.0 - best), 3),
+                            "the manual does not discuss touching it")
+        pol = self.polarity([e.sentence for e in relevant])
+        weights = np.array([e.relevance for e in relevant]) ** 2
+        score = float((pol * weights).sum() / weights.sum())
+        confidence = round(float(np.tanh(abs(score) / 0.08)), 3)
+        if score >= self.margin:
+            return Decision("yes", confidence, f"evidence leans good ({score:+.3f})")
+        if score <= -self.margin:
+            return Decision("no", confidence, f"evidence leans bad ({score:+.3f})")
+        return Decision("neutral", round(1.0 - confidence, 3), f"evidence is mixed ({score:+.3f})")
+
+
+class OpenAIBackend(Backend):
+    """Asks an OpenAI-compatible chat-completions endpoint the paper's yes/no question.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:11434/v1`` (Ollama) or ``http://host:8000/v1`` (vLLM).
+        model: Model name the server knows.
+        api_key_env: Environment variable holding the API key (optional; the
+            key is sent as a bearer token and never logged or stored).
+        timeout: Seconds per HTTP request.
+        retries: Extra attempts after a failed request or an unparseable answer.
+        backoff: First retry delay in seconds; doubles each retry.
+    """
+
+    name = "openai"
+
+    def __init__(self, base_url: str = "http://127.0.0.1:11434/v1", model: str = "llama3.1",
+                 api_key_env: str = "OPENAI_API_KEY", timeout: float = 30.0, retries: int = 3,
+                 backoff: float = 1.0) -> None:
+        if not re.match(r"^https?://", base_url):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if timeout <= 0 or retries < 0 or backoff < 0:
+            raise ValueError("timeout must be > 0, retries and backoff >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+
+    def settings(self) -> dict:
+        # The key is a credential, not a setting: it never enters the cache key.
+        return {"base_url": self.base_url, "model": self.model}
+
+    def _post(self, payload: dict) -> dict:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        req = urllib.request.Request(f"{self.base_url}/chat/completions",
+                                     data=json.dumps(payload).encode(), headers=headers)
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    @staticmethod
+    def parse_answer(text: str) -> Answer:
+        """Strictly parse a reply: its first word must be yes or no.
+
+        Raises:
+            ReasoningError: anything else.
+        """
+        m = re.match(r"^\W*(yes|no)\b", text.strip().lower())
+        if not m:
+            raise ReasoningError(f"unparseable model answer (expected Yes or No): {text[:80]!r}")
+        return m.group(1)  # type: ignore[return-value]
+
+    def decide(self, game, category, terms, evidence, objective) -> Decision:
+        context = " ".join(e.sentence for e in objective + evidence)
+        question = (f"Context from the {game} game manual: {context}\n"
+                    f"Question: Is it good for the player to touch, hit or collect the "
+                    f"{terms[0]} ({category})? Answer with Yes or No only.")
+        payload = {"model": self.model, "temperature": 0,
+                   "messages": [{"role": "system", "content": "You answer questions about video "
+                                 "game manuals with a single word: Yes or No."},
+                                {"role": "user", "content": question}]}
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                reply = self._post(payload)
+                content = reply["choices"][0]["message"]["content"]
+                if not isinstance(content, str):
+                    raise TypeError("content is not a string")
+            except urllib.error.HTTPError as err:
+                last = f"HTTP {err.code} from {self.base_url}"
+                continue
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+                reason = getattr(err, "reason", err)
+                last = f"cannot reach the LLM server at {self.base_url} ({reason})"
+                continue
+            except (ValueError, KeyError, IndexError, TypeError) as err:
+                last = f"malformed chat-completions response from {self.base_url} ({err})"
+                continue
+            try:
+                return Decision(self.parse_answer(content), 1.0, f"{self.model}: {content.strip()[:60]}")
+            except ReasoningError as err:
+                last = str(err)
+        raise ReasoningError(f"{category}: {last} (after {self.retries + 1} attempts)")
+
+
+BACKENDS = {"embedding": EmbeddingBackend, "openai": OpenAIBackend}
+
+
+def get_backend(name: str, **kwargs) -> Backend:
+    """Construct a backend by name (``embedding`` or ``openai``)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown reasoning backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    return BACKENDS[name](**kwargs)

@@ -1,0 +1,240 @@
+"""Reward tables: manual + backend -> category -> reward, with evidence; cached on disk.
+
+Built offline once per (game, manual text, backend, settings) and stored as
+JSON; the online wrappers only look categories up.  A corrupt cache file is
+rebuilt, never trusted.  A user overrides file (YAML or JSON, ``{category:
+reward}`` or ``{category: {reward: r, note: "..."}}``) fixes any entry and is
+shown as such.
+
+Example:
+    >>> from reward_shaping.table import build_reward_table
+    >>> table = build_reward_table("Skiing", use_cache=False)
+    >>> table.objects["Tree"].reward
+    -5.0
+    >>> table.objects["Clock"].answer   # HUD elements are never rewarded
+    'hud'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envs.games import GameSpec, resolve_game
+from manuals import Manual, load_manual
+
+log = logging.getLogger(__name__)
+
+#: Bump when the table format or the decision pipeline changes: old caches are then ignored.
+TABLE_VERSION = 1
+DEFAULT_SCALE = 5.0
+
+
+class RewardTableError(ValueError):
+    """Bad overrides, unreadable table file, or a table for another game."""
+
+
+@dataclass
+class ObjectReward:
+    """The reward for the avatar touching one object category.
+
+    Attributes:
+        reward: Auxiliary reward per contact.
+        answer: ``yes`` / ``no`` / ``neutral`` from the backend, or ``hud`` /
+            ``avatar`` / ``ignored`` for categories decided by rule.
+        confidence: In [0, 1].
+        evidence: Manual sentences the decision rests on, best first.
+        source: ``backend``, ``rule`` or ``override``.
+        note: Backend detail or the override's note.
+    """
+
+    reward: float
+    answer: str
+    confidence: float
+    evidence: list[str] = field(default_factory=list)
+    source: str = "backend"
+    note: str = ""
+
+
+@dataclass
+class RewardTable:
+    """A game's reward table and how it was made."""
+
+    game: str
+    manual_sha256: str
+    manual_source: str
+    backend: str
+    settings: dict[str, Any]
+    scale: float
+    key: str
+    objects: dict[str, ObjectReward]
+    version: int = TABLE_VERSION
+
+    def reward_of(self, category: str) -> float:
+        """Reward per contact with ``category`` (0 for unknown categories)."""
+        entry = self.objects.get(category)
+        return entry.reward if entry else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RewardTable:
+        """Rebuild from :meth:`to_json` output; raises on any missing field."""
+        objects = {k: ObjectReward(**v) for k, v in data["objects"].items()}
+        fields = {k: data[k] for k in ("game", "manual_sha256", "manual_source", "backend",
+                                        "settings", "scale", "key", "version")}
+        return cls(objects=objects, **fields)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the rewards themselves (what training depends on)."""
+        rewards = {k: v.reward for k, v in sorted(self.objects.items())}
+        return hashlib.sha256(json.dumps(rewards, sort_keys=True).encode()).hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_cache_dir() -> Path:
+    """``$RNR_CACHE_DIR`` or ``~/.cache/rnr/reward_tables``."""
+    env = os.environ.get("RNR_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "rnr" / "reward_tables"
+
+
+def _cache_key(spec: GameSpec, manual: Manual, backend_name: str, settings: dict, scale: float) -> str:
+    blob = json.dumps({"game": spec.name, "manual": manual.sha256, "backend": backend_name,
+                       "settings": settings, "scale": scale, "version": TABLE_VERSION},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, str]]:
+    """Read an overrides file: category -> (reward, note).
+
+    Raises:
+        RewardTableError: unreadable file, bad value, or a category the game lacks.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise RewardTableError(f"cannot read overrides file {path}: {err}") from None
+    if not isinstance(data, dict) or not data:
+        raise RewardTableError(f"overrides file {path} must map object categories to rewards")
+    known = set(spec.categories) | set(spec.hud_categories)
+    out = {}
+    for cat, value in data.items():
+        if cat not in known:
+            raise RewardTableError(
+                f"overrides file {path} names {cat!r}, which {spec.name} does not have; "
+                f"categories: {', '.join(spec.categories)}"
+            )
+        note = ""
+        if isinstance(value, dict):
+            note = str(value.get("note", ""))
+            value = value.get("reward")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RewardTableError(f"override for {cat!r} in {path} must be a number, got {value!r}")
+        out[cat] = (float(value), note)
+    return out
+
+
+def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float) -> dict[str, ObjectReward]:
+    from reward_shaping.qa import OBJECTIVE_QUESTION, ManualIndex, object_terms
+
+    index = ManualIndex(manual.text)
+    objective = index.ask([OBJECTIVE_QUESTION], top_k=2)
+    objects: dict[str, ObjectReward] = {}
+    for cat in spec.categories:
+        if cat == spec.avatar:
+            objects[cat] = ObjectReward(0.0, "avatar", 1.0, [], "rule", "the player's own avatar")
+        elif cat not in spec.interactable:
+            objects[cat] = ObjectReward(0.0, "ignored", 1.0, [], "rule",
+                                        "never reported as a contact (avatar's own or scenery)")
+        else:
+            evidence = index.evidence_for(cat)
+            d = backend.decide(spec.name, cat, object_terms(cat), evidence, objective)
+            reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
+            objects[cat] = ObjectReward(reward, d.answer, d.confidence,
+                                        [e.sentence for e in evidence], "backend", d.detail)
+    for cat in spec.hud_categories:
+        objects[cat] = ObjectReward(0.0, "hud", 1.0, [], "rule", "heads-up display, not touchable")
+    return objects
+
+
+def build_reward_table(
+    game: str,
+    manual_path: str | Path | None = None,
+    backend: str = "embedding",
+    backend_options: dict[str, Any] | None = None,
+    scale: float = DEFAULT_SCALE,
+    overrides: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> RewardTable:
+    """Build (or load from cache) the reward table of ``game``.
+
+    Args:
+        game: Any name the env layer accepts.
+        manual_path: A user manual; default: the shipped one.
+        backend: ``embedding`` or ``openai``.
+        backend_options: Keyword arguments for the backend.
+        scale: Reward for a "yes" (and minus it for a "no"); the paper uses 5.
+        overrides: YAML/JSON file fixing entries; applied after the cache.
+        cache_dir: Where tables are cached; default :func:`default_cache_dir`.
+        use_cache: Read and write the cache.
+    """
+    from reward_shaping.reasoning import get_backend
+
+    # A non-positive scale would silently invert or erase every decision.
+    if not isinstance(scale, (int, float)) or scale <= 0:
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    spec = resolve_game(game)
+    manual = load_manual(spec.name, manual_path)
+    engine = get_backend(backend, **(backend_options or {}))
+    settings = engine.settings()
+    key = _cache_key(spec, manual, engine.name, settings, float(scale))
+    cache_file = Path(cache_dir or default_cache_dir()) / f"{spec.name}-{key[:16]}.json"
+    table = None
+    if use_cache and cache_file.exists():
+        try:
+            table = RewardTable.from_json(json.loads(cache_file.read_text(encoding="utf-8")))
+            if table.key != key:
+                raise ValueError("cache key mismatch")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+            log.warning("reward table cache %s is corrupt (%s); rebuilding it", cache_file, err)
+            table = None
+    if table is None:
+        table = RewardTable(spec.name, manual.sha256, str(manual.source), engine.name, settings,
+                            float(scale), key, _decide_all(spec, manual, engine, float(scale)))
+        if use_cache:
+            atomic_write_text(cache_file, json.dumps(table.to_json(), indent=1))
+    if overrides is not None:
+        for cat, (reward, note) in load_overrides(overrides, spec).items():
+            old = table.objects.get(cat)
+            table.objects[cat] = ObjectReward(
+                reward, old.answer if old else "override", 1.0, old.evidence if old else [],
+                "override", note or f"set by {Path(overrides).name}")
+    return table

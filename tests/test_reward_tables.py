@@ -1,0 +1,131 @@
+"""Reward tables from the shipped manuals with the real embedded model (offline)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envs.games import UnknownGameError, resolve_game
+from manuals import MAX_MANUAL_BYTES, ManualError, load_manual
+from reward_shaping.qa import split_sentences
+from reward_shaping.table import RewardTableError, build_reward_table
+
+HERE = Path(__file__).parent
+EXPECT = yaml.safe_load((HERE / "expectations" / "reward_signs.yaml").read_text())
+SIGN = {"+": 1, "-": -1, "0": 0}
+
+
+def _cases():
+    for game, table in EXPECT.items():
+        for cat, label in table.items():
+            marks = [pytest.mark.xfail(strict=True, reason="known miss of the embedded backend")] \
+                if label.endswith("!") else []
+            yield pytest.param(game, cat, label.rstrip("!"), id=f"{game}-{cat}", marks=marks)
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return {game: build_reward_table(game, cache_dir=cache) for game in EXPECT}
+
+
+def test_expectations_cover_every_category_of_every_shipped_game():
+    assert len(EXPECT) >= 10
+    for game, table in EXPECT.items():
+        spec = resolve_game(game)
+        assert set(table) == set(spec.categories) | set(spec.hud_categories), game
+        load_manual(game)  # a manual ships for it
+
+
+@pytest.mark.parametrize("game, category, label", list(_cases()))
+def test_reward_sign_matches_hand_label(tables, game, category, label):
+    entry = tables[game].objects[category]
+    if label == "?":
+        return
+    assert math.copysign(1, entry.reward) * (entry.reward != 0) == SIGN[label], entry
+    if label == "0":
+        assert entry.reward == 0.0 and entry.answer in {"avatar", "hud", "ignored"}
+    else:
+        assert abs(entry.reward) == 5.0 and entry.evidence and 0 <= entry.confidence <= 1
+
+
+@pytest.mark.parametrize(
+    "game, manual, expected",
+    [("Skiing", "skiing_encyclopedia.txt", {"Tree": -1, "Mogul": -1, "Flag": -1}),
+     ("MsPacman", "mspacman_encyclopedia.txt", {"Ghost": -1, "Pill": 1, "PowerPill": 1, "Fruit": 1})],
+)
+def test_unseen_terse_manuals(tmp_path, game, manual, expected):
+    table = build_reward_table(game, HERE / "manuals_alt" / manual, cache_dir=tmp_path)
+    got = {c: int(math.copysign(1, table.objects[c].reward)) * (table.objects[c].reward != 0)
+           for c in expected}
+    assert got == expected
+
+
+def test_cache_hit_corrupt_cache_and_settings_in_key(tmp_path, caplog):
+    first = build_reward_table("Freeway", cache_dir=tmp_path)
+    [cached] = list(tmp_path.glob("Freeway-*.json"))
+    data = json.loads(cached.read_text())
+    assert data["objects"]["Car"]["reward"] == -5.0 and data["objects"]["Car"]["evidence"]
+    assert build_reward_table("Freeway", cache_dir=tmp_path).to_json() == first.to_json()
+    cached.write_text('{"objects": {"Car": ')  # truncated: corrupt
+    with caplog.at_level("WARNING"):
+        rebuilt = build_reward_table("Freeway", cache_dir=tmp_path)
+    assert "corrupt" in caplog.text and rebuilt.to_json() == first.to_json()
+    assert json.loads(cached.read_text()) == first.to_json()
+    scaled = build_reward_table("Freeway", scale=1.0, cache_dir=tmp_path)
+    assert scaled.objects["Car"].reward == -1.0 and len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_overrides_are_applied_and_shown(tmp_path):
+    over = tmp_path / "fix.yaml"
+    over.write_text("Flag: {reward: 2.5, note: passing gates is the point}\nMogul: 0\n")
+    table = build_reward_table("Skiing", overrides=over, cache_dir=tmp_path)
+    assert table.objects["Flag"].reward == 2.5 and table.objects["Flag"].source == "override"
+    assert table.objects["Flag"].note == "passing gates is the point"
+    assert table.objects["Mogul"].reward == 0.0 and table.objects["Tree"].source == "backend"
+    # The cache holds the backend's table, not the overridden one.
+    assert build_reward_table("Skiing", cache_dir=tmp_path).objects["Flag"].reward == -5.0
+    over.write_text("Yeti: -5\n")
+    with pytest.raises(RewardTableError, match="'Yeti', which Skiing does not have"):
+        build_reward_table("Skiing", overrides=over, cache_dir=tmp_path)
+    over.write_text("Tree: lots\n")
+    with pytest.raises(RewardTableError, match="must be a number"):
+        build_reward_table("Skiing", overrides=over, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "empty"), (b"   \n\n", "empty"), (b"\x00\x01\x02binary" * 10, "binary"),
+     (b"\xff\xfe\xfa not utf8 " * 10, "not UTF-8"),
+     (b"a" * (MAX_MANUAL_BYTES + 1), "limit")],
+    ids=["empty", "blank", "binary", "latin", "huge"],
+)
+def test_bad_manual_files(tmp_path, content, message):
+    path = tmp_path / "manual.txt"
+    path.write_bytes(content)
+    with pytest.raises(ManualError, match=message):
+        build_reward_table("Skiing", path, use_cache=False)
+
+
+def test_other_bad_input(tmp_path):
+    with pytest.raises(ManualError, match="not found"):
+        load_manual("Skiing", tmp_path / "nope.txt")
+    (tmp_path / "manual.pdf").write_text("x")
+    with pytest.raises(ManualError, match=r"\.txt or \.md"):
+        load_manual("Skiing", tmp_path / "manual.pdf")
+    with pytest.raises(ManualError, match="no manual ships for Qbert"):
+        load_manual("Qbert")
+    with pytest.raises(UnknownGameError):
+        build_reward_table("Skiiing", use_cache=False)
+    with pytest.raises(ValueError, match="unknown reasoning backend 'gpt9'"):
+        build_reward_table("Skiing", backend="gpt9", use_cache=False)
+    with pytest.raises(ValueError, match="scale"):
+        build_reward_table("Skiing", scale=0, use_cache=False)
+
+
+def test_sentence_splitting_keeps_abbreviations():
+    text = "# Heading\nIf a ghost catches Ms. Pac-Man, she loses a life. Eat the dots!\n\nNew para here. Go!"
+    assert split_sentences(text) == ["If a ghost catches Ms. Pac-Man, she loses a life.",
+                                      "Eat the dots!", "New para here."]  # "Go!" is too short
