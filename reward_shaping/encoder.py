@@ -17,7 +17,7 @@ class EncoderUnavailableError(RuntimeError):
     """The embedded model package is missing or cannot be loaded."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_encoder(device: str = "cpu"):
     """The SentenceTransformer model, loaded from the installed package."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub

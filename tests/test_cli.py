@@ -44,3 +44,23 @@ def test_train_explains_it_is_not_ready_yet():
     assert "not implemented yet" in proc.stderr
     proc = run("agents.train", "Skiingg")
     assert proc.returncode == 2 and "Did you mean: Skiing" in proc.stderr
+
+
+def test_read_prints_table_and_writes_json(tmp_path):
+    out = tmp_path / "t.json"
+    proc = run("reward_shaping.read", "Freeway", "--json", str(out), "--cache-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Car" in proc.stdout and "-5.0" in proc.stdout and "hud" in proc.stdout
+    import json
+    data = json.loads(out.read_text())
+    assert set(data["objects"]["Car"]) >= {"reward", "answer", "confidence", "evidence"}
+
+
+def test_read_rejects_bad_input(tmp_path):
+    empty = tmp_path / "m.txt"
+    empty.write_text("")
+    proc = run("reward_shaping.read", "Skiing", "--manual", str(empty), "--no-cache")
+    assert proc.returncode == 2 and "empty" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("reward_shaping.read", "Skiing", "--backend", "openai", "--no-cache",
+               "--base-url", "http://127.0.0.1:9/v1", "--timeout", "1")
+    assert proc.returncode == 2 and "cannot reach the LLM server" in proc.stderr
