@@ -107,6 +107,7 @@ OBJECT_QUESTIONS = (
     "What happens when you collect or eat the {}?",
 )
 OBJECTIVE_QUESTION = "What is the goal of the game and how do you score?"
+AVATAR_QUESTION = "Who or what does the player control in the game?"
 
 
 @dataclass(frozen=True)

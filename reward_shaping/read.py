@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{table.game} reward table ({table.backend} backend, manual {table.manual_source}, "
           f"sha {table.manual_sha256[:10]})")
+    for question, sentences in table.questions.items():
+        print(f"  {question} -> {sentences[0] if sentences else '(no evidence)'}")
     print(f"{'object':<18}{'reward':>7}  {'answer':<8}{'conf':>5}  evidence")
     for cat, e in table.objects.items():
         marker = " [override]" if e.source == "override" else ""

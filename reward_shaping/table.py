@@ -74,6 +74,7 @@ class RewardTable:
     scale: float
     key: str
     objects: dict[str, ObjectReward]
+    questions: dict[str, list[str]] = field(default_factory=dict)
     version: int = TABLE_VERSION
 
     def reward_of(self, category: str) -> float:
@@ -89,7 +90,7 @@ class RewardTable:
         """Rebuild from :meth:`to_json` output; raises on any missing field."""
         objects = {k: ObjectReward(**v) for k, v in data["objects"].items()}
         fields = {k: data[k] for k in ("game", "manual_sha256", "manual_source", "backend",
-                                        "settings", "scale", "key", "version")}
+                                        "settings", "scale", "key", "questions", "version")}
         return cls(objects=objects, **fields)
 
     @property
@@ -161,11 +162,17 @@ def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, s
     return out
 
 
-def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float) -> dict[str, ObjectReward]:
-    from reward_shaping.qa import OBJECTIVE_QUESTION, ManualIndex, object_terms
+def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
+                ) -> tuple[dict[str, ObjectReward], dict[str, list[str]]]:
+    """Per-category rewards, and the evidence for the general questions."""
+    from reward_shaping.qa import AVATAR_QUESTION, OBJECTIVE_QUESTION, ManualIndex, object_terms
 
     index = ManualIndex(manual.text)
     objective = index.ask([OBJECTIVE_QUESTION], top_k=2)
+    questions = {
+        OBJECTIVE_QUESTION: [e.sentence for e in objective],
+        AVATAR_QUESTION: [e.sentence for e in index.ask([AVATAR_QUESTION], top_k=2)],
+    }
     objects: dict[str, ObjectReward] = {}
     for cat in spec.categories:
         if cat == spec.avatar:
@@ -181,7 +188,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float) -> dict[s
                                         [e.sentence for e in evidence], "backend", d.detail)
     for cat in spec.hud_categories:
         objects[cat] = ObjectReward(0.0, "hud", 1.0, [], "rule", "heads-up display, not touchable")
-    return objects
+    return objects, questions
 
 
 def build_reward_table(
@@ -227,8 +234,9 @@ def build_reward_table(
             log.warning("reward table cache %s is corrupt (%s); rebuilding it", cache_file, err)
             table = None
     if table is None:
+        objects, questions = _decide_all(spec, manual, engine, float(scale))
         table = RewardTable(spec.name, manual.sha256, str(manual.source), engine.name, settings,
-                            float(scale), key, _decide_all(spec, manual, engine, float(scale)))
+                            float(scale), key, objects, questions)
         if use_cache:
             atomic_write_text(cache_file, json.dumps(table.to_json(), indent=1))
     if overrides is not None:

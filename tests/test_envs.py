@@ -187,3 +187,25 @@ def test_unknown_game_and_unknown_kwarg():
         make_env("Pong", frameskip=4)
     with pytest.raises(ValueError, match="num_envs"):
         make_vec_env("Pong", 0)
+
+
+def test_extractor_serves_a_batch_of_envs_in_one_call():
+    from envs.objects import ObjectExtractor
+
+    envs = [make_env("Skiing", track_objects=False) for _ in range(3)]
+    rams = []
+    for i, env in enumerate(envs):
+        env.reset(seed=i)
+        for _ in range(30 + 10 * i):
+            env.step(i % 3)
+        rams.append(env.unwrapped.ale.getRAM().copy())
+    batch = ObjectExtractor("Skiing", num_envs=3).update(np.stack(rams))
+    singles = [ObjectExtractor("Skiing").update(r)[0] for r in rams]
+    for b, s in zip(batch, singles):
+        np.testing.assert_array_equal(b.box, s.box)
+        assert [o.category for o in b.records()] == [o.category for o in s.records()]
+    assert len({tuple(b.box[0]) for b in batch}) > 1  # the envs really differ
+    with pytest.raises(ValueError, match=r"shape \(128,\) or \(n, 128\)"):
+        ObjectExtractor("Skiing").update(np.zeros(64, np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        ObjectExtractor("Skiing").update(np.zeros(128, np.int64))

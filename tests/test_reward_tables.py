@@ -129,3 +129,9 @@ def test_sentence_splitting_keeps_abbreviations():
     text = "# Heading\nIf a ghost catches Ms. Pac-Man, she loses a life. Eat the dots!\n\nNew para here. Go!"
     assert split_sentences(text) == ["If a ghost catches Ms. Pac-Man, she loses a life.",
                                       "Eat the dots!", "New para here."]  # "Go!" is too short
+
+
+def test_general_questions_are_answered_from_the_manual(tables):
+    q = tables["Seaquest"].questions
+    assert any("points" in s for s in q["What is the goal of the game and how do you score?"])
+    assert any("submarine" in s for s in q["Who or what does the player control in the game?"])
