@@ -27,7 +27,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 
 
 class UnknownGameError(ValueError):
@@ -126,20 +126,15 @@ _NO_CLIP = {"Skiing"}
 _UNSUPPORTED = {"Adventure"}
 
 
-def _ocatari_ram() -> ModuleType:
-    # Imported lazily: OCAtari imports all 60+ game modules (about a second).
-    import ocatari.ram  # noqa: F401
-
-    return sys.modules["ocatari.ram"]
-
-
 @functools.cache
 def _registry() -> Mapping[str, GameSpec]:
-    import ale_py  # noqa: F401  (registers the ALE/... ids with Gymnasium)
+    # Imported here, not at module level: OCAtari imports all 60+ game modules
+    # (seconds), and ale_py registers the ALE/... ids with Gymnasium.
+    import ale_py  # noqa: F401
     import gymnasium as gym
+    import ocatari.ram  # noqa: F401  (puts every ocatari.ram.<game> in sys.modules)
     from ocatari.core import AVAILABLE_GAMES
 
-    _ocatari_ram()
     specs: dict[str, GameSpec] = {}
     for name in AVAILABLE_GAMES:
         module = sys.modules.get(f"ocatari.ram.{name.lower()}")

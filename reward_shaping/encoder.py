@@ -10,8 +10,6 @@ import os
 
 import numpy as np
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-
 
 class EncoderUnavailableError(RuntimeError):
     """The embedded model package is missing or cannot be loaded."""

@@ -129,10 +129,15 @@ class ManualIndex:
         self.vectors = embed(self.sentences, device)
         self._lower = [s.lower() for s in self.sentences]
 
-    def ask(self, questions: list[str], top_k: int = 3) -> list[Evidence]:
-        """Best sentences for any of ``questions`` (max similarity over questions)."""
+    def ask(self, questions: list[str], top_k: int = 3, bonus: np.ndarray | None = None) -> list[Evidence]:
+        """Best sentences for any of ``questions`` (max similarity over questions).
+
+        ``bonus``, one value per sentence, is added to the similarities.
+        """
         q = embed(questions, self.device)
         scores = (self.vectors @ q.T).max(axis=1)
+        if bonus is not None:
+            scores = scores + bonus
         order = np.argsort(-scores)[:top_k]
         return [Evidence(self.sentences[i], float(scores[i])) for i in order]
 
@@ -144,10 +149,6 @@ class ManualIndex:
         """
         terms = object_terms(category)
         questions = [t.format(term) for term in terms for t in OBJECT_QUESTIONS]
-        q = embed(questions, self.device)
-        scores = (self.vectors @ q.T).max(axis=1)
         patterns = [re.compile(rf"\b{re.escape(t)}(e?s)?\b") for t in terms]
         mentions = np.array([any(p.search(s) for p in patterns) for s in self._lower])
-        scores = scores + mention_bonus * mentions
-        order = np.argsort(-scores)[:top_k]
-        return [Evidence(self.sentences[i], float(scores[i])) for i in order]
+        return self.ask(questions, top_k, bonus=mention_bonus * mentions)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from envs.games import UnknownGameError
 from manuals import ManualError
+from reward_shaping.encoder import EncoderUnavailableError
 from reward_shaping.reasoning import BACKENDS, ReasoningError
 from reward_shaping.table import (
     DEFAULT_SCALE,
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         table = build_reward_table(args.game, args.manual, args.backend, options, args.scale,
                                    args.overrides, args.cache_dir, use_cache=not args.no_cache)
-    except (UnknownGameError, ManualError, RewardTableError, ReasoningError, ValueError) as err:
+    except (UnknownGameError, ManualError, RewardTableError, ReasoningError,
+            EncoderUnavailableError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{table.game} reward table ({table.backend} backend, manual {table.manual_source}, "

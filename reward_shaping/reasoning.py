@@ -240,7 +240,7 @@ class OpenAIBackend(Backend):
             except urllib.error.HTTPError as err:
                 last = f"HTTP {err.code} from {self.base_url}"
                 continue
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+            except OSError as err:  # URLError, timeouts and refused connections alike
                 reason = getattr(err, "reason", err)
                 last = f"cannot reach the LLM server at {self.base_url} ({reason})"
                 continue
