@@ -50,7 +50,7 @@ def make_env(
     touch_margin: int | None = None,
     ram_in_info: bool = False,
     objects_in_info: bool = False,
-    record_stats: bool = True,
+    record_stats: bool | Callable[[gym.Env], gym.Env] = True,
     render_mode: str | None = None,
 ) -> gym.Env:
     """Build one preprocessed Atari environment.
@@ -79,7 +79,9 @@ def make_env(
         touch_margin: Override the game's contact margin in pixels.
         ram_in_info: Put the emulator RAM in ``info["ram"]`` (needs tracking).
         objects_in_info: Put object records in ``info["objects"]`` (needs tracking).
-        record_stats: Add ``info["episode"]`` with the unclipped game score.
+        record_stats: Add ``info["episode"]`` with the unclipped game score:
+            ``True`` uses Gymnasium's ``RecordEpisodeStatistics``; a callable
+            (e.g. SB3's ``Monitor``) is applied at the same place instead.
         render_mode: ``"rgb_array"`` to get raw RGB frames from ``env.render()``.
 
     Returns:
@@ -131,8 +133,10 @@ def make_env(
         env = gym.wrappers.FrameStackObservation(env, frame_stack)
     if track_objects:
         env = InteractionInfo(env, ram_in_info=ram_in_info, objects_in_info=objects_in_info)
-    if record_stats:
+    if record_stats is True:
         env = gym.wrappers.RecordEpisodeStatistics(env)
+    elif callable(record_stats):
+        env = record_stats(env)
     if spec.clip_reward_default if clip_reward is None else clip_reward:
         env = SignReward(env)
     return env

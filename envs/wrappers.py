@@ -52,7 +52,7 @@ def find_wrapper(env: gym.Env, kind: type[gym.Wrapper]) -> gym.Wrapper | None:
     return None
 
 
-class ObjectTracker(gym.Wrapper):
+class ObjectTracker(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Extracts objects from RAM and detects avatar contacts on every ``step``.
 
     Args:
@@ -62,7 +62,10 @@ class ObjectTracker(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, game: str | GameSpec | None = None, margin: int | None = None) -> None:
-        super().__init__(env)
+        # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
+        gym.utils.RecordConstructorArgs.__init__(
+            self, game=game.name if isinstance(game, GameSpec) else game, margin=margin)
+        gym.Wrapper.__init__(self, env)
         self._ale = _ale(env)
         if game is None:
             game = getattr(env.unwrapped, "_game", None) or getattr(env.spec, "id", "")
@@ -123,7 +126,7 @@ class ObjectTracker(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-class InteractionInfo(gym.Wrapper):
+class InteractionInfo(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Outer half of the tracker: one agent step's events into ``info``.
 
     Args:
@@ -135,7 +138,9 @@ class InteractionInfo(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, ram_in_info: bool = False, objects_in_info: bool = False) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, ram_in_info=ram_in_info,
+                                                 objects_in_info=objects_in_info)
+        gym.Wrapper.__init__(self, env)
         tracker = find_wrapper(env, ObjectTracker)
         if tracker is None:
             raise ValueError("InteractionInfo needs an ObjectTracker beneath it in the wrapper chain")
@@ -162,12 +167,16 @@ class InteractionInfo(gym.Wrapper):
         return obs, reward, terminated, truncated, self._fill(info)
 
 
-class SignReward(gym.Wrapper):
+class SignReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """DQN-style reward clipping to ``sign(r)``, keeping the raw reward in ``info["game_reward"]``.
 
     A :class:`gymnasium.RewardWrapper` would not see ``info``; this one does, so
     downstream code can always recover the game's own reward.
     """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
