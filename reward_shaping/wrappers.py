@@ -1,0 +1,302 @@
+"""Manual-reward wrappers: every detected interaction pays the reward table's value.
+
+The online half of Read and Reward.  The detector (``envs``) puts the step's
+:class:`~envs.interactions.InteractionEvent` list in ``info["interactions"]``;
+these wrappers look each event's category up in a reward table and add the sum
+to the step reward.  Three forms share one implementation:
+
+* :class:`ManualReward`: a :class:`gymnasium.Wrapper` for one environment.
+* :class:`ManualRewardVecEnv`: a Stable-Baselines3 ``VecEnvWrapper``.
+* :class:`ManualRewardVector`: a Gymnasium ``VectorWrapper``.
+
+What each step exposes in ``info``:
+
+* ``game_reward``: the game's own (unclipped) reward of the step;
+* ``aux_reward``: the auxiliary reward added to it (after clipping: clipping,
+  if any, is applied to the game reward only, further in);
+* ``aux_events``: the events that earned a non-zero auxiliary reward;
+* at the end of an episode, ``shaping``: ``{"aux_return", "contacts", "paid"}``
+  with per-category contact counts.
+
+Episode statistics stay the game score: put ``RecordEpisodeStatistics`` (or
+SB3's ``Monitor``) *inside* these wrappers, as :func:`envs.atari.make_env` does.
+
+With no table, :func:`shape` returns the environment unchanged, so turning
+shaping off costs nothing.
+
+Example:
+    >>> from envs.atari import make_env
+    >>> from reward_shaping.wrappers import ManualReward
+    >>> env = ManualReward(make_env("Skiing"), {"Tree": -5.0, "Flag": -5.0, "Mogul": -5.0})
+    >>> _, info = env.reset(seed=0)
+    >>> _, reward, _, _, info = env.step(0)
+    >>> sorted(k for k in info if k in ("aux_reward", "aux_events", "game_reward"))
+    ['aux_events', 'aux_reward', 'game_reward']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from envs.interactions import INTERACTIONS_KEY, InteractionEvent
+from reward_shaping.table import RewardTable
+
+RewardSource = RewardTable | Mapping[str, float]
+
+AUX_KEY = "aux_reward"
+AUX_EVENTS_KEY = "aux_events"
+GAME_KEY = "game_reward"
+EPISODE_KEY = "shaping"
+
+
+def reward_lookup(
+    table: RewardSource, overrides: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Category -> reward per contact, from a table plus per-category overrides.
+
+    Raises:
+        ValueError: an override names a category the table does not have, or a
+            reward is not a finite number.
+    """
+    if isinstance(table, RewardTable):
+        rewards = {cat: entry.reward for cat, entry in table.objects.items()}
+    elif isinstance(table, Mapping):
+        rewards = dict(table)
+    else:
+        raise TypeError(f"table must be a RewardTable or a mapping, got {type(table).__name__}")
+    for cat, value in (overrides or {}).items():
+        # A typo in a category name would otherwise be silently ignored.
+        if isinstance(table, RewardTable) and cat not in rewards:
+            raise ValueError(
+                f"override names {cat!r}, which is not in the {table.game} table "
+                f"({', '.join(rewards)})"
+            )
+        rewards[cat] = value
+    for cat, value in rewards.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"reward for {cat!r} must be a finite number, got {value!r}")
+    return {cat: float(v) for cat, v in rewards.items()}
+
+
+class _Shaper:
+    """Lookup, weight schedule and per-environment episode accounting (shared by all forms).
+
+    The auxiliary weight is ``scale`` until annealing starts, then goes linearly
+    to ``scale * final_weight`` over ``anneal_steps`` environment steps (summed
+    over all environments in the vector forms).
+    """
+
+    def __init__(self, table: RewardSource, num_envs: int, scale: float,
+                 overrides: Mapping[str, float] | None, anneal_steps: int, final_weight: float) -> None:
+        # Negative or non-finite scales would invert or destroy every decision.
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+            raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+        if not isinstance(anneal_steps, int) or anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be an int >= 0, got {anneal_steps!r}")
+        if not 0.0 <= final_weight <= 1.0:
+            raise ValueError(f"final_weight is a fraction of scale in [0, 1], got {final_weight!r}")
+        self.rewards = reward_lookup(table, overrides)
+        self.scale = float(scale)
+        self.anneal_steps = anneal_steps
+        self.final_weight = float(final_weight)
+        self.timesteps = 0
+        self._aux_return = np.zeros(num_envs)
+        self._contacts: list[dict[str, int]] = [{} for _ in range(num_envs)]
+        self._paid: list[dict[str, int]] = [{} for _ in range(num_envs)]
+
+    @property
+    def weight(self) -> float:
+        """Current multiplier of the table's rewards."""
+        if self.anneal_steps == 0:
+            return self.scale
+        frac = min(1.0, self.timesteps / self.anneal_steps)
+        return self.scale * (1.0 - frac * (1.0 - self.final_weight))
+
+    def apply(self, i: int, events: Iterable[InteractionEvent]) -> tuple[float, list[InteractionEvent]]:
+        """Auxiliary reward of environment ``i``'s step and the events that paid it."""
+        aux, paying = 0.0, []
+        weight = self.weight
+        for ev in events:
+            self._contacts[i][ev.category] = self._contacts[i].get(ev.category, 0) + 1
+            r = self.rewards.get(ev.category, 0.0) * weight
+            if r != 0.0:
+                aux += r
+                paying.append(ev)
+                self._paid[i][ev.category] = self._paid[i].get(ev.category, 0) + 1
+        self._aux_return[i] += aux
+        return aux, paying
+
+    def end_episode(self, i: int) -> dict[str, Any]:
+        """Episode totals of environment ``i``; resets its accounting."""
+        out = {"aux_return": float(self._aux_return[i]), "contacts": self._contacts[i],
+               "paid": self._paid[i]}
+        self._aux_return[i] = 0.0
+        self._contacts[i], self._paid[i] = {}, {}
+        return out
+
+
+def _events(info: Mapping[str, Any]) -> list[InteractionEvent]:
+    try:
+        return info[INTERACTIONS_KEY]
+    except KeyError:
+        # Without the detector the wrapper would silently pay nothing.
+        raise KeyError(
+            f"info has no {INTERACTIONS_KEY!r}: the environment must run the interaction "
+            "detector (envs.atari.make_env(..., track_objects=True))"
+        ) from None
+
+
+class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Adds the reward table's value for each interaction to the step reward.
+
+    Args:
+        env: An environment whose ``info`` carries ``"interactions"`` (e.g.
+            :func:`envs.atari.make_env`).
+        table: A :class:`~reward_shaping.table.RewardTable` or ``{category: reward}``.
+        scale: Multiplier of the table's rewards (1 keeps them, e.g. +-5).
+        overrides: ``{category: reward}`` replacing table entries.
+        anneal_steps: Steps over which the weight decays linearly (0: constant).
+        final_weight: Weight at the end of annealing, as a fraction of ``scale``.
+    """
+
+    def __init__(self, env: gym.Env, table: RewardSource, *, scale: float = 1.0,
+                 overrides: Mapping[str, float] | None = None, anneal_steps: int = 0,
+                 final_weight: float = 0.0) -> None:
+        # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
+        gym.utils.RecordConstructorArgs.__init__(self, table=table, scale=scale, overrides=overrides,
+                                                 anneal_steps=anneal_steps, final_weight=final_weight)
+        gym.Wrapper.__init__(self, env)
+        self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.shaper.end_episode(0)
+        # Contacts during reset's no-op frames are not the agent's doing: no reward.
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.shaper.timesteps += 1
+        aux, paying = self.shaper.apply(0, _events(info))
+        info.setdefault(GAME_KEY, float(reward))
+        info[AUX_KEY] = aux
+        info[AUX_EVENTS_KEY] = paying
+        if terminated or truncated:
+            info[EPISODE_KEY] = self.shaper.end_episode(0)
+        return obs, float(reward) + aux, terminated, truncated, info
+
+
+def find_shaper(env: Any) -> _Shaper | None:
+    """The shaping state inside a chain of (vector) env wrappers, or ``None`` if unshaped."""
+    while env is not None:
+        shaper = getattr(env, "shaper", None)
+        if isinstance(shaper, _Shaper):
+            return shaper
+        env = getattr(env, "venv", None) or getattr(env, "env", None)
+    return None
+
+
+def shape(env: gym.Env, table: RewardSource | None, **kwargs: Any) -> gym.Env:
+    """``ManualReward(env, table, **kwargs)``, or ``env`` itself when ``table`` is ``None``."""
+    return env if table is None else ManualReward(env, table, **kwargs)
+
+
+try:
+    from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+except ImportError:  # SB3 is only needed for this form
+    VecEnvWrapper = object  # type: ignore[assignment,misc]
+
+
+class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
+    """Stable-Baselines3 form of :class:`ManualReward` (same arguments, after ``venv``).
+
+    Put it outside the VecEnv whose workers run the detector, and inside
+    ``VecNormalize`` so normalisation sees the shaped reward.  ``timesteps``
+    (environment steps, all envs together) drives annealing; set it when
+    resuming.
+    """
+
+    def __init__(self, venv: VecEnv, table: RewardSource, *, scale: float = 1.0,
+                 overrides: Mapping[str, float] | None = None, anneal_steps: int = 0,
+                 final_weight: float = 0.0) -> None:
+        super().__init__(venv)
+        self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight)
+
+    def reset(self):
+        obs = self.venv.reset()
+        for i in range(self.num_envs):
+            self.shaper.end_episode(i)
+        return obs
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.shaper.timesteps += self.num_envs
+        rewards = np.asarray(rewards, dtype=np.float32).copy()
+        for i, info in enumerate(infos):
+            aux, paying = self.shaper.apply(i, _events(info))
+            info.setdefault(GAME_KEY, float(rewards[i]))
+            info[AUX_KEY] = aux
+            info[AUX_EVENTS_KEY] = paying
+            rewards[i] += aux
+            if dones[i]:
+                info[EPISODE_KEY] = self.shaper.end_episode(i)
+        return obs, rewards, dones, infos
+
+
+class ManualRewardVector(gym.vector.VectorWrapper):
+    """Gymnasium vector-env form of :class:`ManualReward` (same arguments, after ``env``).
+
+    Works with both autoreset modes' episode ends as reported by
+    ``terminated | truncated``; ``info`` entries are arrays with ``_key`` masks,
+    as Gymnasium vector envs use.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, table: RewardSource, *, scale: float = 1.0,
+                 overrides: Mapping[str, float] | None = None, anneal_steps: int = 0,
+                 final_weight: float = 0.0) -> None:
+        super().__init__(env)
+        self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight)
+        # In next-step autoreset mode the step after an episode end is a reset:
+        # its events come from the no-op frames and pay nothing.
+        self._resetting = np.zeros(env.num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        for i in range(self.num_envs):
+            self.shaper.end_episode(i)
+        self._resetting[:] = False
+        return obs, info
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        n = self.num_envs
+        self.shaper.timesteps += n
+        events = infos.get(INTERACTIONS_KEY)
+        if events is None:
+            _events(infos)  # raises the explanatory error
+        mask = infos.get(f"_{INTERACTIONS_KEY}", np.ones(n, dtype=bool))
+        aux = np.zeros(n)
+        paying = np.empty(n, dtype=object)
+        done = np.logical_or(terminated, truncated)
+        episode = np.empty(n, dtype=object)
+        for i in range(n):
+            live = mask[i] and not self._resetting[i]
+            aux[i], paying[i] = self.shaper.apply(i, events[i] if live else ())
+            if done[i]:
+                episode[i] = self.shaper.end_episode(i)
+        if self.env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) == \
+                gym.vector.AutoresetMode.NEXT_STEP:
+            self._resetting = done.copy()
+        infos = dict(infos)
+        if GAME_KEY not in infos:
+            infos[GAME_KEY], infos[f"_{GAME_KEY}"] = np.asarray(rewards, dtype=np.float64), np.ones(n, bool)
+        infos[AUX_KEY], infos[f"_{AUX_KEY}"] = aux, np.ones(n, dtype=bool)
+        infos[AUX_EVENTS_KEY], infos[f"_{AUX_EVENTS_KEY}"] = paying, np.ones(n, dtype=bool)
+        if done.any():
+            infos[EPISODE_KEY], infos[f"_{EPISODE_KEY}"] = episode, done
+        return obs, np.asarray(rewards, dtype=np.float64) + aux, terminated, truncated, infos
