@@ -1,46 +1,450 @@
-"""Train an agent on a game with manual-guided rewards: ``python -m agents.train GAME``.
+"""Train an agent with rewards read from the game's manual: ``python -m agents.train GAME``.
 
-Training itself lands with the "Reward and train" work item; until then this
-command validates its arguments, prints the environment it would train on, and
-exits with status 3 so that scripts do not mistake it for a finished run.
+Examples::
+
+    python -m agents.train Skiing                        # A2C, manual shaping, 10M steps
+    python -m agents.train Pong --shaping none --steps 2e6 --device cuda
+    python -m agents.train CartPole-v1 --shaping none --steps 1e5
+    python -m agents.train --resume runs/Skiing-a2c-manual-0-20261123-101500
+
+A run directory holds ``config.yaml`` (everything needed to rerun or resume),
+``reward_table.json``, ``progress.csv`` and ``tb/`` (metrics), ``episodes.csv``
+(every finished episode: game score, auxiliary return, contacts per object),
+``checkpoints/`` and, at the end, ``summary.json``.
+
+Exit codes: 0 finished, 2 bad input, 130 stopped by Ctrl-C/SIGTERM after
+saving a checkpoint (resume with ``--resume RUN_DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
-from envs.games import UnknownGameError, resolve_game
+import yaml
 
-NOT_YET = 3
+from agents.algos import ALGOS
+from agents.checkpoint import (
+    CheckpointError,
+    find_checkpoint,
+    make_logger,
+    save_checkpoint,
+    set_rng_state,
+)
+from agents.config import ConfigError, load_config
+from agents.environments import EnvSettings, Target, make_vec, resolve_target
+from envs.games import UnknownGameError
+from reward_shaping.wrappers import find_shaper
+
+log = logging.getLogger("agents.train")
+
+STOPPED = 130
+DEFAULT_STEPS = {"atari": 10_000_000, "classic": 500_000}
+CONFIG_FILE = "config.yaml"
+TABLE_FILE = "reward_table.json"
+
+
+class TrainError(RuntimeError):
+    """A run cannot start or continue; the message says why."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; written to ``config.yaml`` in the run directory.
+
+    Attributes:
+        game: Atari game name or Gymnasium env id, as given.
+        algo: Algorithm name (see :data:`agents.algos.ALGOS`).
+        shaping: ``manual`` (reward table from the manual) or ``none``.
+        steps: Total environment steps (all environments together).
+        seed: Seed of the model, environments and RNGs.
+        device: ``auto``, ``cpu`` or ``cuda`` (``cuda:N``).
+        vec_env: ``auto``, ``dummy`` (in-process) or ``subproc`` (one process per env).
+        save_every: Checkpoint period in environment steps.
+        eval_episodes: Episodes of the final evaluation (0 = none).
+        eval_deterministic: Greedy actions in evaluation (default: sample).
+        manual: A user manual file instead of the shipped one.
+        overrides: YAML/JSON file fixing reward-table entries.
+        aux_scale: Multiplier of the table's rewards.
+        anneal_steps: Steps over which the auxiliary weight decays (0 = constant).
+        final_weight: Auxiliary weight after annealing, as a fraction.
+        hparams_file: User hyperparameter YAML (overrides the preset).
+        env: Environment settings.
+        hparams: The algorithm's resolved hyperparameters (filled in at start).
+    """
+
+    game: str
+    algo: str = "a2c"
+    shaping: str = "manual"
+    steps: int = 0
+    seed: int = 0
+    device: str = "auto"
+    vec_env: str = "auto"
+    save_every: int = 100_000
+    eval_episodes: int = 10
+    eval_deterministic: bool = False
+    manual: str | None = None
+    overrides: str | None = None
+    aux_scale: float = 1.0
+    anneal_steps: int = 0
+    final_weight: float = 0.0
+    hparams_file: str | None = None
+    env: EnvSettings = field(default_factory=EnvSettings)
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        data = dict(data)
+        env = EnvSettings(**data.pop("env", {}))
+        return cls(env=env, **data)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` if available else ``cpu``; CUDA requested without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainError(f"--device {device} but no CUDA GPU is available to torch "
+                             f"(torch {torch.__version__}); use --device cpu or auto")
+        return device
+    if device == "cpu":
+        return device
+    raise TrainError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
+
+
+def _validate(cfg: RunConfig, target: Target) -> None:
+    if cfg.algo not in ALGOS:
+        raise TrainError(f"unknown algorithm {cfg.algo!r}; available: {', '.join(sorted(ALGOS))}")
+    if cfg.shaping not in ("manual", "none"):
+        raise TrainError(f"--shaping must be manual or none, got {cfg.shaping!r}")
+    if cfg.shaping == "manual" and not target.atari:
+        # Manual shaping needs the object detector, which exists for Atari games only.
+        raise TrainError(f"{target.env_id} is not an Atari game with an object detector; "
+                         "use --shaping none")
+    for name in ("steps", "save_every"):
+        if getattr(cfg, name) < 1:
+            raise TrainError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+    if cfg.eval_episodes < 0:
+        raise TrainError(f"--eval-episodes must be >= 0, got {cfg.eval_episodes}")
+
+
+def _log_interval(steps: int, hp) -> int:
+    """Updates between log rows: about 200 rows per run, at least every 100 updates."""
+    per_update = hp.n_envs * getattr(hp, "n_steps", 1)
+    return int(min(100, max(1, steps // per_update // 200)))
+
+
+def default_run_dir(cfg: RunConfig, target: Target) -> Path:
+    safe = target.name.replace("/", "_")
+    return Path("runs") / f"{safe}-{cfg.algo}-{cfg.shaping}-{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class Run:
+    """One training run in ``run_dir``: set up, learn, checkpoint, evaluate, summarise."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, resume: bool, progress: bool = True) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.progress = progress
+        self.target = resolve_target(cfg.game)
+        self.preset = "atari" if self.target.atari else "classic"
+
+    def _hparams(self):
+        return load_config(self.cfg.algo, self.preset, self.cfg.hparams_file,
+                           self.cfg.hparams or None)
+
+    def _normalize_reward(self, hp) -> bool:
+        if hp.normalize_reward is not None:
+            return bool(hp.normalize_reward)
+        if not self.target.atari:
+            return False
+        clip = self.cfg.env.clip_reward
+        return not (self.target.spec.clip_reward_default if clip is None else clip)
+
+    def _reward_table(self, resumed: bool):
+        """Build (or load from cache) the table; a resumed run reuses its own copy.
+
+        Resuming must not silently switch tables (a changed manual, backend or
+        cache would change the reward mid-run), so it reads ``reward_table.json``.
+        """
+        from reward_shaping.table import RewardTable, atomic_write_text, build_reward_table
+
+        path = self.run_dir / TABLE_FILE
+        if resumed:
+            try:
+                return RewardTable.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise TrainError(f"cannot resume: the run's reward table {path} is missing or "
+                                 f"corrupt ({err})") from None
+        table = build_reward_table(self.target.name, self.cfg.manual, overrides=self.cfg.overrides)
+        atomic_write_text(path, json.dumps(table.to_json(), indent=1))
+        return table
+
+    def build_env(self, hp, table, ckpt=None):
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        from reward_shaping.wrappers import ManualRewardVecEnv
+
+        venv = make_vec(self.target, self.cfg.env, hp.n_envs, self.env_seed,
+                        track_objects=table is not None, vec_env=self.cfg.vec_env)
+        if table is not None:
+            venv = ManualRewardVecEnv(venv, table, scale=self.cfg.aux_scale,
+                                      anneal_steps=self.cfg.anneal_steps,
+                                      final_weight=self.cfg.final_weight)
+        norm = None
+        if self._normalize_reward(hp):
+            if ckpt is not None and ckpt.vecnormalize is not None:
+                norm = venv = VecNormalize.load(str(ckpt.vecnormalize), venv)
+            else:
+                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma)
+        return venv, norm
+
+    def execute(self) -> int:
+        cfg = self.cfg
+        device = resolve_device(cfg.device)
+        hp = self._hparams()
+        ckpt = find_checkpoint(self.run_dir) if self.resume else None
+        if ckpt is not None and ckpt.step >= cfg.steps:
+            print(f"{self.run_dir} already reached {ckpt.step} steps (target {cfg.steps}); "
+                  "evaluating only")
+        table = None
+        if cfg.shaping == "manual":
+            t0 = time.time()
+            table = self._reward_table(resumed=ckpt is not None)
+            paid = ", ".join(f"{k} {v.reward:+g}" for k, v in table.objects.items() if v.reward)
+            print(f"reward table ({time.time() - t0:.1f}s): {paid or 'every object 0'}")
+        resumes = int(ckpt.state.get("resumes", 0)) + 1 if ckpt else 0
+        # A fresh env seed per resume: environments restart, they are not restored.
+        self.env_seed = cfg.seed + 10_000 * resumes
+        venv, norm = self.build_env(hp, table, ckpt)
+        algo_cls = ALGOS[cfg.algo]
+        wall_before = 0.0
+        if ckpt is None:
+            model = algo_cls(env=venv, seed=cfg.seed, device=device, verbose=0, **hp.sb3_kwargs())
+        else:
+            try:
+                model = algo_cls.load(ckpt.model, env=venv, device=device)
+            except Exception as err:
+                venv.close()
+                raise TrainError(f"cannot load {ckpt.model}: {err}") from err
+            set_rng_state(ckpt.state["rng"])
+            wall_before = float(ckpt.state.get("wall_time", 0.0))
+            shaper = find_shaper(venv)
+            if shaper is not None:
+                shaper.timesteps = int(ckpt.state.get("shaping_timesteps", ckpt.step))
+            print(f"resuming {self.run_dir} from step {ckpt.step:,}")
+        model.set_logger(make_logger(self.run_dir, ckpt.step if ckpt else None))
+        start = time.time()
+
+        def state() -> dict[str, Any]:
+            shaper = find_shaper(venv)
+            return {"num_timesteps": int(model.num_timesteps), "resumes": resumes,
+                    "wall_time": wall_before + time.time() - start,
+                    "shaping_timesteps": shaper.timesteps if shaper else 0,
+                    "episodes": callback.episodes}
+
+        def save(_model) -> Path:
+            return save_checkpoint(self.run_dir, model, norm, state())
+
+        from agents.callbacks import RunCallback, StopRequest
+
+        stop = StopRequest()
+        callback = RunCallback(self.run_dir, cfg.steps, cfg.save_every, save, stop,
+                               ckpt.step if ckpt else None, progress=self.progress)
+        print(f"training {cfg.algo} on {self.target.env_id} ({cfg.shaping} shaping) for "
+              f"{cfg.steps:,} steps: {hp.n_envs} envs, device {model.device}, run dir {self.run_dir}",
+              flush=True)
+        first_step = model.num_timesteps
+        try:
+            with stop:
+                if model.num_timesteps < cfg.steps:
+                    model.learn(cfg.steps - model.num_timesteps, callback=callback,
+                                reset_num_timesteps=False,
+                                log_interval=_log_interval(cfg.steps, hp))
+        finally:
+            callback.close()
+        path = save(model)
+        elapsed = time.time() - start
+        sps = (model.num_timesteps - first_step) / max(elapsed, 1e-9)
+        if stop.requested:
+            venv.close()
+            print(f"stopped at step {model.num_timesteps:,}; checkpoint {path}\n"
+                  f"resume with: python -m agents.train --resume {self.run_dir}")
+            return STOPPED
+        venv.close()
+        evaluation = self.evaluate(model, hp) if cfg.eval_episodes else None
+        self.write_summary(model, table, state()["wall_time"], sps, callback, evaluation, device)
+        return 0
+
+    def evaluate(self, model, hp) -> dict[str, Any]:
+        from agents.evaluate import evaluate_model
+
+        print(f"evaluating {self.cfg.eval_episodes} episodes ...", flush=True)
+        return evaluate_model(model, self.target, self.cfg.env, self.cfg.eval_episodes,
+                              n_envs=min(self.cfg.eval_episodes, hp.n_envs),
+                              seed=self.cfg.seed + 1_000_000,
+                              deterministic=self.cfg.eval_deterministic, vec_env=self.cfg.vec_env)
+
+    def write_summary(self, model, table, wall: float, sps: float, callback, evaluation, device):
+        from reward_shaping.table import atomic_write_text
+
+        recent = list(callback.scores)
+        summary = {
+            "game": self.target.name, "env_id": self.target.env_id, "algo": self.cfg.algo,
+            "shaping": self.cfg.shaping, "seed": self.cfg.seed, "device": device,
+            "steps": int(model.num_timesteps),
+            "frames": int(model.num_timesteps) * (self.cfg.env.frame_skip if self.target.atari else 1),
+            "wall_time_s": round(wall, 2), "steps_per_s": round(sps, 1),
+            "train_episodes": callback.episodes,
+            "train_score_last100": float(sum(recent) / len(recent)) if recent else None,
+            "eval": evaluation,
+            "reward_table_sha256": table.sha256 if table is not None else None,
+        }
+        atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=1))
+        if evaluation:
+            hns = evaluation.get("human_normalized")
+            extra = f", human-normalized {hns:.3f}" if hns is not None else ""
+            print(f"final score over {evaluation['episodes']} episodes: "
+                  f"{evaluation['mean']:.1f} +- {evaluation['std']:.1f}{extra}")
+        print(f"summary: {self.run_dir / 'summary.json'}")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m agents.train",
+        description="Train an RL agent on an Atari game with auxiliary rewards read from its "
+        "manual (Read and Reward), or on any Gymnasium env without shaping.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("game", nargs="?", help="Atari game (Skiing, MsPacman, ALE/Pong-v5) or a "
+                   "Gymnasium id (CartPole-v1)")
+    p.add_argument("--algo", default="a2c", help=f"algorithm: {', '.join(sorted(ALGOS))}")
+    p.add_argument("--shaping", default="manual", choices=["manual", "none"],
+                   help="manual: +-reward per object contact from the manual's reward table")
+    p.add_argument("--steps", type=float, default=None,
+                   help="total environment steps (default 1e7 Atari, 5e5 other envs)")
+    p.add_argument("--n-envs", type=int, help="parallel environments (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--out", type=Path, help="run directory (default runs/<game>-<algo>-"
+                   "<shaping>-<seed>-<time>)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint (--steps may raise the target)")
+    p.add_argument("--config", type=Path, help="hyperparameter YAML overriding the preset")
+    p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"])
+    p.add_argument("--save-every", type=float, default=100_000, help="checkpoint period in steps")
+    p.add_argument("--eval-episodes", type=int, default=10, help="final evaluation episodes")
+    p.add_argument("--eval-deterministic", action="store_true", help="greedy evaluation actions")
+    p.add_argument("--max-episode-frames", type=int, default=108_000,
+                   help="truncate Atari episodes after this many frames")
+    p.add_argument("--manual", help="your own manual file for the reward table")
+    p.add_argument("--overrides", help="YAML/JSON {category: reward} fixing table entries")
+    p.add_argument("--aux-scale", type=float, default=1.0, help="multiplier of table rewards")
+    p.add_argument("--anneal-steps", type=float, default=0,
+                   help="decay the auxiliary weight linearly over this many steps (0: constant)")
+    p.add_argument("--final-weight", type=float, default=0.0,
+                   help="auxiliary weight after annealing, as a fraction")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.game is None and args.resume is None:
+        p.error("give a GAME to start a run or --resume RUN_DIR to continue one")
+    return args
+
+
+def _steps(value: float | None, flag: str) -> int | None:
+    if value is None:
+        return None
+    if value != int(value) or value < 1:
+        raise TrainError(f"{flag} must be a whole number >= 1, got {value:g}")
+    return int(value)
+
+
+def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
+    target = resolve_target(args.game)
+    preset = "atari" if target.atari else "classic"
+    hp_overrides = {"n_envs": args.n_envs} if args.n_envs is not None else {}
+    cfg = RunConfig(
+        game=args.game, algo=args.algo, shaping=args.shaping,
+        steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
+        device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),
+        eval_episodes=args.eval_episodes, eval_deterministic=args.eval_deterministic,
+        manual=args.manual, overrides=args.overrides, aux_scale=args.aux_scale,
+        anneal_steps=int(args.anneal_steps), final_weight=args.final_weight,
+        hparams_file=str(args.config) if args.config else None,
+        env=EnvSettings(max_episode_frames=args.max_episode_frames),
+    )
+    _validate(cfg, target)
+    hp = load_config(cfg.algo, preset, cfg.hparams_file, hp_overrides or None)
+    cfg.hparams = asdict(hp)
+    run_dir = args.out or default_run_dir(cfg, target)
+    if (run_dir / CONFIG_FILE).exists():
+        raise TrainError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+    return cfg, run_dir
+
+
+def _resume_config(args: argparse.Namespace) -> RunConfig:
+    path = args.resume / CONFIG_FILE
+    if not path.is_file():
+        raise TrainError(f"cannot resume {args.resume}: no {CONFIG_FILE} there (not a run directory)")
+    try:
+        cfg = RunConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, TypeError, AttributeError, UnicodeDecodeError) as err:
+        raise TrainError(f"cannot resume {args.resume}: {path} is corrupt ({err})") from None
+    if args.game is not None and resolve_target(args.game) != resolve_target(cfg.game):
+        raise TrainError(f"{args.resume} trains {cfg.game}, not {args.game}")
+    steps = _steps(args.steps, "--steps")
+    if steps is not None:
+        cfg.steps = steps
+    if args.device != "auto":
+        cfg.device = args.device
+    return cfg
+
+
+def write_config(run_dir: Path, cfg: RunConfig) -> None:
+    from reward_shaping.table import atomic_write_text
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(asdict(cfg), sort_keys=False))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    p = argparse.ArgumentParser(
-        prog="python -m agents.train",
-        description="Train an RL agent on an Atari game with rewards read from its manual.",
-    )
-    p.add_argument("game", help="game name, e.g. Skiing, MsPacman, ALE/Pong-v5")
-    args = p.parse_args(argv)
+    from manuals import ManualError
+    from reward_shaping.encoder import EncoderUnavailableError
+    from reward_shaping.table import RewardTableError
+
+    args = _parse(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        spec = resolve_game(args.game)
-    except UnknownGameError as err:
+        if args.resume is not None:
+            cfg, run_dir, resume = _resume_config(args), args.resume, True
+        else:
+            (cfg, run_dir), resume = _new_config(args), False
+        run = Run(cfg, run_dir, resume, progress=not args.no_progress)
+        resolve_device(cfg.device)  # fail before writing anything
+        if not resume:
+            write_config(run_dir, cfg)
+        elif args.steps is not None or args.device != "auto":
+            write_config(run_dir, cfg)
+        return run.execute()
+    except (TrainError, UnknownGameError, ConfigError, CheckpointError, ManualError,
+            RewardTableError, EncoderUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    clip = "on" if spec.clip_reward_default else "off"
-    print(
-        f"Would train A2C on {spec.ale_id}: 84x84 grey, 4 stacked frames, frame skip 4, "
-        f"sticky actions 0.25, reward clipping {clip}; avatar {spec.avatar}, "
-        f"interactable objects: {', '.join(spec.interactable)}."
-    )
-    print(
-        "error: training is not implemented yet (it arrives with the reward-wrapper and "
-        "training work); use `python -m envs.inspect GAME` to look at the environment.",
-        file=sys.stderr,
-    )
-    return NOT_YET
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.exit(main())
+

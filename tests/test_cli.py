@@ -37,11 +37,13 @@ def test_inspect_rejects_bad_input():
     assert proc.returncode == 2 and "--steps must be >= 1" in proc.stderr
 
 
-def test_train_explains_it_is_not_ready_yet():
-    proc = run("agents.train", "skiing")
-    assert proc.returncode == 3
-    assert "ALE/Skiing-v5" in proc.stdout and "reward clipping off" in proc.stdout
-    assert "not implemented yet" in proc.stderr
+def test_train_cli_trains_cartpole(tmp_path):
+    out = tmp_path / "run"
+    proc = run("agents.train", "CartPole-v1", "--shaping", "none", "--steps", "500", "--n-envs",
+               "2", "--eval-episodes", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "training a2c on CartPole-v1" in proc.stdout and "final score over 2 episodes" in proc.stdout
+    assert "500/500" in proc.stderr  # the progress bar reached the target
     proc = run("agents.train", "Skiingg")
     assert proc.returncode == 2 and "Did you mean: Skiing" in proc.stderr
 

@@ -1,0 +1,170 @@
+"""Evaluate a trained run: ``python -m agents.evaluate RUN_DIR``.
+
+Loads the run's latest checkpoint, plays N episodes without shaping and prints
+the game scores, their mean/std and the human-normalised score where
+reference numbers exist.  ``--gif`` also records one episode with object boxes
+and interaction events drawn on the frames.
+
+Examples::
+
+    python -m agents.evaluate runs/Skiing-a2c-manual-0-20261123-101500 --episodes 20
+    python -m agents.evaluate runs/Pong-a2c-none-0-20261123-101500 --gif pong.gif --gif-every 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from agents.environments import EnvSettings, Target, make_vec, resolve_target
+from agents.scores import human_normalized
+
+
+def evaluate_model(model, target: Target, settings: EnvSettings, episodes: int, *, n_envs: int = 1,
+                   seed: int = 0, deterministic: bool = False, vec_env: str = "auto") -> dict[str, Any]:
+    """Play ``episodes`` unshaped episodes; game scores and their statistics.
+
+    The environments have no shaping and no clipping in their ``Monitor``, so
+    the scores are the game's own.
+    """
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    # Episodes are spread over the envs; more envs than episodes would bias to short ones.
+    n_envs = max(1, min(n_envs, episodes))
+    venv = make_vec(target, settings, n_envs, seed, track_objects=False, vec_env=vec_env)
+    try:
+        scores, lengths = evaluate_policy(model, venv, n_eval_episodes=episodes,
+                                          deterministic=deterministic, return_episode_rewards=True)
+    finally:
+        venv.close()
+    mean = float(np.mean(scores))
+    # Published reference scores are for full-length (108,000-frame) episodes.
+    comparable = target.atari and settings.max_episode_frames >= 108_000
+    return {
+        "episodes": len(scores), "deterministic": deterministic,
+        "scores": [float(s) for s in scores], "lengths": [int(n) for n in lengths],
+        "mean": mean, "std": float(np.std(scores)),
+        "human_normalized": human_normalized(target.name, mean) if comparable else None,
+    }
+
+
+def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: int,
+               deterministic: bool, every: int, max_steps: int) -> dict[str, Any]:
+    """Play one episode in an env with rendering and the detector; save an annotated GIF."""
+    from envs.atari import make_env
+    from envs.inspect import annotate
+
+    if target.spec is None:
+        raise ValueError("--gif needs an Atari game (it draws the detected objects)")
+    env = make_env(target.spec, frame_skip=settings.frame_skip, frame_stack=settings.frame_stack,
+                   sticky_actions=settings.sticky_actions, clip_reward=False,
+                   max_episode_frames=settings.max_episode_frames,
+                   touch_margin=settings.touch_margin, objects_in_info=True,
+                   render_mode="rgb_array")
+    obs, _ = env.reset(seed=seed)
+    frames, score, touches = [], 0.0, 0
+    for step in range(1, max_steps + 1):
+        action, _ = model.predict(obs, deterministic=deterministic)
+        obs, reward, terminated, truncated, info = env.step(int(action))
+        score += float(info.get("game_reward", reward))
+        events = info["interactions"]
+        touches += len(events)
+        if step % every == 0 or events or terminated or truncated:
+            caption = f"{target.name} step {step} score {score:g}"
+            if events:
+                caption += " touch: " + ",".join(e.category for e in events)
+            frames.append(annotate(env.render(), info["objects"], events, target.spec.avatar,
+                                   caption))
+        if terminated or truncated:
+            break
+    env.close()
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=66, loop=0)
+    return {"path": str(path), "frames": len(frames), "steps": step, "score": score,
+            "contacts": touches}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m agents.evaluate",
+        description="Play a trained run's policy and report game scores (no shaping).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("run_dir", type=Path, help="a run directory made by agents.train")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--n-envs", type=int, default=8, help="episodes played in parallel")
+    p.add_argument("--deterministic", action="store_true", help="greedy actions (default: sample)")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--gif", type=Path, help="record one annotated episode to this GIF")
+    p.add_argument("--gif-every", type=int, default=4, help="keep every k-th step in the GIF")
+    p.add_argument("--gif-steps", type=int, default=2000, help="at most this many GIF steps")
+    p.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = p.parse_args(argv)
+    for name in ("episodes", "n_envs", "gif_every", "gif_steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    from agents.algos import ALGOS
+    from agents.checkpoint import CheckpointError, find_checkpoint
+    from agents.train import CONFIG_FILE, RunConfig, TrainError, resolve_device
+    from reward_shaping.table import atomic_write_text
+
+    args = _parse(argv)
+    try:
+        cfg_path = args.run_dir / CONFIG_FILE
+        if not cfg_path.is_file():
+            raise TrainError(f"{args.run_dir} is not a run directory (no {CONFIG_FILE})")
+        try:
+            cfg = RunConfig.from_dict(yaml.safe_load(cfg_path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, TypeError, AttributeError) as err:
+            raise TrainError(f"{cfg_path} is corrupt ({err})") from None
+        target = resolve_target(cfg.game)
+        ckpt = find_checkpoint(args.run_dir)
+        device = resolve_device(args.device)
+        try:
+            model = ALGOS[cfg.algo].load(ckpt.model, device=device)
+        except Exception as err:
+            raise TrainError(f"cannot load {ckpt.model}: {err}") from err
+    except (TrainError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{cfg.algo} on {target.env_id} ({cfg.shaping} shaping), checkpoint at step "
+          f"{ckpt.step:,}; {args.episodes} episodes, "
+          f"{'greedy' if args.deterministic else 'sampled'} actions")
+    result = evaluate_model(model, target, cfg.env, args.episodes, n_envs=args.n_envs,
+                            seed=args.seed, deterministic=args.deterministic, vec_env=cfg.vec_env)
+    result["step"] = ckpt.step
+    for i, (s, n) in enumerate(zip(result["scores"], result["lengths"])):
+        print(f"  episode {i + 1:3d}: score {s:10.1f}  length {n:6d}")
+    hns = result["human_normalized"]
+    print(f"mean {result['mean']:.1f} +- {result['std']:.1f}"
+          + (f"; human-normalized {hns:.3f}" if hns is not None else ""))
+    if args.gif:
+        try:
+            gif = record_gif(model, target, cfg.env, args.gif, args.seed, args.deterministic,
+                             args.gif_every, args.gif_steps)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        result["gif"] = gif
+        print(f"saved {gif['path']}: {gif['frames']} frames of {gif['steps']} steps, "
+              f"score {gif['score']:g}, {gif['contacts']} contacts")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.exit(main())
