@@ -1,0 +1,443 @@
+"""Benchmark sweeps: games x algorithms x shaping x seeds, resumable, local or on Ray.
+
+``python -m agents.sweep CONFIG [--dir SWEEP_DIR] [--backend local|ray]``
+
+Every run is an ordinary ``agents.train`` run in ``SWEEP_DIR/runs/<game>-<algo>-<shaping>-s<seed>``,
+started as its own process.  Rerunning a sweep skips finished runs (they have a
+``summary.json`` for the target steps), resumes interrupted ones from their
+checkpoints and starts the rest, so a finished result is never redone or lost.
+At the end ``results.csv`` aggregates every finished run (see :mod:`agents.report`
+for plots and a Markdown report).
+
+A config (YAML)::
+
+    name: tiny
+    games: [Skiing, Pong]
+    algos: [a2c]                 # default [a2c]
+    shaping: [manual, none]      # default [manual, none]
+    seeds: [0, 1]
+    steps: 300
+    train:                       # extra agents.train options, for every run
+      n_envs: 2
+      eval_episodes: 1
+    overrides:                   # per-run changes; every matching entry applies, in order
+      - match: {game: Skiing}
+        steps: 400
+        train: {max_episode_frames: 4000}
+    resources: {cpus: 1, gpus: 0}   # per run (pool size, Ray requests)
+
+Example:
+    >>> from agents.sweep import parse_config
+    >>> cfg = parse_config({"games": ["Pong"], "seeds": [0, 1], "steps": 100})
+    >>> [r.name for r in cfg.runs()]
+    ['Pong-a2c-manual-s0', 'Pong-a2c-manual-s1', 'Pong-a2c-none-s0', 'Pong-a2c-none-s1']
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RESULT_FIELDS = ["game", "algo", "shaping", "seed", "steps", "frames", "final_score",
+                 "final_score_std", "best_score", "human_normalized", "wall_time_s",
+                 "steps_per_s", "run_dir"]
+
+#: agents.train options a sweep may set (name -> type); anything else is a config error.
+TRAIN_OPTIONS: dict[str, type] = {
+    "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
+    "vec_env": str, "device": str, "save_every": int, "aux_scale": float, "anneal_steps": int,
+    "final_weight": float, "config": str, "manual": str, "overrides": str,
+}
+TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",
+            "resources"}
+
+
+class SweepConfigError(ValueError):
+    """The sweep config is invalid; nothing has been started."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep."""
+
+    game: str
+    algo: str
+    shaping: str
+    seed: int
+    steps: int
+    train: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.game.replace('/', '_')}-{self.algo}-{self.shaping}-s{self.seed}"
+
+    def command(self, run_dir: Path) -> list[str]:
+        """The ``agents.train`` command that starts, resumes or (if done) re-evaluates nothing."""
+        base = [sys.executable, "-m", "agents.train"]
+        if (run_dir / "config.yaml").exists():
+            return [*base, "--resume", str(run_dir), "--steps", str(self.steps), "--no-progress"]
+        cmd = [*base, self.game, "--algo", self.algo, "--shaping", self.shaping,
+               "--seed", str(self.seed), "--steps", str(self.steps), "--out", str(run_dir),
+               "--no-progress"]
+        for key, value in self.train:
+            flag = "--" + key.replace("_", "-")
+            if isinstance(value, bool):
+                cmd += [flag] if value else []
+            else:
+                cmd += [flag, str(value)]
+        return cmd
+
+
+@dataclass
+class SweepConfig:
+    """A validated sweep config."""
+
+    name: str
+    games: list[str]
+    algos: list[str]
+    shaping: list[str]
+    seeds: list[int]
+    steps: int
+    train: dict[str, Any] = field(default_factory=dict)
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    def runs(self) -> list[RunSpec]:
+        out = []
+        for game, algo, shaping, seed in itertools.product(self.games, self.algos, self.shaping,
+                                                          self.seeds):
+            steps, train = self.steps, dict(self.train)
+            facts = {"game": game, "algo": algo, "shaping": shaping, "seed": seed}
+            for ov in self.overrides:
+                if all(facts.get(k) == v for k, v in ov.get("match", {}).items()):
+                    steps = ov.get("steps", steps)
+                    train.update(ov.get("train", {}))
+            out.append(RunSpec(game, algo, shaping, seed, steps, tuple(sorted(train.items()))))
+        return out
+
+
+def _list(data: dict, key: str, default: list | None, kind: type) -> list:
+    value = data.get(key, default)
+    if value is None:
+        raise SweepConfigError(f"missing key {key!r}")
+    if not isinstance(value, list) or not value:
+        raise SweepConfigError(f"{key!r} must be a non-empty list, got {value!r}")
+    if not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+        raise SweepConfigError(f"every entry of {key!r} must be a {kind.__name__}: {value!r}")
+    if len(set(value)) != len(value):
+        raise SweepConfigError(f"{key!r} lists an entry twice: {value!r}")
+    return value
+
+
+def _steps(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
+            or value < 1:
+        raise SweepConfigError(f"{where} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _train_options(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SweepConfigError(f"{where} must be a mapping of agents.train options")
+    for key, v in value.items():
+        if key not in TRAIN_OPTIONS:
+            raise SweepConfigError(f"{where}: unknown agents.train option {key!r}; "
+                                   f"known: {', '.join(sorted(TRAIN_OPTIONS))}")
+        kind = TRAIN_OPTIONS[key]
+        ok = isinstance(v, kind) or (kind is float and isinstance(v, int))
+        if not ok or (kind is not bool and isinstance(v, bool)):
+            raise SweepConfigError(f"{where}.{key} must be of type {kind.__name__}, got {v!r}")
+    return dict(value)
+
+
+def parse_config(data: Any, origin: str = "config") -> SweepConfig:
+    """Validate a loaded YAML mapping; every problem is reported before anything runs.
+
+    Raises:
+        SweepConfigError: unknown or missing keys, unknown games or algorithms,
+            bad shaping modes, steps, seeds or train options.
+    """
+    from agents.algos import ALGOS
+    from agents.environments import resolve_target
+    from envs.games import UnknownGameError
+
+    if not isinstance(data, dict):
+        raise SweepConfigError(f"{origin} must be a YAML mapping")
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise SweepConfigError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; "
+                               f"known: {', '.join(sorted(TOP_KEYS))}")
+    games = _list(data, "games", None, str)
+    algos = _list(data, "algos", ["a2c"], str)
+    shaping = _list(data, "shaping", ["manual", "none"], str)
+    seeds = _list(data, "seeds", None, int)
+    if "steps" not in data:
+        raise SweepConfigError("missing key 'steps'")
+    steps = _steps(data["steps"], "steps")
+    for algo in algos:
+        if algo not in ALGOS:
+            raise SweepConfigError(f"unknown algorithm {algo!r}; available: {', '.join(sorted(ALGOS))}")
+    for mode in shaping:
+        if mode not in ("manual", "none"):
+            raise SweepConfigError(f"shaping must be manual or none, got {mode!r}")
+    for game in games:
+        try:
+            target = resolve_target(game)
+        except UnknownGameError as err:
+            raise SweepConfigError(str(err)) from None
+        if "manual" in shaping and not target.atari:
+            raise SweepConfigError(f"{game} has no object detector: manual shaping needs an "
+                                   "Atari game (use shaping: [none])")
+    train = _train_options(data.get("train"), "train")
+    overrides = data.get("overrides") or []
+    if not isinstance(overrides, list):
+        raise SweepConfigError("overrides must be a list of {match, steps, train}")
+    for i, ov in enumerate(overrides):
+        where = f"overrides[{i}]"
+        if not isinstance(ov, dict) or set(ov) - {"match", "steps", "train"}:
+            raise SweepConfigError(f"{where} must have only match, steps and train")
+        match = ov.get("match", {})
+        if not isinstance(match, dict) or set(match) - {"game", "algo", "shaping", "seed"}:
+            raise SweepConfigError(f"{where}.match may only name game, algo, shaping, seed")
+        if "steps" in ov:
+            _steps(ov["steps"], f"{where}.steps")
+        _train_options(ov.get("train"), f"{where}.train")
+    res = data.get("resources") or {}
+    if not isinstance(res, dict) or set(res) - {"cpus", "gpus"}:
+        raise SweepConfigError("resources may only set cpus and gpus (per run)")
+    cpus, gpus = res.get("cpus", 1), res.get("gpus", 0)
+    if not isinstance(cpus, (int, float)) or cpus <= 0 or not isinstance(gpus, (int, float)) \
+            or gpus < 0:
+        raise SweepConfigError(f"resources: cpus must be > 0 and gpus >= 0, got {res!r}")
+    name = str(data.get("name", Path(origin).stem))
+    return SweepConfig(name, games, algos, shaping, seeds, steps, train, overrides,
+                       float(cpus), float(gpus))
+
+
+def load_config(path: Path) -> SweepConfig:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise SweepConfigError(f"cannot read sweep config {path}: {err}") from None
+    return parse_config(data, str(path))
+
+
+def run_state(spec: RunSpec, run_dir: Path) -> str:
+    """``done``, ``resume``, ``restart`` (started but no checkpoint yet) or ``new``."""
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            if json.loads(summary.read_text())["steps"] >= spec.steps:
+                return "done"
+        except (ValueError, KeyError, OSError):
+            pass
+    if (run_dir / "config.yaml").exists():
+        return "resume" if (run_dir / "checkpoints" / "LATEST").exists() else "restart"
+    return "new"
+
+
+def execute_run(spec: RunSpec, sweep_dir: str, cpus: float) -> dict[str, Any]:
+    """Bring one run to its target (start, resume or nothing); its summary.
+
+    Used by both executors (on a Ray worker too), so the start/resume decision
+    is taken when the run actually starts, and a retried task resumes.
+
+    Raises:
+        RuntimeError: the training process failed or was stopped.
+    """
+    run_dir = Path(sweep_dir) / "runs" / spec.name
+    state = run_state(spec, run_dir)
+    if state == "restart":
+        # Killed before its first checkpoint: nothing to keep.
+        shutil.rmtree(run_dir)
+    if state != "done":
+        log = Path(sweep_dir) / "logs" / f"{spec.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, int(cpus))), HF_HUB_OFFLINE="1")
+        root = Path(__file__).resolve().parents[1]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {state}\n")
+            f.flush()
+            proc = subprocess.run(spec.command(run_dir), stdout=f, stderr=subprocess.STDOUT,
+                                  env=env, cwd=root)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{spec.name} exited with status {proc.returncode}; see {log}")
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def _best_score(run_dir: Path, bins: int = 20) -> float | None:
+    path = run_dir / "episodes.csv"
+    if not path.exists():
+        return None
+    with open(path, newline="") as f:
+        eps = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
+    if not eps:
+        return None
+    width = max(1, max(s for s, _ in eps) // bins + 1)
+    groups: dict[int, list[float]] = {}
+    for step, score in eps:
+        groups.setdefault(step // width, []).append(score)
+    return max(sum(v) / len(v) for v in groups.values())
+
+
+def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per finished run (``results.csv``), in config order."""
+    from agents.scores import human_normalized
+
+    rows = []
+    for spec in cfg.runs():
+        run_dir = sweep_dir / "runs" / spec.name
+        if run_state(spec, run_dir) != "done":
+            continue
+        s = json.loads((run_dir / "summary.json").read_text())
+        ev = s.get("eval") or {}
+        final = ev.get("mean", s.get("train_score_last100"))
+        comparable = ev.get("human_normalized") is not None
+        rows.append({
+            "game": s["game"], "algo": s["algo"], "shaping": s["shaping"], "seed": s["seed"],
+            "steps": s["steps"], "frames": s["frames"], "final_score": final,
+            "final_score_std": ev.get("std"), "best_score": _best_score(run_dir),
+            "human_normalized": human_normalized(s["game"], final)
+            if comparable and final is not None else None,
+            "wall_time_s": s["wall_time_s"], "steps_per_s": s["steps_per_s"],
+            "run_dir": str(run_dir.relative_to(sweep_dir)),
+        })
+    return rows
+
+
+def write_results(rows: list[dict[str, Any]], path: Path) -> None:
+    from reward_shaping.table import atomic_write_text
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=RESULT_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def run_local(cfg: SweepConfig, specs: list[RunSpec], sweep_dir: Path, workers: int) -> list[str]:
+    failures = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(execute_run, s, str(sweep_dir), cfg.cpus): s for s in specs}
+        for i, fut in enumerate(as_completed(futures), 1):
+            spec = futures[fut]
+            try:
+                s = fut.result()
+                print(f"[{i}/{len(specs)}] {spec.name}: done, {s['steps']:,} steps", flush=True)
+            except RuntimeError as err:
+                failures.append(str(err))
+                print(f"[{i}/{len(specs)}] FAILED {err}", flush=True)
+    return failures
+
+
+def run_ray(cfg: SweepConfig, specs: list[RunSpec], sweep_dir: Path, address: str | None,
+            retries: int) -> list[str]:
+    try:
+        import ray
+    except ImportError:
+        raise SweepConfigError("the ray backend needs Ray: pip install 'rnr[ray]'") from None
+    if address:
+        ray.init(address=address, ignore_reinit_error=True)
+    else:
+        ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    remote = ray.remote(execute_run).options(
+        num_cpus=cfg.cpus, num_gpus=cfg.gpus, max_retries=retries, retry_exceptions=True)
+    refs = {remote.remote(s, str(sweep_dir.resolve()), cfg.cpus): s for s in specs}
+    failures, pending, done = [], list(refs), 0
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        spec = refs[ready[0]]
+        done += 1
+        try:
+            s = ray.get(ready[0])
+            print(f"[{done}/{len(specs)}] {spec.name}: done, {s['steps']:,} steps", flush=True)
+        except Exception as err:  # a task that failed after all retries
+            failures.append(f"{spec.name}: {err}")
+            print(f"[{done}/{len(specs)}] FAILED {spec.name} after {retries + 1} attempts",
+                  flush=True)
+    ray.shutdown()
+    return failures
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m agents.sweep",
+        description="Run a benchmark sweep (games x algos x shaping x seeds) of agents.train "
+        "runs; rerun the same command to continue an interrupted sweep.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("config", type=Path, help="sweep YAML (see agents/sweeps/)")
+    p.add_argument("--dir", type=Path, help="sweep directory (default sweeps/<name>)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--workers", type=int, help="local: runs at a time (default: cores / cpus "
+                   "per run)")
+    p.add_argument("--address", help="ray: cluster address (default: start a local Ray)")
+    p.add_argument("--retries", type=int, default=2, help="ray: retries of a failed run")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state only")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (1 if any run failed)."""
+    args = _parse(argv)
+    try:
+        cfg = load_config(args.config)
+        if args.workers is not None and args.workers < 1:
+            raise SweepConfigError("--workers must be >= 1")
+    except SweepConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sweep_dir = args.dir or Path("sweeps") / cfg.name
+    specs = cfg.runs()
+    states = {s.name: run_state(s, sweep_dir / "runs" / s.name) for s in specs}
+    counts = {k: sum(v == k for v in states.values()) for k in ("done", "resume", "restart", "new")}
+    print(f"sweep {cfg.name}: {len(specs)} runs in {sweep_dir} "
+          f"({counts['done']} done, {counts['resume']} to resume, "
+          f"{counts['new'] + counts['restart']} to start)", flush=True)
+    if args.dry_run:
+        for s in specs:
+            print(f"  {s.name:<40} {states[s.name]:<8} {s.steps:,} steps")
+        return 0
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.config, sweep_dir / "sweep.yaml")  # the config this sweep last ran
+    todo = [s for s in specs if states[s.name] != "done"]
+    if args.backend == "local":
+        workers = args.workers or max(1, int((os.cpu_count() or 1) // cfg.cpus))
+        failures = run_local(cfg, todo, sweep_dir, workers)
+    else:
+        try:
+            failures = run_ray(cfg, todo, sweep_dir, args.address, args.retries)
+        except SweepConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    rows = collect_results(cfg, sweep_dir)
+    write_results(rows, sweep_dir / "results.csv")
+    print(f"{len(rows)}/{len(specs)} runs finished; table: {sweep_dir / 'results.csv'}; "
+          f"report: python -m agents.report {sweep_dir}")
+    if failures:
+        print("failed runs (rerun the sweep to resume them):\n  " + "\n  ".join(failures),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
