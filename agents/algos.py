@@ -1,11 +1,24 @@
 """Algorithm registry: ``--algo`` name -> Stable-Baselines3 algorithm class.
 
 Each name has a config dataclass in :mod:`agents.config` and presets in
-``agents/configs/<name>.yml``.
+``agents/configs/<name>.yml``.  A config with ``value_head: hl_gauss`` selects
+the HL-Gauss variant of the algorithm (:mod:`agents.hlgauss`).
 """
 
 from __future__ import annotations
 
-from stable_baselines3 import A2C
+from typing import Any
 
-ALGOS: dict[str, type] = {"a2c": A2C}
+from stable_baselines3 import A2C, PPO
+
+from agents.hlgauss import HLGaussA2C, HLGaussPPO
+
+ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO}
+HL_GAUSS: dict[str, type] = {"a2c": HLGaussA2C, "ppo": HLGaussPPO}
+
+
+def algorithm_class(name: str, hparams: Any) -> type:
+    """The class that trains ``name`` with these hyperparameters."""
+    if getattr(hparams, "value_head", "scalar") == "hl_gauss":
+        return HL_GAUSS[name]
+    return ALGOS[name]

@@ -32,22 +32,20 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class A2CConfig:
-    """Synchronous advantage actor-critic (SB3 ``A2C``), rl-baselines3-zoo settings.
+class OnPolicyConfig:
+    """Settings shared by the on-policy actor-critics (A2C, PPO).
 
     Attributes:
         policy: SB3 policy: ``CnnPolicy`` for pixels, ``MlpPolicy`` for vectors.
         n_envs: Parallel environments.
         n_steps: Steps per environment per update (rollout length).
-        learning_rate: Optimiser step size.
+        learning_rate: Optimiser step size (initial value when ``lr_schedule`` is linear).
+        lr_schedule: ``constant``, or ``linear`` decay to 0 over the run.
         gamma: Discount factor.
-        gae_lambda: GAE lambda (1.0 = plain n-step returns, as in A2C).
+        gae_lambda: GAE lambda (1.0 = plain n-step returns).
         ent_coef: Entropy bonus coefficient.
         vf_coef: Value loss coefficient.
         max_grad_norm: Gradient norm clipping.
-        use_rms_prop: RMSprop (True) or Adam.
-        rms_prop_eps: RMSprop epsilon.
-        rms_prop_tf_like: Use SB3's TensorFlow-like RMSprop, as the zoo does for Atari.
         normalize_advantage: Normalise advantages per batch.
         normalize_reward: Scale rewards by a running std of returns
             (``VecNormalize``); ``None`` = on when the game's rewards are not
@@ -55,55 +53,155 @@ class A2CConfig:
         net_arch: Hidden layer sizes of the MLP policy (``MlpPolicy`` only);
             empty = SB3's default.
         ortho_init: Orthogonal initialisation of the networks.
+        value_head: ``scalar`` (MSE regression, SB3's) or ``hl_gauss`` (cross-entropy
+            on a histogram, :mod:`agents.hlgauss`).
+        hl_v_min: Lower end of the HL-Gauss support (the value scale of the task).
+        hl_v_max: Upper end of the HL-Gauss support.
+        hl_bins: Number of HL-Gauss bins.
+        hl_sigma_ratio: HL-Gauss smoothing std as a fraction of the bin width.
     """
 
     policy: str = "CnnPolicy"
     n_envs: int = 16
     n_steps: int = 5
     learning_rate: float = 7e-4
+    lr_schedule: str = "constant"
     gamma: float = 0.99
     gae_lambda: float = 1.0
     ent_coef: float = 0.01
     vf_coef: float = 0.25
     max_grad_norm: float = 0.5
-    use_rms_prop: bool = True
-    rms_prop_eps: float = 1e-5
-    rms_prop_tf_like: bool = True
     normalize_advantage: bool = False
     normalize_reward: bool | None = None
     net_arch: list[int] = field(default_factory=list)
     ortho_init: bool = True
+    value_head: str = "scalar"
+    hl_v_min: float = -20.0
+    hl_v_max: float = 20.0
+    hl_bins: int = 101
+    hl_sigma_ratio: float = 0.75
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` on values that cannot train."""
-        _positive_int(self, "n_envs", "n_steps")
+        _positive_int(self, "n_envs", "n_steps", "hl_bins")
+        _positive(self, "hl_sigma_ratio")
+        if self.value_head not in ("scalar", "hl_gauss"):
+            raise ConfigError(f"value_head must be scalar or hl_gauss, got {self.value_head!r}")
+        if not self.hl_v_max > self.hl_v_min:
+            raise ConfigError(f"hl_v_max must exceed hl_v_min, got [{self.hl_v_min}, {self.hl_v_max}]")
         _probability(self, "gamma", "gae_lambda")
         _nonnegative(self, "ent_coef", "vf_coef")
-        _positive(self, "learning_rate", "max_grad_norm", "rms_prop_eps")
+        _positive(self, "learning_rate", "max_grad_norm")
         if self.policy not in ("CnnPolicy", "MlpPolicy"):
             raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
+        if self.lr_schedule not in ("constant", "linear"):
+            raise ConfigError(f"lr_schedule must be constant or linear, got {self.lr_schedule!r}")
 
-    def sb3_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``stable_baselines3.A2C``."""
-        policy_kwargs: dict[str, Any] = {"ortho_init": self.ortho_init}
+    def _policy_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"ortho_init": self.ortho_init}
         if self.net_arch:
-            policy_kwargs["net_arch"] = list(self.net_arch)
-        if self.use_rms_prop and self.rms_prop_tf_like:
-            from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+            kwargs["net_arch"] = list(self.net_arch)
+        if self.value_head == "hl_gauss":
+            kwargs.update(hl_v_min=self.hl_v_min, hl_v_max=self.hl_v_max, hl_bins=self.hl_bins,
+                          hl_sigma_ratio=self.hl_sigma_ratio)
+        return kwargs
 
-            policy_kwargs["optimizer_class"] = RMSpropTFLike
-            policy_kwargs["optimizer_kwargs"] = {"eps": self.rms_prop_eps}
+    def _common_kwargs(self) -> dict[str, Any]:
         return {
-            "policy": self.policy, "n_steps": self.n_steps, "learning_rate": self.learning_rate,
+            "policy": self.policy, "n_steps": self.n_steps,
+            "learning_rate": schedule(self.learning_rate, self.lr_schedule),
             "gamma": self.gamma, "gae_lambda": self.gae_lambda, "ent_coef": self.ent_coef,
             "vf_coef": self.vf_coef, "max_grad_norm": self.max_grad_norm,
-            "use_rms_prop": self.use_rms_prop, "rms_prop_eps": self.rms_prop_eps,
-            "normalize_advantage": self.normalize_advantage, "policy_kwargs": policy_kwargs,
+            "normalize_advantage": self.normalize_advantage,
+            "policy_kwargs": self._policy_kwargs(),
         }
 
 
+def schedule(value: float, kind: str):
+    """A constant, or SB3's linear schedule (``value`` at the start, 0 at the end).
+
+    Example:
+        >>> schedule(0.1, "linear")(0.5)
+        0.05
+    """
+    if kind == "constant":
+        return value
+    from stable_baselines3.common.utils import LinearSchedule
+
+    return LinearSchedule(value, 0.0, 1.0)
+
+
+@dataclass
+class A2CConfig(OnPolicyConfig):
+    """Synchronous advantage actor-critic (SB3 ``A2C``), rl-baselines3-zoo settings.
+
+    Attributes (besides :class:`OnPolicyConfig`'s):
+        use_rms_prop: RMSprop (True) or Adam.
+        rms_prop_eps: RMSprop epsilon.
+        rms_prop_tf_like: Use SB3's TensorFlow-like RMSprop, as the zoo does for Atari.
+    """
+
+    use_rms_prop: bool = True
+    rms_prop_eps: float = 1e-5
+    rms_prop_tf_like: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "rms_prop_eps")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``stable_baselines3.A2C``."""
+        kwargs = self._common_kwargs()
+        if self.use_rms_prop and self.rms_prop_tf_like:
+            from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+
+            kwargs["policy_kwargs"]["optimizer_class"] = RMSpropTFLike
+            kwargs["policy_kwargs"]["optimizer_kwargs"] = {"eps": self.rms_prop_eps}
+        return dict(kwargs, use_rms_prop=self.use_rms_prop, rms_prop_eps=self.rms_prop_eps)
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    """Proximal policy optimisation (SB3 ``PPO``), rl-baselines3-zoo settings.
+
+    Attributes (besides :class:`OnPolicyConfig`'s):
+        batch_size: Minibatch size.
+        n_epochs: Passes over each rollout.
+        clip_range: Policy ratio clipping (initial value when ``clip_schedule`` is linear).
+        clip_schedule: ``constant`` or ``linear`` decay to 0.
+    """
+
+    n_envs: int = 8
+    n_steps: int = 128
+    learning_rate: float = 2.5e-4
+    lr_schedule: str = "linear"
+    gae_lambda: float = 0.95
+    vf_coef: float = 0.5
+    normalize_advantage: bool = True
+    batch_size: int = 256
+    n_epochs: int = 4
+    clip_range: float = 0.1
+    clip_schedule: str = "linear"
+
+    def validate(self) -> None:
+        super().validate()
+        _positive_int(self, "batch_size", "n_epochs")
+        _positive(self, "clip_range")
+        if self.clip_schedule not in ("constant", "linear"):
+            raise ConfigError(f"clip_schedule must be constant or linear, got {self.clip_schedule!r}")
+        if self.batch_size > self.n_steps * self.n_envs:
+            # SB3 would train on a truncated minibatch and warn; refuse instead.
+            raise ConfigError(f"batch_size {self.batch_size} exceeds the rollout size "
+                              f"n_steps * n_envs = {self.n_steps * self.n_envs}")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``stable_baselines3.PPO``."""
+        return dict(self._common_kwargs(), batch_size=self.batch_size, n_epochs=self.n_epochs,
+                    clip_range=schedule(self.clip_range, self.clip_schedule))
+
+
 #: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
-CONFIGS: dict[str, type] = {"a2c": A2CConfig}
+CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig}
 
 
 def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:

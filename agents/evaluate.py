@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -115,7 +116,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    from agents.algos import ALGOS
+    from agents.algos import algorithm_class
     from agents.checkpoint import CheckpointError, find_checkpoint
     from agents.train import CONFIG_FILE, RunConfig, TrainError, resolve_device
     from reward_shaping.table import atomic_write_text
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = find_checkpoint(args.run_dir)
         device = resolve_device(args.device)
         try:
-            model = ALGOS[cfg.algo].load(ckpt.model, device=device)
+            model = algorithm_class(cfg.algo, SimpleNamespace(**cfg.hparams)).load(
+                ckpt.model, device=device)
         except Exception as err:
             raise TrainError(f"cannot load {ckpt.model}: {err}") from err
     except (TrainError, CheckpointError) as err:

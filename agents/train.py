@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from agents.algos import ALGOS
+from agents.algos import ALGOS, algorithm_class
 from agents.checkpoint import (
     CheckpointError,
     find_checkpoint,
@@ -228,7 +228,7 @@ class Run:
         # A fresh env seed per resume: environments restart, they are not restored.
         self.env_seed = cfg.seed + 10_000 * resumes
         venv, norm = self.build_env(hp, table, ckpt)
-        algo_cls = ALGOS[cfg.algo]
+        algo_cls = algorithm_class(cfg.algo, hp)
         wall_before = 0.0
         if ckpt is None:
             model = algo_cls(env=venv, seed=cfg.seed, device=device, verbose=0, **hp.sb3_kwargs())
@@ -245,6 +245,9 @@ class Run:
                 shaper.timesteps = int(ckpt.state.get("shaping_timesteps", ckpt.step))
             print(f"resuming {self.run_dir} from step {ckpt.step:,}")
         model.set_logger(make_logger(self.run_dir, ckpt.step if ckpt else None))
+        # The full config as text in TensorBoard (written with the first log row).
+        model.logger.record("run/config", yaml.safe_dump(asdict(cfg), sort_keys=False),
+                            exclude=("csv", "stdout", "log", "json"))
         start = time.time()
 
         def state() -> dict[str, Any]:
@@ -342,6 +345,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue a run from its latest checkpoint (--steps may raise the target)")
     p.add_argument("--config", type=Path, help="hyperparameter YAML overriding the preset")
+    p.add_argument("--value-head", choices=["scalar", "hl_gauss"],
+                   help="critic: scalar regression or HL-Gauss histogram (default: the preset's)")
     p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"])
     p.add_argument("--save-every", type=float, default=100_000, help="checkpoint period in steps")
     p.add_argument("--eval-episodes", type=int, default=10, help="final evaluation episodes")
@@ -373,7 +378,9 @@ def _steps(value: float | None, flag: str) -> int | None:
 def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     target = resolve_target(args.game)
     preset = "atari" if target.atari else "classic"
-    hp_overrides = {"n_envs": args.n_envs} if args.n_envs is not None else {}
+    hp_overrides: dict[str, Any] = {"n_envs": args.n_envs} if args.n_envs is not None else {}
+    if args.value_head is not None:
+        hp_overrides["value_head"] = args.value_head
     cfg = RunConfig(
         game=args.game, algo=args.algo, shaping=args.shaping,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,

@@ -147,11 +147,13 @@ def test_same_seed_same_training(tmp_path):
     assert scores[0] == scores[1] and len(scores[0]) > 20
 
 
-def test_cartpole_a2c_learns(tmp_path):
-    """The zoo's CartPole preset must clearly beat random play (~22) within 40k steps."""
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_cartpole_learns(tmp_path, algo):
+    """The zoo's CartPole presets must clearly beat random play (~22) within 40k steps."""
     out = tmp_path / "learn"
-    assert main(["CartPole-v1", "--shaping", "none", "--steps", "40000", "--vec-env", "dummy",
-                 "--no-progress", "--device", "cpu", "--eval-episodes", "5", "--out", str(out)]) == 0
+    assert main(["CartPole-v1", "--algo", algo, "--shaping", "none", "--steps", "40000",
+                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
+                 "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["eval"]["mean"] > 100, summary["eval"]
 
