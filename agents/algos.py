@@ -12,8 +12,9 @@ from typing import Any
 from stable_baselines3 import A2C, PPO
 
 from agents.hlgauss import HLGaussA2C, HLGaussPPO
+from agents.pg import PG
 
-ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO}
+ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG}
 HL_GAUSS: dict[str, type] = {"a2c": HLGaussA2C, "ppo": HLGaussPPO}
 
 

@@ -200,8 +200,36 @@ class PPOConfig(OnPolicyConfig):
                     clip_range=schedule(self.clip_range, self.clip_schedule))
 
 
+@dataclass
+class PGConfig(A2CConfig):
+    """Vanilla policy gradient (REINFORCE / GPOMDP, :mod:`agents.pg`).
+
+    Attributes (besides :class:`A2CConfig`'s; ``gae_lambda`` must be 1):
+        baseline: ``none``, ``mean`` (batch mean of the returns) or ``value`` (learned).
+    """
+
+    n_steps: int = 128
+    baseline: str = "value"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.baseline not in ("none", "mean", "value"):
+            raise ConfigError(f"baseline must be none, mean or value, got {self.baseline!r}")
+        if self.gae_lambda != 1.0:
+            # Reward-to-go is the Monte-Carlo return; lambda < 1 would mix in value estimates.
+            raise ConfigError(f"pg needs gae_lambda = 1, got {self.gae_lambda}")
+        if self.value_head != "scalar":
+            raise ConfigError("pg supports value_head: scalar only")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`agents.pg.PG`."""
+        kwargs = super().sb3_kwargs()
+        kwargs.pop("gae_lambda")
+        return dict(kwargs, baseline=self.baseline)
+
+
 #: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
-CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig}
+CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig}
 
 
 def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:

@@ -73,14 +73,15 @@ def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold):
 
 
 @pytest.mark.slow
-def test_ppo_hl_gauss_on_atari_with_manual_shaping_saves_and_resumes(tmp_path):
+@pytest.mark.parametrize("algo, head", [("ppo", "hl_gauss"), ("a2c", "hl_gauss"), ("pg", "scalar")])
+def test_agents_on_atari_with_manual_shaping_save_and_resume(tmp_path, algo, head):
     out = tmp_path / "ski"
     atari = ["--n-envs", "2", "--vec-env", "dummy", "--no-progress", "--device", "cpu",
              "--max-episode-frames", "1200", "--eval-episodes", "1"]
-    assert main(["Skiing", "--algo", "ppo", "--value-head", "hl_gauss", "--steps", "300",
+    assert main(["Skiing", "--algo", algo, "--value-head", head, "--steps", "300",
                  "--save-every", "256", "--out", str(out), *atari]) == 0
     assert main(["--resume", str(out), "--steps", "600"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["algo"] == "ppo" and summary["steps"] >= 600 and summary["reward_table_sha256"]
+    assert summary["algo"] == algo and summary["steps"] >= 600 and summary["reward_table_sha256"]
     steps = sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").glob("step_*"))
     assert steps[-1] == summary["steps"] and len(steps) >= 2

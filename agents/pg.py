@@ -1,0 +1,125 @@
+"""Vanilla policy gradient (REINFORCE / GPOMDP) on SB3's on-policy machinery.
+
+The gradient estimate is ``mean_t[(G_t - b_t) * grad log pi(a_t | s_t)]`` with
+``G_t`` the discounted reward-to-go over the rollout (GPOMDP).  Rollouts are
+truncated at ``n_steps``: this is the biased finite-horizon estimator.  There
+are three baselines:
+
+* ``none``: ``b_t = 0``.  No value estimate enters the returns.  SB3 bootstraps
+  the returns of time-limit-truncated episodes and of the rollout's last step
+  with ``V``; here ``V`` is identically 0, so ``G_t`` is the plain truncated sum;
+* ``mean``: ``b_t`` is the batch mean of ``G_t`` (again with no value estimate
+  in ``G_t``);
+* ``value`` (default): a learned ``V(s_t)``, trained by regression on ``G_t``.
+  ``G_t`` is bootstrapped with ``V`` at truncations, as in A2C with
+  ``gae_lambda = 1``.
+
+Example:
+    >>> from agents.pg import PG
+    >>> model = PG("MlpPolicy", "CartPole-v1", baseline="none", n_steps=8, seed=0)
+    >>> model.policy.use_value
+    False
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch as th
+import torch.nn.functional as F
+from gymnasium import spaces
+from stable_baselines3 import A2C
+from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy
+from stable_baselines3.common.utils import explained_variance
+
+BASELINES = ("none", "mean", "value")
+
+
+class _OptionalValue:
+    """Mixin: with ``use_value=False`` every value the policy reports is 0."""
+
+    def __init__(self, *args: Any, use_value: bool = True, **kwargs: Any) -> None:
+        self.use_value = use_value
+        super().__init__(*args, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return dict(super()._get_constructor_parameters(), use_value=self.use_value)
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False):
+        actions, values, log_prob = super().forward(obs, deterministic)
+        return actions, values if self.use_value else th.zeros_like(values), log_prob
+
+    def predict_values(self, obs: th.Tensor) -> th.Tensor:
+        values = super().predict_values(obs)
+        return values if self.use_value else th.zeros_like(values)
+
+
+class PGMlpPolicy(_OptionalValue, ActorCriticPolicy):
+    """``MlpPolicy`` whose value output can be switched off."""
+
+
+class PGCnnPolicy(_OptionalValue, ActorCriticCnnPolicy):
+    """``CnnPolicy`` whose value output can be switched off."""
+
+
+class PG(A2C):
+    """REINFORCE / GPOMDP with a ``none``, ``mean`` or learned ``value`` baseline.
+
+    Args:
+        policy: ``MlpPolicy`` or ``CnnPolicy``.
+        env: The environment.
+        baseline: One of :data:`BASELINES`.
+        **kwargs: As for SB3's ``A2C`` (``gae_lambda`` must stay 1: the returns
+            are Monte-Carlo reward-to-go, not GAE).
+    """
+
+    policy_aliases = {"MlpPolicy": PGMlpPolicy, "CnnPolicy": PGCnnPolicy}  # type: ignore[assignment]
+
+    def __init__(self, policy, env, baseline: str = "value", **kwargs: Any) -> None:
+        # GAE with lambda < 1 would mix value estimates into the returns.
+        if kwargs.pop("gae_lambda", 1.0) != 1.0:
+            raise ValueError("PG needs gae_lambda = 1 (Monte-Carlo reward-to-go)")
+        if baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+        self.baseline = baseline
+        policy_kwargs = dict(kwargs.pop("policy_kwargs", None) or {})
+        policy_kwargs["use_value"] = baseline == "value"
+        kwargs.setdefault("normalize_advantage", False)
+        super().__init__(policy, env, gae_lambda=1.0, policy_kwargs=policy_kwargs, **kwargs)
+
+    def train(self) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        for rollout_data in self.rollout_buffer.get(batch_size=None):
+            actions = rollout_data.actions
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.long().flatten()
+            values, log_prob, entropy = self.policy.evaluate_actions(rollout_data.observations, actions)
+            returns = rollout_data.returns  # G_t; values are 0 unless the baseline is learned
+            if self.baseline == "value":
+                advantages = rollout_data.advantages  # G_t - V(s_t) at collection time
+                value_loss = F.mse_loss(returns, values.flatten())
+            elif self.baseline == "mean":
+                advantages = returns - returns.mean()
+                value_loss = th.zeros((), device=returns.device)
+            else:
+                advantages = returns
+                value_loss = th.zeros((), device=returns.device)
+            if self.normalize_advantage and len(advantages) > 1:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            policy_loss = -(advantages * log_prob).mean()
+            entropy_loss = -th.mean(entropy)
+            loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        self._n_updates += 1
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/return_mean", returns.mean().item())
+        if self.baseline == "value":
+            self.logger.record("train/value_loss", value_loss.item())
+            self.logger.record("train/explained_variance", explained_variance(
+                self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()))

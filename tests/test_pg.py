@@ -1,0 +1,74 @@
+"""Vanilla policy gradient: reward-to-go returns, no value leak without a baseline, learning."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.pg import PG
+from agents.train import main
+
+
+def one_rollout(baseline: str, gamma: float = 0.9) -> PG:
+    # Time limit 7: episodes are truncated (not terminated) inside the rollout, where
+    # SB3 would add gamma * V(terminal obs) to the reward.
+    venv = DummyVecEnv([lambda: Monitor(gym.make("CartPole-v1", max_episode_steps=7))] * 2)
+    model = PG("MlpPolicy", venv, baseline=baseline, n_steps=20, gamma=gamma, seed=0)
+    model.learn(total_timesteps=40)
+    return model
+
+
+def grid(arr: np.ndarray, n_steps: int = 20, n_envs: int = 2) -> np.ndarray:
+    """Undo SB3's swap-and-flatten of buffer arrays after training: back to (n_steps, n_envs)."""
+    return np.asarray(arr).reshape(n_envs, n_steps).T
+
+
+def reward_to_go(rewards: np.ndarray, starts: np.ndarray, gamma: float) -> np.ndarray:
+    """Hand-rolled GPOMDP returns per env column: G_t = r_t + gamma * G_{t+1} within an episode."""
+    out = np.zeros_like(rewards)
+    for env in range(rewards.shape[1]):
+        g = 0.0
+        for t in reversed(range(rewards.shape[0])):
+            nxt_start = starts[t + 1, env] if t + 1 < rewards.shape[0] else 0.0
+            g = rewards[t, env] + gamma * g * (1.0 - nxt_start)
+            out[t, env] = g
+    return out
+
+
+def test_no_baseline_returns_are_pure_truncated_reward_to_go():
+    model = one_rollout("none")
+    buf = model.rollout_buffer
+    assert np.all(buf.rewards == 1.0), "a value estimate leaked into the rewards"
+    assert np.all(buf.values == 0.0)
+    # The rollout's last step is not bootstrapped either: the estimator is truncated.
+    expected = reward_to_go(buf.rewards, buf.episode_starts, 0.9)
+    assert np.allclose(grid(buf.returns), expected, atol=1e-5)
+    assert expected.max() > 4 and not np.allclose(expected, expected[0, 0])
+
+
+def test_value_baseline_bootstraps_truncations_with_v():
+    model = one_rollout("value")
+    buf = model.rollout_buffer
+    assert np.any(buf.rewards != 1.0), "time-limit truncations bootstrap with gamma * V"
+    assert np.allclose(buf.advantages, buf.returns - buf.values, atol=1e-5)
+
+
+def test_mean_baseline_and_argument_checks():
+    model = one_rollout("mean")
+    assert np.all(model.rollout_buffer.values == 0.0)
+    with pytest.raises(ValueError, match="gae_lambda"):
+        PG("MlpPolicy", "CartPole-v1", gae_lambda=0.95)
+    with pytest.raises(ValueError, match="baseline"):
+        PG("MlpPolicy", "CartPole-v1", baseline="median")
+
+
+@pytest.mark.slow
+def test_pg_learns_cartpole(tmp_path):
+    out = tmp_path / "pg"
+    assert main(["CartPole-v1", "--algo", "pg", "--shaping", "none", "--steps", "40000",
+                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["eval"]["mean"] > 100
