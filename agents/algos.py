@@ -11,10 +11,11 @@ from typing import Any
 
 from stable_baselines3 import A2C, PPO
 
+from agents.dlac import DLAC
 from agents.hlgauss import HLGaussA2C, HLGaussPPO
 from agents.pg import PG
 
-ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG}
+ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG, "dlac": DLAC}
 HL_GAUSS: dict[str, type] = {"a2c": HLGaussA2C, "ppo": HLGaussPPO}
 
 

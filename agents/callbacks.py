@@ -150,12 +150,13 @@ class RunCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self._file.flush()
+        shaper = find_shaper(self.model.get_env())
+        if shaper is None:  # unshaped run: no auxiliary reward, no detector
+            self.logger.record("time/episodes", self.episodes)
+            return
+        self.logger.record("shaping/weight", shaper.weight)
         if self.aux_returns:
             self.logger.record("shaping/aux_return_mean", float(np.mean(self.aux_returns)))
-        venv = self.model.get_env()
-        shaper = find_shaper(venv)
-        if shaper is not None:
-            self.logger.record("shaping/weight", shaper.weight)
         if self.contacts:
             cats = sorted({c for d in self.contacts for c in d})
             for cat in cats:

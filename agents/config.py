@@ -228,8 +228,36 @@ class PGConfig(A2CConfig):
         return dict(kwargs, baseline=self.baseline)
 
 
+@dataclass
+class DLACConfig(A2CConfig):
+    """Double-loop actor-critic (:mod:`agents.dlac`).
+
+    Attributes (besides :class:`A2CConfig`'s; ``learning_rate`` is the actor's):
+        critic_steps: TD(0) critic passes per rollout (K).
+        critic_learning_rate: Critic step size.
+    """
+
+    critic_steps: int = 5
+    critic_learning_rate: float = 1e-3
+    use_rms_prop: bool = False
+    rms_prop_tf_like: bool = False
+
+    def validate(self) -> None:
+        super().validate()
+        _positive_int(self, "critic_steps")
+        _positive(self, "critic_learning_rate")
+        if self.value_head != "scalar":
+            raise ConfigError("dlac supports value_head: scalar only")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`agents.dlac.DLAC`."""
+        return dict(super().sb3_kwargs(), critic_steps=self.critic_steps,
+                    critic_learning_rate=self.critic_learning_rate)
+
+
 #: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
-CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig}
+CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig,
+                             "dlac": DLACConfig}
 
 
 def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:

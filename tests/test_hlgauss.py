@@ -73,7 +73,8 @@ def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo, head", [("ppo", "hl_gauss"), ("a2c", "hl_gauss"), ("pg", "scalar")])
+@pytest.mark.parametrize("algo, head", [("ppo", "hl_gauss"), ("a2c", "hl_gauss"), ("pg", "scalar"),
+                                        ("dlac", "scalar")])
 def test_agents_on_atari_with_manual_shaping_save_and_resume(tmp_path, algo, head):
     out = tmp_path / "ski"
     atari = ["--n-envs", "2", "--vec-env", "dummy", "--no-progress", "--device", "cpu",

@@ -1,0 +1,52 @@
+"""Double-loop actor-critic: TD(0) targets at episode boundaries, separate optimisers, learning."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents.dlac import DLAC, next_step_arrays, td_targets
+from agents.train import main
+
+
+def test_td_targets_stop_at_episode_ends():
+    # 2 envs x 3 steps; env 0's episode ends at step 1, env 1's at the rollout's last step.
+    obs = np.array([[10, 20], [11, 21], [12, 22]])
+    starts = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])  # env 0 restarts at step 2
+    nxt, done = next_step_arrays(obs, starts, last_obs=np.array([13, 23]),
+                                 last_episode_starts=np.array([False, True]))
+    assert nxt.tolist() == [[11, 21], [12, 22], [13, 23]]
+    assert done.tolist() == [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    v_next = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    target = td_targets(torch.ones(3, 2), v_next, torch.as_tensor(done), gamma=0.9)
+    # r + 0.9 V(s') unless the step ended its episode (then r alone).
+    assert torch.allclose(target, torch.tensor([[1.9, 2.8], [1.0, 4.6], [5.5, 1.0]]))
+
+
+def test_actor_and_critic_have_separate_networks_and_optimisers(tmp_path):
+    model = DLAC("MlpPolicy", "CartPole-v1", critic_steps=3, seed=0, n_steps=8)
+    actor = {id(p) for g in model.actor_optimizer.param_groups for p in g["params"]}
+    critic = {id(p) for g in model.critic_optimizer.param_groups for p in g["params"]}
+    assert actor and critic and not actor & critic
+    assert {id(p) for p in model.policy.parameters()} == actor | critic
+    before = [p.detach().clone() for p in model.policy.value_net.parameters()]
+    model.learn(64)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.value_net.parameters()))
+    model.save(tmp_path / "m.zip")
+    loaded = DLAC.load(tmp_path / "m.zip")
+    assert loaded.critic_steps == 3
+    assert loaded.critic_optimizer.state_dict()["state"], "critic optimiser state not restored"
+    with pytest.raises(ValueError, match="critic_steps"):
+        DLAC("MlpPolicy", "CartPole-v1", critic_steps=0)
+
+
+@pytest.mark.slow
+def test_dlac_learns_cartpole(tmp_path):
+    out = tmp_path / "dlac"
+    assert main(["CartPole-v1", "--algo", "dlac", "--shaping", "none", "--steps", "40000",
+                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["eval"]["mean"] > 100
+    progress = (out / "progress.csv").read_text().splitlines()[0]
+    assert "train/td_error_first_pass" in progress and "train/td_error_last_pass" in progress
