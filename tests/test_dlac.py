@@ -19,7 +19,7 @@ def test_td_targets_stop_at_episode_ends():
     assert nxt.tolist() == [[11, 21], [12, 22], [13, 23]]
     assert done.tolist() == [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
     v_next = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    target = td_targets(torch.ones(3, 2), v_next, torch.as_tensor(done), gamma=0.9)
+    target = td_targets(torch.ones(3, 2), v_next, torch.as_tensor(done, dtype=torch.float32), gamma=0.9)
     # r + 0.9 V(s') unless the step ended its episode (then r alone).
     assert torch.allclose(target, torch.tensor([[1.9, 2.8], [1.0, 4.6], [5.5, 1.0]]))
 
