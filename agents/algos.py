@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, PPO
 
 from agents.dlac import DLAC
 from agents.hlgauss import HLGaussA2C, HLGaussPPO
 from agents.pg import PG
 
-ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG, "dlac": DLAC}
+ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG, "dlac": DLAC, "qrdqn": QRDQN}
 HL_GAUSS: dict[str, type] = {"a2c": HLGaussA2C, "ppo": HLGaussPPO}
 
 

@@ -4,6 +4,7 @@ A checkpoint is a directory ``checkpoints/step_<N>/`` holding
 
 * ``model.zip``: the SB3 model (parameters, optimiser state, counters);
 * ``vecnormalize.pkl``: reward-normalisation statistics, if used;
+* ``replay_buffer.pkl``: an off-policy model's replay buffer, if requested;
 * ``state.pkl``: step counter, wall time so far, shaping schedule position and
   every RNG state (Python, NumPy, torch CPU and CUDA);
 * ``state.json``: the same counters, readable.
@@ -58,6 +59,11 @@ class Checkpoint:
         return self.path / "model.zip"
 
     @property
+    def replay_buffer(self) -> Path | None:
+        p = self.path / "replay_buffer.pkl"
+        return p if p.exists() else None
+
+    @property
     def vecnormalize(self) -> Path | None:
         p = self.path / "vecnormalize.pkl"
         return p if p.exists() else None
@@ -85,8 +91,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
             log.warning("checkpoint's CUDA RNG state does not fit this GPU setup; not restored")
 
 
-def save_checkpoint(run_dir: Path, model, venv_normalize, state: dict[str, Any], keep: int = 3) -> Path:
-    """Write a checkpoint atomically and point ``LATEST`` at it; keep the newest ``keep``."""
+def save_checkpoint(run_dir: Path, model, venv_normalize, state: dict[str, Any], keep: int = 3,
+                    replay_buffer: bool = False) -> Path:
+    """Write a checkpoint atomically and point ``LATEST`` at it; keep the newest ``keep``.
+
+    ``replay_buffer`` also stores an off-policy model's replay buffer.
+    """
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     step = int(state["num_timesteps"])
@@ -96,6 +106,8 @@ def save_checkpoint(run_dir: Path, model, venv_normalize, state: dict[str, Any],
         model.save(tmp / "model.zip")
         if venv_normalize is not None:
             venv_normalize.save(str(tmp / "vecnormalize.pkl"))
+        if replay_buffer:
+            model.save_replay_buffer(tmp / "replay_buffer.pkl")
         full = dict(state, rng=rng_state())
         with open(tmp / "state.pkl", "wb") as f:
             pickle.dump(full, f)

@@ -255,9 +255,80 @@ class DLACConfig(A2CConfig):
                     critic_learning_rate=self.critic_learning_rate)
 
 
+@dataclass
+class QRDQNConfig:
+    """Quantile-regression DQN (sb3-contrib ``QRDQN``), rl-baselines3-zoo settings.
+
+    Attributes:
+        policy: ``CnnPolicy`` or ``MlpPolicy``.
+        n_envs: Parallel environments (the zoo uses 1).
+        n_quantiles: Quantiles of the return distribution.
+        learning_rate: Adam step size.
+        buffer_size: Replay capacity in transitions (the zoo's 1e6 Atari frames
+            need ~28 GB; 1e5 fits a workstation).
+        optimize_memory_usage: Store each frame once in the replay buffer.
+        learning_starts: Steps collected before the first update.
+        batch_size: Minibatch size.
+        gamma: Discount factor.
+        train_freq: Environment steps between updates.
+        gradient_steps: Gradient steps per update.
+        target_update_interval: Steps between target-network copies.
+        exploration_fraction: Fraction of the run over which epsilon decays.
+        exploration_final_eps: Final epsilon.
+        net_arch: Hidden layers of the MLP (empty = default).
+        normalize_reward: As for :class:`OnPolicyConfig`.
+        save_replay_buffer: Store the replay buffer with every checkpoint, so a
+            resumed run continues with it (large for Atari).
+    """
+
+    policy: str = "CnnPolicy"
+    n_envs: int = 1
+    n_quantiles: int = 200
+    learning_rate: float = 5e-5
+    buffer_size: int = 100_000
+    optimize_memory_usage: bool = False
+    learning_starts: int = 100
+    batch_size: int = 32
+    gamma: float = 0.99
+    train_freq: int = 4
+    gradient_steps: int = 1
+    target_update_interval: int = 10_000
+    exploration_fraction: float = 0.025
+    exploration_final_eps: float = 0.01
+    net_arch: list[int] = field(default_factory=list)
+    normalize_reward: bool | None = None
+    save_replay_buffer: bool = False
+
+    def validate(self) -> None:
+        _positive_int(self, "n_envs", "n_quantiles", "buffer_size", "batch_size", "train_freq",
+                      "gradient_steps", "target_update_interval")
+        _check(self, ("learning_starts",), lambda v: isinstance(v, int) and v >= 0, "an int >= 0")
+        _positive(self, "learning_rate")
+        _probability(self, "gamma", "exploration_fraction", "exploration_final_eps")
+        if self.policy not in ("CnnPolicy", "MlpPolicy"):
+            raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``sb3_contrib.QRDQN``."""
+        policy_kwargs: dict[str, Any] = {"n_quantiles": self.n_quantiles}
+        if self.net_arch:
+            policy_kwargs["net_arch"] = list(self.net_arch)
+        return {
+            "policy": self.policy, "learning_rate": self.learning_rate,
+            "buffer_size": self.buffer_size, "optimize_memory_usage": self.optimize_memory_usage,
+            "replay_buffer_kwargs": {"handle_timeout_termination": not self.optimize_memory_usage},
+            "learning_starts": self.learning_starts, "batch_size": self.batch_size,
+            "gamma": self.gamma, "train_freq": self.train_freq,
+            "gradient_steps": self.gradient_steps,
+            "target_update_interval": self.target_update_interval,
+            "exploration_fraction": self.exploration_fraction,
+            "exploration_final_eps": self.exploration_final_eps, "policy_kwargs": policy_kwargs,
+        }
+
+
 #: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
 CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig,
-                             "dlac": DLACConfig}
+                             "dlac": DLACConfig, "qrdqn": QRDQNConfig}
 
 
 def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:

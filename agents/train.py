@@ -139,8 +139,11 @@ def _validate(cfg: RunConfig, target: Target) -> None:
 
 
 def _log_interval(steps: int, hp) -> int:
-    """Updates between log rows: about 200 rows per run, at least every 100 updates."""
-    per_update = hp.n_envs * getattr(hp, "n_steps", 1)
+    """On-policy: updates between log rows (about 200 rows per run, at least every 100
+    updates).  Off-policy algorithms count episodes instead: every 4."""
+    if not hasattr(hp, "n_steps"):
+        return 4
+    per_update = hp.n_envs * hp.n_steps
     return int(min(100, max(1, steps // per_update // 200)))
 
 
@@ -238,6 +241,8 @@ class Run:
             except Exception as err:
                 venv.close()
                 raise TrainError(f"cannot load {ckpt.model}: {err}") from err
+            if ckpt.replay_buffer is not None:
+                model.load_replay_buffer(ckpt.replay_buffer)
             set_rng_state(ckpt.state["rng"])
             wall_before = float(ckpt.state.get("wall_time", 0.0))
             shaper = find_shaper(venv)
@@ -258,7 +263,8 @@ class Run:
                     "episodes": callback.episodes}
 
         def save(_model) -> Path:
-            return save_checkpoint(self.run_dir, model, norm, state())
+            return save_checkpoint(self.run_dir, model, norm, state(),
+                                   replay_buffer=getattr(hp, "save_replay_buffer", False))
 
         from agents.callbacks import RunCallback, StopRequest
 
