@@ -13,10 +13,12 @@ from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, PPO
 
 from agents.dlac import DLAC
+from agents.dsac import DSAC
 from agents.hlgauss import HLGaussA2C, HLGaussPPO
 from agents.pg import PG
 
-ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG, "dlac": DLAC, "qrdqn": QRDQN}
+ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG, "dlac": DLAC, "qrdqn": QRDQN,
+                          "dsac": DSAC}
 HL_GAUSS: dict[str, type] = {"a2c": HLGaussA2C, "ppo": HLGaussPPO}
 
 

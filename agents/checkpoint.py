@@ -194,6 +194,17 @@ def truncate_csv(path: Path, column: str, max_value: int) -> None:
     os.replace(tmp, path)
 
 
+def last_logged_step(run_dir: Path) -> int | None:
+    """Step of the last row of ``progress.csv`` (``None`` without rows)."""
+    path = Path(run_dir) / "progress.csv"
+    if not path.exists():
+        return None
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    value = rows[-1].get(STEP_COLUMN) if rows else None
+    return int(float(value)) if value else None
+
+
 def make_logger(run_dir: Path, resume_step: int | None, stdout: bool = False):
     """SB3 logger writing ``progress.csv`` and TensorBoard under ``run_dir``, resumable.
 

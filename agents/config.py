@@ -326,9 +326,76 @@ class QRDQNConfig:
         }
 
 
+@dataclass
+class DSACConfig:
+    """Discrete DSAC-T (:mod:`agents.dsac`).
+
+    Attributes:
+        policy: ``CnnPolicy`` or ``MlpPolicy``.
+        n_envs: Parallel environments.
+        learning_rate: Adam step size of actor, critics and temperature.
+        buffer_size: Replay capacity in transitions.
+        optimize_memory_usage: Store each frame once in the replay buffer (Atari).
+        learning_starts: Steps collected before the first update.
+        batch_size: Minibatch size.
+        gamma: Discount factor.
+        tau: Polyak rate of the target critics.
+        tau_b: Rate of the running mean of sigma (clipping boundary, gradient weights).
+        train_freq: Environment steps between updates.
+        gradient_steps: Critic steps per update.
+        policy_delay: Critic steps per actor / temperature / target update.
+        target_entropy_ratio: kappa: target entropy ``kappa * log |A|``.
+        initial_alpha: Starting temperature.
+        net_arch: Hidden layers after the features, for actor and critics.
+        normalize_reward: As for :class:`OnPolicyConfig`.
+        save_replay_buffer: Checkpoint the replay buffer too.
+    """
+
+    policy: str = "CnnPolicy"
+    n_envs: int = 1
+    learning_rate: float = 3e-4
+    buffer_size: int = 100_000
+    optimize_memory_usage: bool = False
+    learning_starts: int = 1000
+    batch_size: int = 64
+    gamma: float = 0.99
+    tau: float = 0.005
+    tau_b: float = 0.005
+    train_freq: int = 1
+    gradient_steps: int = 1
+    policy_delay: int = 2
+    target_entropy_ratio: float = 0.89
+    initial_alpha: float = 0.1
+    net_arch: list[int] = field(default_factory=lambda: [256, 256])
+    normalize_reward: bool | None = None
+    save_replay_buffer: bool = False
+
+    def validate(self) -> None:
+        _positive_int(self, "n_envs", "buffer_size", "batch_size", "train_freq", "gradient_steps",
+                      "policy_delay")
+        _check(self, ("learning_starts",), lambda v: isinstance(v, int) and v >= 0, "an int >= 0")
+        _positive(self, "learning_rate", "initial_alpha")
+        _probability(self, "gamma", "tau", "tau_b", "target_entropy_ratio")
+        if self.policy not in ("CnnPolicy", "MlpPolicy"):
+            raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`agents.dsac.DSAC`."""
+        return {
+            "policy": self.policy, "learning_rate": self.learning_rate,
+            "buffer_size": self.buffer_size, "optimize_memory_usage": self.optimize_memory_usage,
+            "replay_buffer_kwargs": {"handle_timeout_termination": not self.optimize_memory_usage},
+            "learning_starts": self.learning_starts, "batch_size": self.batch_size,
+            "gamma": self.gamma, "tau": self.tau, "tau_b": self.tau_b,
+            "train_freq": self.train_freq, "gradient_steps": self.gradient_steps,
+            "policy_delay": self.policy_delay, "target_entropy_ratio": self.target_entropy_ratio,
+            "initial_alpha": self.initial_alpha, "policy_kwargs": {"net_arch": list(self.net_arch)},
+        }
+
+
 #: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
 CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig,
-                             "dlac": DLACConfig, "qrdqn": QRDQNConfig}
+                             "dlac": DLACConfig, "qrdqn": QRDQNConfig, "dsac": DSACConfig}
 
 
 def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:

@@ -96,14 +96,16 @@ class _HLGaussHead:
     def _value_logits(self, latent_vf: th.Tensor) -> th.Tensor:
         return self.value_net(latent_vf)
 
-    def forward(self, obs: th.Tensor, deterministic: bool = False):
+    def _latents(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         features = self.extract_features(obs)
         if self.share_features_extractor:
-            latent_pi, latent_vf = self.mlp_extractor(features)
-        else:
-            pi_features, vf_features = features
-            latent_pi = self.mlp_extractor.forward_actor(pi_features)
-            latent_vf = self.mlp_extractor.forward_critic(vf_features)
+            return self.mlp_extractor(features)
+        pi_features, vf_features = features
+        return (self.mlp_extractor.forward_actor(pi_features),
+                self.mlp_extractor.forward_critic(vf_features))
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False):
+        latent_pi, latent_vf = self._latents(obs)
         values = self.hl.expectation(self._value_logits(latent_vf)).unsqueeze(-1)
         distribution = self._get_action_dist_from_latent(latent_pi)
         actions = distribution.get_actions(deterministic=deterministic)
@@ -113,13 +115,7 @@ class _HLGaussHead:
 
     def evaluate_actions_logits(self, obs: th.Tensor, actions: th.Tensor):
         """Value logits, log-probabilities and entropy of ``actions`` (for the losses)."""
-        features = self.extract_features(obs)
-        if self.share_features_extractor:
-            latent_pi, latent_vf = self.mlp_extractor(features)
-        else:
-            pi_features, vf_features = features
-            latent_pi = self.mlp_extractor.forward_actor(pi_features)
-            latent_vf = self.mlp_extractor.forward_critic(vf_features)
+        latent_pi, latent_vf = self._latents(obs)
         distribution = self._get_action_dist_from_latent(latent_pi)
         return self._value_logits(latent_vf), distribution.log_prob(actions), distribution.entropy()
 
@@ -150,6 +146,25 @@ def _actions(algo, rollout_data) -> th.Tensor:
     return rollout_data.actions
 
 
+def actor_critic_step(algo, advantages: th.Tensor, log_prob: th.Tensor, entropy: th.Tensor,
+                      value_loss: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    """One A2C-style gradient step of ``algo.policy``; returns the policy and entropy losses.
+
+    Loss: ``-mean(A log pi) - ent_coef * mean(H) + vf_coef * value_loss``, with
+    optional advantage normalisation and gradient-norm clipping, as SB3's A2C.
+    """
+    if algo.normalize_advantage and len(advantages) > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -(advantages * log_prob).mean()
+    entropy_loss = -th.mean(entropy)
+    loss = policy_loss + algo.ent_coef * entropy_loss + algo.vf_coef * value_loss
+    algo.policy.optimizer.zero_grad()
+    loss.backward()
+    th.nn.utils.clip_grad_norm_(algo.policy.parameters(), algo.max_grad_norm)
+    algo.policy.optimizer.step()
+    return policy_loss, entropy_loss
+
+
 class HLGaussA2C(A2C):
     """A2C whose critic is trained by HL-Gauss cross-entropy (policy loss unchanged)."""
 
@@ -161,17 +176,9 @@ class HLGaussA2C(A2C):
         for rollout_data in self.rollout_buffer.get(batch_size=None):
             logits, log_prob, entropy = self.policy.evaluate_actions_logits(
                 rollout_data.observations, _actions(self, rollout_data))
-            advantages = rollout_data.advantages
-            if self.normalize_advantage:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-            policy_loss = -(advantages * log_prob).mean()
             value_loss = self.policy.hl.loss(logits, rollout_data.returns)
-            entropy_loss = -th.mean(entropy)
-            loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
+            policy_loss, entropy_loss = actor_critic_step(self, rollout_data.advantages, log_prob,
+                                                          entropy, value_loss)
         self._n_updates += 1
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/explained_variance", explained_variance(

@@ -32,6 +32,8 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy
 from stable_baselines3.common.utils import explained_variance
 
+from agents.hlgauss import actor_critic_step
+
 BASELINES = ("none", "mean", "value")
 
 
@@ -105,15 +107,8 @@ class PG(A2C):
             else:
                 advantages = returns
                 value_loss = th.zeros((), device=returns.device)
-            if self.normalize_advantage and len(advantages) > 1:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-            policy_loss = -(advantages * log_prob).mean()
-            entropy_loss = -th.mean(entropy)
-            loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
+            policy_loss, entropy_loss = actor_critic_step(self, advantages, log_prob, entropy,
+                                                          value_loss)
         self._n_updates += 1
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/entropy_loss", entropy_loss.item())

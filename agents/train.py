@@ -34,6 +34,7 @@ from agents.algos import ALGOS, algorithm_class
 from agents.checkpoint import (
     CheckpointError,
     find_checkpoint,
+    last_logged_step,
     make_logger,
     save_checkpoint,
     set_rng_state,
@@ -283,6 +284,11 @@ class Run:
                                 log_interval=_log_interval(cfg.steps, hp))
         finally:
             callback.close()
+        # Metrics recorded since the last log row (off-policy runs log every few
+        # episodes) get a final row, unless that step already has one.
+        if model.logger.name_to_value and last_logged_step(self.run_dir) != model.num_timesteps:
+            model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
+            model.logger.dump(step=model.num_timesteps)
         path = save(model)
         elapsed = time.time() - start
         sps = (model.num_timesteps - first_step) / max(elapsed, 1e-9)
