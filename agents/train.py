@@ -272,6 +272,8 @@ class Run:
         stop = StopRequest()
         callback = RunCallback(self.run_dir, cfg.steps, cfg.save_every, save, stop,
                                ckpt.step if ckpt else None, progress=self.progress)
+        if ckpt is not None:  # episode count continues across resumes
+            callback.episodes = int(ckpt.state.get("episodes", 0))
         print(f"training {cfg.algo} on {self.target.env_id} ({cfg.shaping} shaping) for "
               f"{cfg.steps:,} steps: {hp.n_envs} envs, device {model.device}, run dir {self.run_dir}",
               flush=True)
@@ -335,12 +337,21 @@ class Run:
         print(f"summary: {self.run_dir / 'summary.json'}")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except ``None`` ones (their help says what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m agents.train",
         description="Train an RL agent on an Atari game with auxiliary rewards read from its "
         "manual (Read and Reward), or on any Gymnasium env without shaping.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("game", nargs="?", help="Atari game (Skiing, MsPacman, ALE/Pong-v5) or a "
                    "Gymnasium id (CartPole-v1)")
@@ -350,7 +361,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=float, default=None,
                    help="total environment steps (default 1e7 Atari, 5e5 other envs)")
     p.add_argument("--n-envs", type=int, help="parallel environments (default: the preset's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of model, envs and RNGs")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--out", type=Path, help="run directory (default runs/<game>-<algo>-"
                    "<shaping>-<seed>-<time>)")

@@ -119,6 +119,8 @@ def test_resume_after_sigkill_continues_without_loss_or_duplicates(tmp_path):
     assert eps == sorted(eps) and eps[-1] > ckpt_step
     state = json.loads((out / "checkpoints" / f"step_{summary['steps']:012d}" / "state.json").read_text())
     assert state["resumes"] == 1 and state["num_timesteps"] == summary["steps"]
+    # Episode counter and episode log agree across the kill: nothing lost, nothing twice.
+    assert state["episodes"] == len(eps) == summary["train_episodes"]
     assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 2
 
 
