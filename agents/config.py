@@ -256,99 +256,25 @@ class DLACConfig(A2CConfig):
 
 
 @dataclass
-class QRDQNConfig:
-    """Quantile-regression DQN (sb3-contrib ``QRDQN``), rl-baselines3-zoo settings.
+class OffPolicyConfig:
+    """Settings shared by the replay-based algorithms (QR-DQN, DSAC).
 
     Attributes:
         policy: ``CnnPolicy`` or ``MlpPolicy``.
-        n_envs: Parallel environments (the zoo uses 1).
-        n_quantiles: Quantiles of the return distribution.
+        n_envs: Parallel environments.
         learning_rate: Adam step size.
-        buffer_size: Replay capacity in transitions (the zoo's 1e6 Atari frames
-            need ~28 GB; 1e5 fits a workstation).
+        buffer_size: Replay capacity in transitions (1e5 Atari frames are
+            ~2.8 GB; the zoo's 1e6 would need ~28 GB).
         optimize_memory_usage: Store each frame once in the replay buffer.
         learning_starts: Steps collected before the first update.
         batch_size: Minibatch size.
         gamma: Discount factor.
         train_freq: Environment steps between updates.
         gradient_steps: Gradient steps per update.
-        target_update_interval: Steps between target-network copies.
-        exploration_fraction: Fraction of the run over which epsilon decays.
-        exploration_final_eps: Final epsilon.
-        net_arch: Hidden layers of the MLP (empty = default).
+        net_arch: Hidden layers after the features (empty = the algorithm's default).
         normalize_reward: As for :class:`OnPolicyConfig`.
         save_replay_buffer: Store the replay buffer with every checkpoint, so a
             resumed run continues with it (large for Atari).
-    """
-
-    policy: str = "CnnPolicy"
-    n_envs: int = 1
-    n_quantiles: int = 200
-    learning_rate: float = 5e-5
-    buffer_size: int = 100_000
-    optimize_memory_usage: bool = False
-    learning_starts: int = 100
-    batch_size: int = 32
-    gamma: float = 0.99
-    train_freq: int = 4
-    gradient_steps: int = 1
-    target_update_interval: int = 10_000
-    exploration_fraction: float = 0.025
-    exploration_final_eps: float = 0.01
-    net_arch: list[int] = field(default_factory=list)
-    normalize_reward: bool | None = None
-    save_replay_buffer: bool = False
-
-    def validate(self) -> None:
-        _positive_int(self, "n_envs", "n_quantiles", "buffer_size", "batch_size", "train_freq",
-                      "gradient_steps", "target_update_interval")
-        _check(self, ("learning_starts",), lambda v: isinstance(v, int) and v >= 0, "an int >= 0")
-        _positive(self, "learning_rate")
-        _probability(self, "gamma", "exploration_fraction", "exploration_final_eps")
-        if self.policy not in ("CnnPolicy", "MlpPolicy"):
-            raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
-
-    def sb3_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``sb3_contrib.QRDQN``."""
-        policy_kwargs: dict[str, Any] = {"n_quantiles": self.n_quantiles}
-        if self.net_arch:
-            policy_kwargs["net_arch"] = list(self.net_arch)
-        return {
-            "policy": self.policy, "learning_rate": self.learning_rate,
-            "buffer_size": self.buffer_size, "optimize_memory_usage": self.optimize_memory_usage,
-            "replay_buffer_kwargs": {"handle_timeout_termination": not self.optimize_memory_usage},
-            "learning_starts": self.learning_starts, "batch_size": self.batch_size,
-            "gamma": self.gamma, "train_freq": self.train_freq,
-            "gradient_steps": self.gradient_steps,
-            "target_update_interval": self.target_update_interval,
-            "exploration_fraction": self.exploration_fraction,
-            "exploration_final_eps": self.exploration_final_eps, "policy_kwargs": policy_kwargs,
-        }
-
-
-@dataclass
-class DSACConfig:
-    """Discrete DSAC-T (:mod:`agents.dsac`).
-
-    Attributes:
-        policy: ``CnnPolicy`` or ``MlpPolicy``.
-        n_envs: Parallel environments.
-        learning_rate: Adam step size of actor, critics and temperature.
-        buffer_size: Replay capacity in transitions.
-        optimize_memory_usage: Store each frame once in the replay buffer (Atari).
-        learning_starts: Steps collected before the first update.
-        batch_size: Minibatch size.
-        gamma: Discount factor.
-        tau: Polyak rate of the target critics.
-        tau_b: Rate of the running mean of sigma (clipping boundary, gradient weights).
-        train_freq: Environment steps between updates.
-        gradient_steps: Critic steps per update.
-        policy_delay: Critic steps per actor / temperature / target update.
-        target_entropy_ratio: kappa: target entropy ``kappa * log |A|``.
-        initial_alpha: Starting temperature.
-        net_arch: Hidden layers after the features, for actor and critics.
-        normalize_reward: As for :class:`OnPolicyConfig`.
-        save_replay_buffer: Checkpoint the replay buffer too.
     """
 
     policy: str = "CnnPolicy"
@@ -359,38 +285,100 @@ class DSACConfig:
     learning_starts: int = 1000
     batch_size: int = 64
     gamma: float = 0.99
-    tau: float = 0.005
-    tau_b: float = 0.005
     train_freq: int = 1
     gradient_steps: int = 1
-    policy_delay: int = 2
-    target_entropy_ratio: float = 0.89
-    initial_alpha: float = 0.1
-    net_arch: list[int] = field(default_factory=lambda: [256, 256])
+    net_arch: list[int] = field(default_factory=list)
     normalize_reward: bool | None = None
     save_replay_buffer: bool = False
 
     def validate(self) -> None:
-        _positive_int(self, "n_envs", "buffer_size", "batch_size", "train_freq", "gradient_steps",
-                      "policy_delay")
+        """Raise :class:`ConfigError` on values that cannot train."""
+        _positive_int(self, "n_envs", "buffer_size", "batch_size", "train_freq", "gradient_steps")
         _check(self, ("learning_starts",), lambda v: isinstance(v, int) and v >= 0, "an int >= 0")
-        _positive(self, "learning_rate", "initial_alpha")
-        _probability(self, "gamma", "tau", "tau_b", "target_entropy_ratio")
+        _positive(self, "learning_rate")
+        _probability(self, "gamma")
         if self.policy not in ("CnnPolicy", "MlpPolicy"):
             raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
 
-    def sb3_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`agents.dsac.DSAC`."""
+    def _common_kwargs(self) -> dict[str, Any]:
         return {
             "policy": self.policy, "learning_rate": self.learning_rate,
             "buffer_size": self.buffer_size, "optimize_memory_usage": self.optimize_memory_usage,
+            # SB3's memory-optimised buffer cannot tell time-outs from terminations.
             "replay_buffer_kwargs": {"handle_timeout_termination": not self.optimize_memory_usage},
             "learning_starts": self.learning_starts, "batch_size": self.batch_size,
-            "gamma": self.gamma, "tau": self.tau, "tau_b": self.tau_b,
-            "train_freq": self.train_freq, "gradient_steps": self.gradient_steps,
-            "policy_delay": self.policy_delay, "target_entropy_ratio": self.target_entropy_ratio,
-            "initial_alpha": self.initial_alpha, "policy_kwargs": {"net_arch": list(self.net_arch)},
+            "gamma": self.gamma, "train_freq": self.train_freq,
+            "gradient_steps": self.gradient_steps,
         }
+
+
+@dataclass
+class QRDQNConfig(OffPolicyConfig):
+    """Quantile-regression DQN (sb3-contrib ``QRDQN``), rl-baselines3-zoo settings.
+
+    Attributes (besides :class:`OffPolicyConfig`'s):
+        n_quantiles: Quantiles of the return distribution.
+        target_update_interval: Steps between target-network copies.
+        exploration_fraction: Fraction of the run over which epsilon decays.
+        exploration_final_eps: Final epsilon.
+    """
+
+    learning_rate: float = 5e-5
+    learning_starts: int = 100
+    batch_size: int = 32
+    train_freq: int = 4
+    n_quantiles: int = 200
+    target_update_interval: int = 10_000
+    exploration_fraction: float = 0.025
+    exploration_final_eps: float = 0.01
+
+    def validate(self) -> None:
+        super().validate()
+        _positive_int(self, "n_quantiles", "target_update_interval")
+        _probability(self, "exploration_fraction", "exploration_final_eps")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``sb3_contrib.QRDQN``."""
+        policy_kwargs: dict[str, Any] = {"n_quantiles": self.n_quantiles}
+        if self.net_arch:
+            policy_kwargs["net_arch"] = list(self.net_arch)
+        return dict(self._common_kwargs(), target_update_interval=self.target_update_interval,
+                    exploration_fraction=self.exploration_fraction,
+                    exploration_final_eps=self.exploration_final_eps, policy_kwargs=policy_kwargs)
+
+
+@dataclass
+class DSACConfig(OffPolicyConfig):
+    """Discrete DSAC-T (:mod:`agents.dsac`).
+
+    Attributes (besides :class:`OffPolicyConfig`'s):
+        tau: Polyak rate of the target critics.
+        tau_b: Rate of the running mean of sigma (clipping boundary, gradient weights).
+        policy_delay: Critic steps per actor / temperature / target update.
+        target_entropy_ratio: kappa: target entropy ``kappa * log |A|``.
+        initial_alpha: Starting temperature.
+    """
+
+    net_arch: list[int] = field(default_factory=lambda: [256, 256])
+    tau: float = 0.005
+    tau_b: float = 0.005
+    policy_delay: int = 2
+    target_entropy_ratio: float = 0.89
+    initial_alpha: float = 0.1
+
+    def validate(self) -> None:
+        super().validate()
+        _positive_int(self, "policy_delay")
+        _positive(self, "initial_alpha")
+        _probability(self, "tau", "tau_b", "target_entropy_ratio")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`agents.dsac.DSAC`."""
+        return dict(self._common_kwargs(), tau=self.tau, tau_b=self.tau_b,
+                    policy_delay=self.policy_delay,
+                    target_entropy_ratio=self.target_entropy_ratio,
+                    initial_alpha=self.initial_alpha,
+                    policy_kwargs={"net_arch": list(self.net_arch)})
 
 
 #: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
