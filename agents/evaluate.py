@@ -22,7 +22,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import yaml
 
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
 from agents.scores import human_normalized
@@ -118,18 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     from agents.algos import algorithm_class
     from agents.checkpoint import CheckpointError, find_checkpoint
-    from agents.train import CONFIG_FILE, RunConfig, TrainError, resolve_device
+    from agents.train import TrainError, read_run_config, resolve_device
     from reward_shaping.table import atomic_write_text
 
     args = _parse(argv)
     try:
-        cfg_path = args.run_dir / CONFIG_FILE
-        if not cfg_path.is_file():
-            raise TrainError(f"{args.run_dir} is not a run directory (no {CONFIG_FILE})")
-        try:
-            cfg = RunConfig.from_dict(yaml.safe_load(cfg_path.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, TypeError, AttributeError) as err:
-            raise TrainError(f"{cfg_path} is corrupt ({err})") from None
+        cfg = read_run_config(args.run_dir)
         target = resolve_target(cfg.game)
         ckpt = find_checkpoint(args.run_dir)
         device = resolve_device(args.device)

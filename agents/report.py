@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); normal beyond.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -71,13 +70,14 @@ def curve(run_dir: Path, edges: np.ndarray, frame_skip: int) -> np.ndarray:
 
 
 def _frame_skip(run_dir: Path) -> int:
-    try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-        from agents.environments import resolve_target
+    from agents.environments import resolve_target
+    from agents.train import TrainError, read_run_config
 
-        return int(cfg["env"]["frame_skip"]) if resolve_target(cfg["game"]).atari else 1
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return 4
+    try:
+        cfg = read_run_config(run_dir)
+    except TrainError:
+        return 4  # the Atari default; summaries of such runs still plot
+    return cfg.env.frame_skip if resolve_target(cfg.game).atari else 1
 
 
 def plot(rows: list[dict[str, Any]], sweep_dir: Path, out: Path, bins: int) -> list[Path]:

@@ -423,14 +423,26 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     return cfg, run_dir
 
 
-def _resume_config(args: argparse.Namespace) -> RunConfig:
-    path = args.resume / CONFIG_FILE
+def read_run_config(run_dir: Path) -> RunConfig:
+    """The :class:`RunConfig` a run directory was started with.
+
+    Raises:
+        TrainError: no ``config.yaml`` (not a run directory), or an unreadable one.
+    """
+    path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
-        raise TrainError(f"cannot resume {args.resume}: no {CONFIG_FILE} there (not a run directory)")
+        raise TrainError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
     try:
-        cfg = RunConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return RunConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (yaml.YAMLError, TypeError, AttributeError, UnicodeDecodeError) as err:
-        raise TrainError(f"cannot resume {args.resume}: {path} is corrupt ({err})") from None
+        raise TrainError(f"{path} is corrupt ({err})") from None
+
+
+def _resume_config(args: argparse.Namespace) -> RunConfig:
+    try:
+        cfg = read_run_config(args.resume)
+    except TrainError as err:
+        raise TrainError(f"cannot resume: {err}") from None
     if args.game is not None and resolve_target(args.game) != resolve_target(cfg.game):
         raise TrainError(f"{args.resume} trains {cfg.game}, not {args.game}")
     steps = _steps(args.steps, "--steps")
