@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 
 class UnknownGameError(ValueError):
@@ -57,6 +59,10 @@ class GameSpec:
             Off for games whose reward magnitude carries the signal (Skiing's
             reward is minus elapsed time plus a missed-gate penalty: clipping
             turns it into -1 per step).
+        depicts: What a generically named category shows on screen, in plain
+            words (Asterix's ``Enemy`` sprites are lyres).  A fact about the
+            detector, not about any manual: it lets the manual reader find the
+            sentences about that object.
     """
 
     name: str
@@ -68,6 +74,7 @@ class GameSpec:
     ignored: frozenset[str] = field(default_factory=frozenset)
     touch_margin: int = 0
     clip_reward_default: bool = True
+    depicts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
@@ -121,35 +128,51 @@ _MARGIN = {
     "Tennis": 2,
 }
 _NO_CLIP = {"Skiing"}
+# What OCAtari's generic category names stand for in a game (from the sprites
+# its RAM readers decode; see the comments in ocatari/ram/<game>.py).
+# Avatars are listed too: sentences naming both the avatar and an object are
+# the manual's most direct statements about their contact.
+_DEPICTS = {
+    "Skiing": {"Player": ("skier",)},
+    "MsPacman": {"Player": ("ms. pac-man",)},
+    "Tennis": {"Player": ("tennis player",)},
+    "Breakout": {"Player": ("paddle",)},
+    "Pong": {"Player": ("paddle",)},
+    "Freeway": {"Chicken": ("chicken",)},
+    "Seaquest": {"Player": ("submarine",)},
+    "Boxing": {"Player": ("boxer",)},
+    "Asterix": {
+        "Player": ("asterix", "obelix"),
+        "Enemy": ("lyre", "harp"),
+        "Consumable": ("cauldron", "helmet", "shield", "lamp", "apple", "fish", "meat", "mug"),
+        "Reward": ("treasure", "bonus item", "prize"),
+    },
+    "Kangaroo": {"Player": ("kangaroo",), "ThrownCoconut": ("thrown coconut", "apple core")},
+}
 
-# OCAtari modules that exist but cannot extract objects.
-_UNSUPPORTED = {"Adventure"}
+
+#: OCAtari's per-game object tables, snapshotted so that resolving a game name
+#: (every CLI start, every reward-table build) does not import OCAtari's 60+
+#: game modules (about 3 s).  Regenerate with ``python -m envs.catalog --write``
+#: after upgrading OCAtari; ``tests/test_games.py`` fails while it is stale.
+CATALOG_FILE = Path(__file__).with_name("ocatari_catalog.json")
+
+
+def _read_catalog() -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+        return data["games"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        # Shipped with the package: a broken file is a broken install, not user input.
+        raise RuntimeError(f"cannot read the game catalog {CATALOG_FILE} ({err}); "
+                           "reinstall rnr or run: python -m envs.catalog --write") from None
 
 
 @functools.cache
 def _registry() -> Mapping[str, GameSpec]:
-    # Imported here, not at module level: OCAtari imports all 60+ game modules
-    # (seconds), and ale_py registers the ALE/... ids with Gymnasium.
-    import ale_py  # noqa: F401
-    import gymnasium as gym
-    import ocatari.ram  # noqa: F401  (puts every ocatari.ram.<game> in sys.modules)
-    from ocatari.core import AVAILABLE_GAMES
-
     specs: dict[str, GameSpec] = {}
-    for name in AVAILABLE_GAMES:
-        module = sys.modules.get(f"ocatari.ram.{name.lower()}")
-        ale_id = f"ALE/{name}-v5"
-        if (
-            module is None
-            or name in _UNSUPPORTED
-            or not hasattr(module, "MAX_NB_OBJECTS")
-            or ale_id not in gym.registry
-        ):
-            continue
-        max_objects = MappingProxyType(dict(module.MAX_NB_OBJECTS))
-        hud = tuple(
-            c for c in getattr(module, "MAX_NB_OBJECTS_HUD", {}) if c not in max_objects
-        )
+    for name, entry in _read_catalog().items():
+        max_objects = MappingProxyType(dict(entry["max_objects"]))
         avatar = _AVATAR.get(name, "Player")
         if avatar is not None and avatar not in max_objects:
             avatar = None
@@ -158,13 +181,14 @@ def _registry() -> Mapping[str, GameSpec]:
         ignored |= _IGNORED.get(name, set())
         specs[name] = GameSpec(
             name=name,
-            ale_id=ale_id,
+            ale_id=f"ALE/{name}-v5",
             max_objects=max_objects,
-            hud_categories=hud,
+            hud_categories=tuple(entry["hud"]),
             avatar=avatar,
             ignored=frozenset(ignored),
             touch_margin=_MARGIN.get(name, 0),
             clip_reward_default=name not in _NO_CLIP,
+            depicts=MappingProxyType(_DEPICTS.get(name, {})),
         )
     return MappingProxyType(specs)
 
@@ -206,3 +230,4 @@ def resolve_game(name: str) -> GameSpec:
         else f"Supported games: {', '.join(known_games())}."
     )
     raise UnknownGameError(f"Unknown Atari game {name!r}. {hint}")
+

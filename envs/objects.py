@@ -126,7 +126,19 @@ class ObjectExtractor:
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
+        import importlib
+
         from ocatari.ram.extract_ram_info import detect_objects_ram, init_objects
+
+        # The categories come from a snapshot of OCAtari's tables (envs/ocatari_catalog.json);
+        # another OCAtari version could name or count objects differently.
+        declared = dict(importlib.import_module(f"ocatari.ram.{self.spec.module}").MAX_NB_OBJECTS)
+        if declared != dict(self.spec.max_objects):
+            raise RuntimeError(
+                f"the installed OCAtari declares other {self.spec.name} objects than rnr's "
+                f"catalog ({declared} vs {dict(self.spec.max_objects)}); "
+                "run: python -m envs.catalog --write"
+            )
 
         self._init_objects = init_objects
         self._detect = detect_objects_ram

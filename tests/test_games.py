@@ -1,3 +1,7 @@
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 
 from envs.games import UnknownGameError, known_games, resolve_game
@@ -47,3 +51,26 @@ def test_skiing_is_not_clipped_and_hud_is_never_interactable():
         assert not set(spec.hud_categories) & set(spec.interactable), name
     seaquest = resolve_game("Seaquest")
     assert "PlayerMissile" in seaquest.ignored and "PlayerMissile" not in seaquest.interactable
+
+
+def test_shipped_catalog_matches_installed_ocatari(capsys):
+    from envs.catalog import main
+
+    assert main([]) == 0, capsys.readouterr().out
+
+
+def test_resolving_a_game_does_not_import_ocatari():
+    # The reward-table build and every CLI start resolve games: OCAtari's import costs ~3 s.
+    code = ("import sys; from envs.games import resolve_game; resolve_game('MsPacman'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'ocatari', 'ale_py'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_extractor_refuses_a_catalog_that_disagrees_with_ocatari():
+    from envs.objects import ObjectExtractor
+
+    spec = resolve_game("Skiing")
+    wrong = dataclasses.replace(spec, max_objects={**spec.max_objects, "Tree": 99})
+    with pytest.raises(RuntimeError, match="python -m envs.catalog --write"):
+        ObjectExtractor(wrong)
