@@ -10,8 +10,10 @@ Example:
     >>> from reward_shaping.qa import split_sentences, object_terms
     >>> split_sentences("# Title\\n\\nHit the ball. It bounces back!")
     ['Hit the ball.', 'It bounces back!']
-    >>> object_terms("PowerPill")[:3]
-    ['power pill', 'energy pill', 'power pellet']
+    >>> object_terms("PowerPill")
+    ['energy pill', 'power pellet', 'energizer', 'large flashing pill', 'power pill']
+    >>> object_terms("Enemy", depicts=("lyre",))[:2]
+    ['lyre', 'opponent']
 """
 
 from __future__ import annotations
@@ -36,18 +38,18 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "Car": ("car", "truck", "traffic", "vehicle"),
     "Ball": ("ball",),
     "Block": ("brick", "block", "wall of bricks"),
-    "Enemy": ("opponent", "enemy", "computer player", "rival", "deadly object to avoid"),
+    "Enemy": ("opponent", "enemy", "computer player", "rival"),
     "Shark": ("shark", "killer shark"),
     "Submarine": ("enemy submarine", "enemy sub"),
     "SurfaceSubmarine": ("surface patrol sub", "enemy sub on the surface"),
     "EnemyMissile": ("enemy torpedo", "enemy missile", "enemy bullet"),
     "Diver": ("diver", "swimmer"),
-    "Consumable": ("treasure", "object to collect", "cauldron", "helmet", "item"),
-    "Reward": ("treasure", "bonus item", "prize", "cauldron of magic potion"),
+    "Consumable": ("object to collect", "item"),
+    "Reward": ("bonus item", "prize"),
     "Child": ("baby", "joey", "child"),
     "Monkey": ("monkey", "ape"),
     "FallingCoconut": ("falling coconut", "coconut dropped from above"),
-    "ThrownCoconut": ("thrown coconut", "apple core thrown by a monkey"),
+    "ThrownCoconut": ("thrown coconut",),
     "Bell": ("bell",),
     "Alien": ("alien", "invader"),
     "Bullet": ("bullet", "bomb", "laser"),
@@ -91,13 +93,19 @@ def _words(category: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])|_", " ", category).lower()
 
 
-def object_terms(category: str) -> list[str]:
-    """Words a manual may use for ``category``: synonyms first, then the split name."""
-    terms = list(SYNONYMS.get(category, ()))
-    name = _words(category)
-    if name not in terms:
-        terms.append(name)
-    return terms
+def object_terms(category: str, depicts: tuple[str, ...] = ()) -> list[str]:
+    """Words a manual may use for ``category``, most specific first.
+
+    Args:
+        category: Detector category name, e.g. ``"PowerPill"``.
+        depicts: What the category shows in this game
+            (:attr:`envs.games.GameSpec.depicts`), e.g. ``("lyre",)``.
+
+    Returns:
+        ``depicts``, then the shared synonyms, then the split name, without repeats.
+    """
+    terms = [*depicts, *SYNONYMS.get(category, ()), _words(category)]
+    return list(dict.fromkeys(terms))
 
 
 #: Paper-style questions; ``{}`` is an object term.
@@ -110,12 +118,58 @@ OBJECTIVE_QUESTION = "What is the goal of the game and how do you score?"
 AVATAR_QUESTION = "Who or what does the player control in the game?"
 
 
+#: Where a sentence splits into clauses.
+CLAUSE_BREAK = re.compile(r"[,;:\u2014]| - ")
+
+
+def _mentions(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
+    """One pattern for any of ``terms`` (lower case, optional plural), or None."""
+    if not terms:
+        return None
+    return re.compile("|".join(rf"\b{re.escape(t.lower())}(e?s)?\b" for t in terms))
+
+
+def focus(sentence: str, own: re.Pattern, others: re.Pattern | None) -> str:
+    """``sentence`` without the clauses that only talk about other objects.
+
+    In "Keep to the lanes with treasures, and move out of the way of the
+    lyres", the first clause is about treasures: for the lyre it is noise.
+    Clauses naming neither object (often the consequence: "it loses time")
+    stay, and a sentence that never names the object is left whole.
+
+    >>> focus("Keep to the lanes with treasures, and avoid the lyres.",
+    ...       _mentions(["lyre"]), _mentions(["treasure"]))
+    'and avoid the lyres.'
+    """
+    if others is None:
+        return sentence
+    clauses = [c.strip() for c in CLAUSE_BREAK.split(sentence) if c.strip()]
+    low = [c.lower() for c in clauses]
+    if not any(own.search(c) for c in low):
+        return sentence
+    kept = [c for c, lc in zip(clauses, low) if own.search(lc) or not others.search(lc)]
+    return ", ".join(kept) if len(kept) < len(clauses) else sentence
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """A manual sentence retrieved for a question, with its relevance in [-1, 1]."""
+    """A manual sentence retrieved for a question.
+
+    Attributes:
+        sentence: The manual's sentence, verbatim (shown to users).
+        relevance: Similarity to the question in [-1, 1], plus the mention bonus.
+        focus: The sentence without clauses only about other objects (see
+            :func:`focus`); empty when nothing was cut.
+    """
 
     sentence: str
     relevance: float
+    focus: str = ""
+
+    @property
+    def text(self) -> str:
+        """The part of the sentence about the object asked for."""
+        return self.focus or self.sentence
 
 
 class ManualIndex:
@@ -141,14 +195,36 @@ class ManualIndex:
         order = np.argsort(-scores)[:top_k]
         return [Evidence(self.sentences[i], float(scores[i])) for i in order]
 
-    def evidence_for(self, category: str, top_k: int = 3, mention_bonus: float = 0.2) -> list[Evidence]:
+    def evidence_for(self, category: str, top_k: int = 4, mention_bonus: float = 0.2,
+                     depicts: tuple[str, ...] = (), others: tuple[str, ...] = (),
+                     avatar: tuple[str, ...] = (), contact_bonus: float = 0.1) -> list[Evidence]:
         """Sentences that say what touching ``category`` does.
 
-        Sentences naming one of the category's terms get ``mention_bonus``
-        added: grounding by the manual's own words beats loose similarity.
+        Args:
+            category: Detector category name.
+            top_k: Number of sentences.
+            mention_bonus: Added to the relevance of sentences naming one of
+                the category's terms (:func:`object_terms`): grounding by the
+                manual's own words beats loose similarity.
+            depicts: What the category shows in this game.
+            others: Terms of the game's other objects; clauses only about
+                them are cut from :attr:`Evidence.focus`.
+            avatar: Words for the player's avatar ("paddle", "skier").
+            contact_bonus: Added on top of ``mention_bonus`` for sentences
+                naming the avatar too: they describe the contact itself.
         """
-        terms = object_terms(category)
+        terms = object_terms(category, depicts)
         questions = [t.format(term) for term in terms for t in OBJECT_QUESTIONS]
-        patterns = [re.compile(rf"\b{re.escape(t)}(e?s)?\b") for t in terms]
-        mentions = np.array([any(p.search(s) for p in patterns) for s in self._lower])
-        return self.ask(questions, top_k, bonus=mention_bonus * mentions)
+        own = _mentions(terms)
+        other = _mentions([t for t in others if t not in terms and not own.fullmatch(t)])
+        mentions = np.array([bool(own.search(s)) for s in self._lower])
+        bonus = mention_bonus * mentions
+        player = _mentions(avatar)
+        if player is not None:
+            bonus = bonus + contact_bonus * (mentions & [bool(player.search(s)) for s in self._lower])
+        found = self.ask(questions, top_k, bonus=bonus)
+        out = []
+        for e in found:
+            text = focus(e.sentence, own, other)
+            out.append(Evidence(e.sentence, e.relevance, text if text != e.sentence else ""))
+        return out

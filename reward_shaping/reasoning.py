@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from reward_shaping.encoder import embed
-from reward_shaping.qa import Evidence
+from reward_shaping.qa import CLAUSE_BREAK, Evidence
 
 Answer = Literal["yes", "no", "neutral"]
 
@@ -92,6 +92,14 @@ BAD_OUTCOMES = (
 )
 
 
+# "If Asterix touches a lyre he loses a life": a condition with no comma before
+# its consequence, which starts at the last subject pronoun.
+_UNMARKED_CONSEQUENCE = re.compile(
+    r"^(?:if|when|whenever)\s+[^,;:]*?\s((?:he|she|it|you|they)\s+(?!.*\b(?:he|she|it|you|they)\b)[^,;:]+)$",
+    re.IGNORECASE,
+)
+
+
 class EmbeddingBackend(Backend):
     """Offline decisions from sentence-embedding similarity to outcome descriptions.
 
@@ -133,7 +141,10 @@ class EmbeddingBackend(Backend):
         """
         pieces, owner = [], []
         for i, s in enumerate(sentences):
-            parts = [s] + [c for c in re.split(r"[,;:\u2014]| - ", s) if len(c.split()) >= 3]
+            parts = [s] + [c for c in CLAUSE_BREAK.split(s) if len(c.split()) >= 3]
+            m = _UNMARKED_CONSEQUENCE.match(s)
+            if m:
+                parts.append(m.group(1))
             pieces += parts
             owner += [i] * len(parts)
         v = embed(pieces, self.device)
@@ -153,7 +164,7 @@ class EmbeddingBackend(Backend):
             best = max((e.relevance for e in evidence), default=0.0)
             return Decision("neutral", round(min(1.0, 1.0 - best), 3),
                             "the manual does not discuss touching it")
-        pol = self.polarity([e.sentence for e in relevant])
+        pol = self.polarity([e.text for e in relevant])
         weights = np.array([e.relevance for e in relevant]) ** 2
         score = float((pol * weights).sum() / weights.sum())
         confidence = round(float(np.tanh(abs(score) / 0.08)), 3)

@@ -32,7 +32,7 @@ from manuals import Manual, load_manual
 log = logging.getLogger(__name__)
 
 #: Bump when the table format or the decision pipeline changes: old caches are then ignored.
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 DEFAULT_SCALE = 5.0
 
 
@@ -165,7 +165,13 @@ def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, s
 def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
                 ) -> tuple[dict[str, ObjectReward], dict[str, list[str]]]:
     """Per-category rewards, and the evidence for the general questions."""
-    from reward_shaping.qa import AVATAR_QUESTION, OBJECTIVE_QUESTION, ManualIndex, object_terms
+    from reward_shaping.qa import (
+        AVATAR_QUESTION,
+        OBJECTIVE_QUESTION,
+        SYNONYMS,
+        ManualIndex,
+        object_terms,
+    )
 
     index = ManualIndex(manual.text)
     objective = index.ask([OBJECTIVE_QUESTION], top_k=2)
@@ -181,8 +187,14 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             objects[cat] = ObjectReward(0.0, "ignored", 1.0, [], "rule",
                                         "never reported as a contact (avatar's own or scenery)")
         else:
-            evidence = index.evidence_for(cat)
-            d = backend.decide(spec.name, cat, object_terms(cat), evidence, objective)
+            depicts = spec.depicts.get(cat, ())
+            # Other objects by their specific words only: a bare name such as
+            # "submarine" is also what many manuals call the player's own avatar.
+            others = tuple(t for c in spec.interactable if c != cat
+                           for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
+            avatar = object_terms(spec.avatar, spec.depicts.get(spec.avatar, ())) if spec.avatar else []
+            evidence = index.evidence_for(cat, depicts=depicts, others=others, avatar=tuple(avatar))
+            d = backend.decide(spec.name, cat, object_terms(cat, depicts), evidence, objective)
             reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
             objects[cat] = ObjectReward(reward, d.answer, d.confidence,
                                         [e.sentence for e in evidence], "backend", d.detail)
