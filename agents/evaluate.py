@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.cli import HelpFormatter
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
 from agents.scores import human_normalized
 
@@ -94,7 +95,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m agents.evaluate",
         description="Play a trained run's policy and report game scores (no shaping).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run_dir", type=Path, help="a run directory made by agents.train")
     p.add_argument("--episodes", type=int, default=10)

@@ -52,6 +52,8 @@ from typing import Any
 
 import yaml
 
+from agents.cli import HelpFormatter
+
 RESULT_FIELDS = ["game", "algo", "shaping", "seed", "steps", "frames", "final_score",
                  "final_score_std", "best_score", "human_normalized", "wall_time_s",
                  "steps_per_s", "run_dir"]
@@ -382,11 +384,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m agents.sweep",
         description="Run a benchmark sweep (games x algos x shaping x seeds) of agents.train "
         "runs; rerun the same command to continue an interrupted sweep.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("config", type=Path, help="sweep YAML (see agents/sweeps/)")
     p.add_argument("--dir", type=Path, help="sweep directory (default sweeps/<name>)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local subprocesses, or Ray tasks on a cluster")
     p.add_argument("--workers", type=int, help="local: runs at a time (default: cores / cpus "
                    "per run)")
     p.add_argument("--address", help="ray: cluster address (default: start a local Ray)")

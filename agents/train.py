@@ -39,6 +39,7 @@ from agents.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from agents.cli import HelpFormatter
 from agents.config import ConfigError, load_config
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
 from envs.games import UnknownGameError
@@ -337,21 +338,12 @@ class Run:
         print(f"summary: {self.run_dir / 'summary.json'}")
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except ``None`` ones (their help says what happens)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None:
-            return action.help
-        return super()._get_help_string(action)
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m agents.train",
         description="Train an RL agent on an Atari game with auxiliary rewards read from its "
         "manual (Read and Reward), or on any Gymnasium env without shaping.",
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("game", nargs="?", help="Atari game (Skiing, MsPacman, ALE/Pong-v5) or a "
                    "Gymnasium id (CartPole-v1)")

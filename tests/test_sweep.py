@@ -115,3 +115,14 @@ def test_bad_config_is_rejected_before_anything_starts(tmp_path, capsys, change,
 def test_report_without_results_is_a_clear_error(tmp_path, capsys):
     assert report_main([str(tmp_path)]) == 2
     assert "run `python -m agents.sweep`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", sorted((Path(__file__).parents[1] / "agents" / "sweeps").glob("*.yml")),
+                         ids=lambda p: p.stem)
+def test_shipped_sweeps_are_valid(tmp_path, capsys, config):
+    spec = yaml.safe_load(config.read_text())
+    assert main([str(config), "--dir", str(tmp_path / "sweep"), "--dry-run"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if " new " in line]
+    assert len(listed) == (len(spec["games"]) * len(spec["algos"]) * len(spec["shaping"])
+                           * len(spec["seeds"]))
+    assert not (tmp_path / "sweep").exists()
