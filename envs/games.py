@@ -230,4 +230,3 @@ def resolve_game(name: str) -> GameSpec:
         else f"Supported games: {', '.join(known_games())}."
     )
     raise UnknownGameError(f"Unknown Atari game {name!r}. {hint}")
-

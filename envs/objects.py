@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,8 +127,6 @@ class ObjectExtractor:
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
-        import importlib
-
         from ocatari.ram.extract_ram_info import detect_objects_ram, init_objects
 
         # The categories come from a snapshot of OCAtari's tables (envs/ocatari_catalog.json);

@@ -216,7 +216,7 @@ class ManualIndex:
         terms = object_terms(category, depicts)
         questions = [t.format(term) for term in terms for t in OBJECT_QUESTIONS]
         own = _mentions(terms)
-        other = _mentions([t for t in others if t not in terms and not own.fullmatch(t)])
+        other = _mentions([t for t in others if not own.fullmatch(t)])
         mentions = np.array([bool(own.search(s)) for s in self._lower])
         bonus = mention_bonus * mentions
         player = _mentions(avatar)

@@ -179,6 +179,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         OBJECTIVE_QUESTION: [e.sentence for e in objective],
         AVATAR_QUESTION: [e.sentence for e in index.ask([AVATAR_QUESTION], top_k=2)],
     }
+    avatar = tuple(object_terms(spec.avatar, spec.depicts.get(spec.avatar, ()))) if spec.avatar else ()
     objects: dict[str, ObjectReward] = {}
     for cat in spec.categories:
         if cat == spec.avatar:
@@ -192,8 +193,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             # "submarine" is also what many manuals call the player's own avatar.
             others = tuple(t for c in spec.interactable if c != cat
                            for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
-            avatar = object_terms(spec.avatar, spec.depicts.get(spec.avatar, ())) if spec.avatar else []
-            evidence = index.evidence_for(cat, depicts=depicts, others=others, avatar=tuple(avatar))
+            evidence = index.evidence_for(cat, depicts=depicts, others=others, avatar=avatar)
             d = backend.decide(spec.name, cat, object_terms(cat, depicts), evidence, objective)
             reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
             objects[cat] = ObjectReward(reward, d.answer, d.confidence,

@@ -1,10 +1,12 @@
-"""Shared helpers: run real games frame by frame with scripted policies."""
+"""Shared helpers: run real games frame by frame with scripted policies; train on CartPole."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,19 @@ def first(objs: list, category: str):
 @pytest.fixture(scope="session")
 def frame_runner() -> Callable[..., FrameRun]:
     return run_frames
+
+
+@pytest.fixture
+def train_cartpole() -> Callable[..., dict]:
+    """``train_cartpole(out, algo, steps, *args)``: a quiet CPU ``agents.train`` run on
+    CartPole-v1 (no shaping, in-process envs, 5 evaluation episodes) that must exit 0;
+    returns its ``summary.json`` evaluation (``mean``, ``std``, ...)."""
+    from agents.train import main
+
+    def train(out: Path, algo: str, steps: int, *args: str) -> dict:
+        assert main(["CartPole-v1", "--algo", algo, "--steps", str(steps), "--shaping", "none",
+                     "--vec-env", "dummy", "--no-progress", "--device", "cpu",
+                     "--eval-episodes", "5", "--out", str(out), *args]) == 0
+        return json.loads((out / "summary.json").read_text())["eval"]
+
+    return train

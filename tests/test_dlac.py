@@ -1,13 +1,11 @@
 """Double-loop actor-critic: TD(0) targets at episode boundaries, separate optimisers, learning."""
 
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from agents.dlac import DLAC, next_step_arrays, td_targets
-from agents.train import main
 
 
 def test_td_targets_stop_at_episode_ends():
@@ -42,11 +40,8 @@ def test_actor_and_critic_have_separate_networks_and_optimisers(tmp_path):
 
 
 @pytest.mark.slow
-def test_dlac_learns_cartpole(tmp_path):
+def test_dlac_learns_cartpole(tmp_path, train_cartpole):
     out = tmp_path / "dlac"
-    assert main(["CartPole-v1", "--algo", "dlac", "--shaping", "none", "--steps", "40000",
-                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
-                 "--out", str(out)]) == 0
-    assert json.loads((out / "summary.json").read_text())["eval"]["mean"] > 100
+    assert train_cartpole(out, "dlac", 40000)["mean"] > 100
     progress = (out / "progress.csv").read_text().splitlines()[0]
     assert "train/td_error_first_pass" in progress and "train/td_error_last_pass" in progress

@@ -88,10 +88,7 @@ def test_dsac_on_atari_with_manual_shaping_trains_saves_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_dsac_clearly_improves_on_cartpole(tmp_path):
+def test_dsac_clearly_improves_on_cartpole(tmp_path, train_cartpole):
     """Random play scores ~22; the classic preset reaches ~130 at 12k steps (seed 0)."""
     out = tmp_path / "dsac"
-    assert main(["CartPole-v1", "--algo", "dsac", "--shaping", "none", "--steps", "12000",
-                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
-                 "--out", str(out)]) == 0
-    assert json.loads((out / "summary.json").read_text())["eval"]["mean"] > 60
+    assert train_cartpole(out, "dsac", 12000)["mean"] > 60

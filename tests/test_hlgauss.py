@@ -9,8 +9,6 @@ import torch
 from agents.hlgauss import HLGauss
 from agents.train import main
 
-TINY = ["--shaping", "none", "--vec-env", "dummy", "--no-progress", "--device", "cpu"]
-
 
 def test_histogram_matches_hand_computed_gaussian_mass():
     hl = HLGauss(0.0, 10.0, 10)  # bin width 1, sigma 0.75
@@ -57,13 +55,11 @@ def test_targets_outside_the_support_are_clipped_and_loss_is_cross_entropy():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algo, threshold", [("a2c", 100.0), ("ppo", 100.0)])
-def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold):
+def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold, train_cartpole):
     """Random play scores ~22; a working critic clearly beats it within 40k steps."""
     out = tmp_path / algo
-    assert main(["CartPole-v1", "--algo", algo, "--value-head", "hl_gauss", "--steps", "40000",
-                 "--eval-episodes", "5", "--out", str(out), *TINY]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["eval"]["mean"] > threshold, summary["eval"]
+    evaluation = train_cartpole(out, algo, 40000, "--value-head", "hl_gauss")
+    assert evaluation["mean"] > threshold, evaluation
     # The checkpoint holds the histogram head; resuming continues with it.
     assert main(["--resume", str(out), "--steps", "41000"]) == 0
     from agents.algos import HL_GAUSS

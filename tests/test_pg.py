@@ -1,6 +1,5 @@
 """Vanilla policy gradient: reward-to-go returns, no value leak without a baseline, learning."""
 
-import json
 
 import gymnasium as gym
 import numpy as np
@@ -9,7 +8,6 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.pg import PG
-from agents.train import main
 
 
 def one_rollout(baseline: str, gamma: float = 0.9) -> PG:
@@ -66,9 +64,6 @@ def test_mean_baseline_and_argument_checks():
 
 
 @pytest.mark.slow
-def test_pg_learns_cartpole(tmp_path):
+def test_pg_learns_cartpole(tmp_path, train_cartpole):
     out = tmp_path / "pg"
-    assert main(["CartPole-v1", "--algo", "pg", "--shaping", "none", "--steps", "40000",
-                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
-                 "--out", str(out)]) == 0
-    assert json.loads((out / "summary.json").read_text())["eval"]["mean"] > 100
+    assert train_cartpole(out, "pg", 40000)["mean"] > 100

@@ -6,16 +6,12 @@ import pytest
 
 from agents.train import main
 
-TINY = ["--shaping", "none", "--vec-env", "dummy", "--no-progress", "--device", "cpu"]
-
 
 @pytest.mark.slow
-def test_qrdqn_learns_cartpole_and_resumes_with_its_replay_buffer(tmp_path):
+def test_qrdqn_learns_cartpole_and_resumes_with_its_replay_buffer(tmp_path, train_cartpole):
     out = tmp_path / "q"
-    assert main(["CartPole-v1", "--algo", "qrdqn", "--steps", "20000", "--save-every", "5000",
-                 "--eval-episodes", "5", "--out", str(out), *TINY]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["eval"]["mean"] > 100, summary["eval"]
+    evaluation = train_cartpole(out, "qrdqn", 20000, "--save-every", "5000")
+    assert evaluation["mean"] > 100, evaluation
     latest = out / "checkpoints" / (out / "checkpoints" / "LATEST").read_text().strip()
     assert (latest / "replay_buffer.pkl").stat().st_size > 10_000
     assert main(["--resume", str(out), "--steps", "20500"]) == 0

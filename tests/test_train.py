@@ -150,14 +150,10 @@ def test_same_seed_same_training(tmp_path):
 
 
 @pytest.mark.parametrize("algo", ["a2c", "ppo"])
-def test_cartpole_learns(tmp_path, algo):
+def test_cartpole_learns(tmp_path, algo, train_cartpole):
     """The zoo's CartPole presets must clearly beat random play (~22) within 40k steps."""
-    out = tmp_path / "learn"
-    assert main(["CartPole-v1", "--algo", algo, "--shaping", "none", "--steps", "40000",
-                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--eval-episodes", "5",
-                 "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["eval"]["mean"] > 100, summary["eval"]
+    evaluation = train_cartpole(tmp_path / "learn", algo, 40000)
+    assert evaluation["mean"] > 100, evaluation
 
 
 def test_bad_input_gives_clear_errors(tmp_path, capsys):
