@@ -14,7 +14,9 @@ Example:
     >>> spec.name, spec.ale_id, spec.avatar
     ('Skiing', 'ALE/Skiing-v5', 'Player')
     >>> spec.categories
-    ('Player', 'Tree', 'Mogul', 'Flag')
+    ('Player', 'Tree', 'Mogul', 'Flag', 'Gate')
+    >>> spec.event_kinds("Tree"), spec.event_kinds("Gate")
+    (('touch',), ('pass', 'miss'))
     >>> resolve_game("ALE/MsPacman-v5").name
     'MsPacman'
 """
@@ -34,6 +36,49 @@ from typing import Any
 
 class UnknownGameError(ValueError):
     """Raised for a game name that rnr cannot resolve; the message lists close matches."""
+
+
+#: What can happen between the avatar and an object, as event kinds:
+#: ``touch`` (boxes meet), ``pass`` (the avatar goes through a passable derived object,
+#: e.g. between the two flags of a Skiing gate) and ``miss`` (a passable object goes by
+#: unpassed).  Shared by the detector, the reward tables and the logs.
+EVENT_KINDS = ("touch", "pass", "miss")
+
+
+@dataclass(frozen=True)
+class DerivedObject:
+    """A game object made of detector objects, e.g. a Skiing gate made of two flags.
+
+    A derived object is the box *between* two parts of category ``part`` that
+    stand on one row (tops within ``row_tolerance`` pixels) with their left edges
+    ``gap`` pixels apart (inclusive range).  It gets an instance id, a box and a
+    category like any detected object; being passable, the detector reports the
+    avatar going through it (``pass``) or it going by unpassed (``miss``) rather
+    than touches (touching a part is that part's own ``touch``).
+
+    Attributes:
+        category: Name of the derived category (``"Gate"``).
+        part: Category of its parts (``"Flag"``).
+        max_count: Most instances on screen at once.
+        gap: Inclusive range of the distance between the parts' left edges.
+        row_tolerance: Largest difference of the parts' top edges.
+        centre_offset: Pixels from the centre of the avatar's box to the point the
+            game tests for passing (measured against the game's own count).
+        depicts: Plain words for the manual reader (``("gate",)``).
+    """
+
+    category: str
+    part: str
+    max_count: int
+    gap: tuple[int, int]
+    row_tolerance: int = 1
+    centre_offset: int = 0
+    depicts: tuple[str, ...] = ()
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Event kinds the detector reports for this object."""
+        return ("pass", "miss")
 
 
 @dataclass(frozen=True)
@@ -63,6 +108,9 @@ class GameSpec:
             words (Asterix's ``Enemy`` sprites are lyres).  A fact about the
             detector, not about any manual: it lets the manual reader find the
             sentences about that object.
+        derived: Objects made of detected ones (Skiing's gates), see
+            :class:`DerivedObject`; their categories follow OCAtari's in
+            :attr:`categories`.
     """
 
     name: str
@@ -75,6 +123,7 @@ class GameSpec:
     touch_margin: int = 0
     clip_reward_default: bool = True
     depicts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    derived: tuple[DerivedObject, ...] = ()
 
     @property
     def module(self) -> str:
@@ -83,8 +132,8 @@ class GameSpec:
 
     @property
     def categories(self) -> tuple[str, ...]:
-        """Non-HUD object categories, in OCAtari's declaration order."""
-        return tuple(self.max_objects)
+        """Non-HUD object categories: OCAtari's, in its declaration order, then derived ones."""
+        return tuple(self.max_objects) + tuple(d.category for d in self.derived)
 
     @property
     def interactable(self) -> tuple[str, ...]:
@@ -92,6 +141,15 @@ class GameSpec:
         return tuple(
             c for c in self.categories if c not in self.ignored and c != self.avatar
         )
+
+    def event_kinds(self, category: str) -> tuple[str, ...]:
+        """Event kinds an interactable ``category`` can produce (empty for the others)."""
+        if category not in self.interactable:
+            return ()
+        for d in self.derived:
+            if d.category == category:
+                return d.kinds
+        return ("touch",)
 
 
 # Per-game settings that OCAtari's tables cannot tell us.  Everything not
@@ -128,6 +186,14 @@ _MARGIN = {
     "Tennis": 2,
 }
 _NO_CLIP = {"Skiing"}
+# Objects made of detected ones.  Skiing: OCAtari reads each gate as two Flags on
+# one row whose left edges are 32 pixels apart; the skier must pass between them.
+# The game counts a gate when the skier box's centre - 2 px lies between the flags
+# (tests/test_gates.py checks this against its gates-left counter).
+_DERIVED = {
+    "Skiing": (DerivedObject("Gate", part="Flag", max_count=2, gap=(32, 32), row_tolerance=1,
+                             centre_offset=-2, depicts=("gate", "pair of flags")),),
+}
 # What OCAtari's generic category names stand for in a game (from the sprites
 # its RAM readers decode; see the comments in ocatari/ram/<game>.py).
 # Avatars are listed too: sentences naming both the avatar and an object are
@@ -188,7 +254,9 @@ def _registry() -> Mapping[str, GameSpec]:
             ignored=frozenset(ignored),
             touch_margin=_MARGIN.get(name, 0),
             clip_reward_default=name not in _NO_CLIP,
-            depicts=MappingProxyType(_DEPICTS.get(name, {})),
+            depicts=MappingProxyType({**_DEPICTS.get(name, {}),
+                                      **{d.category: d.depicts for d in _DERIVED.get(name, ())}}),
+            derived=_DERIVED.get(name, ()),
         )
     return MappingProxyType(specs)
 

@@ -1,10 +1,11 @@
-"""Interaction detection: when does the player's avatar touch an object?
+"""Interaction detection: what happens between the player's avatar and the objects?
 
-An *interaction* starts when the avatar's bounding box and an object's box
-overlap (after growing both by the game's ``touch_margin``), and lasts until
-they stop overlapping.  Each such contact episode yields exactly one
+A ``touch`` starts when the avatar's bounding box and an object's box overlap
+(after growing both by the game's ``touch_margin``), and lasts until they stop
+overlapping.  Each such contact episode yields exactly one
 :class:`InteractionEvent`, on its first frame, per object instance, so holding
-still against a tree pays once, not every frame.
+still against a tree pays once, not every frame.  Passable derived objects
+(Skiing's gates, :mod:`envs.derived`) yield one ``pass`` or ``miss`` each.
 
 Example:
     >>> import numpy as np
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.derived import PassDetector
 from envs.games import GameSpec, resolve_game
 from envs.objects import ObjectFrame
 
@@ -36,7 +38,7 @@ INTERACTIONS_KEY = "interactions"
 
 @dataclass(frozen=True, slots=True)
 class InteractionEvent:
-    """The avatar started touching an object.
+    """Something happened between the avatar and an object.
 
     Attributes:
         step: Agent step within the episode at which the contact began
@@ -46,6 +48,7 @@ class InteractionEvent:
         instance: The touched object's instance id (unique within the episode).
         avatar_box: Avatar ``(x, y, w, h)`` at that frame.
         object_box: Object ``(x, y, w, h)`` at that frame.
+        kind: ``touch``, ``pass`` or ``miss`` (:data:`envs.games.EVENT_KINDS`).
     """
 
     step: int
@@ -54,6 +57,27 @@ class InteractionEvent:
     instance: int
     avatar_box: tuple[int, int, int, int]
     object_box: tuple[int, int, int, int]
+    kind: str = "touch"
+
+    @property
+    def key(self) -> str:
+        """``category`` for touches, ``category:kind`` otherwise (reward tables, logs)."""
+        return event_key(self.category, self.kind)
+
+
+def event_key(category: str, kind: str = "touch") -> str:
+    """The name reward tables and logs use for an event: ``Tree``, ``Gate:pass``.
+
+    >>> event_key("Tree"), event_key("Gate", "miss")
+    ('Tree', 'Gate:miss')
+    """
+    return category if kind == "touch" else f"{category}:{kind}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """Inverse of :func:`event_key`: ``"Gate:pass"`` -> ``("Gate", "pass")``."""
+    category, _, kind = key.partition(":")
+    return category, kind or "touch"
 
 
 class InteractionDetector:
@@ -75,15 +99,17 @@ class InteractionDetector:
         self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -1
         self._eligible = np.zeros(max(len(cats), 1), dtype=bool)
         for c in self.spec.interactable:
-            self._eligible[cats.index(c)] = True
+            self._eligible[cats.index(c)] = "touch" in self.spec.event_kinds(c)
         self._touching: set[int] = set()
+        self._passes = PassDetector(self.spec)
 
     def reset(self) -> None:
         """Forget current contacts (call on episode reset)."""
         self._touching = set()
+        self._passes.reset()
 
     def update(self, frame: ObjectFrame, frame_index: int, step: int | None = None) -> list[InteractionEvent]:
-        """Consume one frame's objects, return the contacts that began in it.
+        """Consume one frame's objects (derived ones included), return the events that began in it.
 
         Args:
             frame: The objects of this frame.
@@ -96,8 +122,10 @@ class InteractionDetector:
         if len(avatars) <= self.spec.avatar_index:
             # Avatar not on screen (death animation, level change): no contact.
             self._touching = set()
+            self._passes.update(frame, None)
             return []
         a = avatars[self.spec.avatar_index]
+        step = frame_index if step is None else step
         ax, ay, aw, ah = frame.box[a]
         m = self.margin
         box = frame.box
@@ -111,14 +139,14 @@ class InteractionDetector:
         idx = np.flatnonzero(hit)
         now = set(frame.instance[idx].tolist())
         events = []
+        avatar_box = tuple(int(v) for v in frame.box[a])
         if now - self._touching:
-            avatar_box = tuple(int(v) for v in frame.box[a])
             for i in idx:
                 inst = int(frame.instance[i])
                 if inst not in self._touching:
                     events.append(
                         InteractionEvent(
-                            step=frame_index if step is None else step,
+                            step=step,
                             frame=frame_index,
                             category=frame.categories[frame.category[i]],
                             instance=inst,
@@ -127,4 +155,9 @@ class InteractionDetector:
                         )
                     )
         self._touching = now
+        for kind, i in self._passes.update(frame, int(a)):
+            events.append(InteractionEvent(
+                step=step, frame=frame_index, category=frame.categories[frame.category[i]],
+                instance=int(frame.instance[i]), avatar_box=avatar_box,
+                object_box=tuple(int(v) for v in frame.box[i]), kind=kind))
         return events

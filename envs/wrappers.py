@@ -28,6 +28,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from envs.derived import Deriver
 from envs.games import GameSpec, resolve_game
 from envs.interactions import INTERACTIONS_KEY, InteractionDetector, InteractionEvent
 from envs.objects import ObjectExtractor, ObjectFrame, ObjectRecord
@@ -71,6 +72,7 @@ class ObjectTracker(gym.Wrapper, gym.utils.RecordConstructorArgs):
             game = getattr(env.unwrapped, "_game", None) or getattr(env.spec, "id", "")
         self.game = game if isinstance(game, GameSpec) else resolve_game(game)
         self._extractor = ObjectExtractor(self.game)
+        self._deriver = Deriver(self.game)
         self._detector = InteractionDetector(self.game, margin)
         self._frame = ObjectFrame.empty(self.game.categories)
         self._pending: list[InteractionEvent] = []
@@ -80,7 +82,7 @@ class ObjectTracker(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     @property
     def objects(self) -> ObjectFrame:
-        """Objects of the latest frame (arrays)."""
+        """Objects of the latest frame (arrays), derived objects (Skiing's gates) included."""
         return self._frame
 
     def object_records(self) -> list[ObjectRecord]:
@@ -101,12 +103,13 @@ class ObjectTracker(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return events
 
     def _observe(self) -> None:
-        self._frame = self._extractor.update(self._ale.getRAM())[0]
+        self._frame = self._deriver.apply(self._extractor.update(self._ale.getRAM())[0])
         self._pending.extend(self._detector.update(self._frame, self.frame_index, self.step_index))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         self._extractor.reset()
+        self._deriver.reset()
         self._detector.reset()
         self._pending = []
         self.frame_index = self.step_index = 0

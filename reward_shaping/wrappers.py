@@ -2,8 +2,9 @@
 
 The online half of Read and Reward.  The detector (``envs``) puts the step's
 :class:`~envs.interactions.InteractionEvent` list in ``info["interactions"]``;
-these wrappers look each event's category up in a reward table and add the sum
-to the step reward.  Three forms share one implementation:
+these wrappers look each event up in a reward table by its key (the category for
+touches, ``category:kind`` for the other kinds: ``Gate:pass``, ``Gate:miss``) and
+add the sum to the step reward.  Three forms share one implementation:
 
 * :class:`ManualReward`: a :class:`gymnasium.Wrapper` for one environment.
 * :class:`ManualRewardVecEnv`: a Stable-Baselines3 ``VecEnvWrapper``.
@@ -16,7 +17,7 @@ What each step exposes in ``info``:
   if any, is applied to the game reward only, further in);
 * ``aux_events``: the events that earned a non-zero auxiliary reward;
 * at the end of an episode, ``shaping``: ``{"aux_return", "contacts", "paid"}``
-  with per-category contact counts.
+  with event counts per key (``{"Tree": 2, "Gate:pass": 14, "Gate:miss": 6}``).
 
 Episode statistics stay the game score: put ``RecordEpisodeStatistics`` (or
 SB3's ``Monitor``) *inside* these wrappers, as :func:`envs.atari.make_env` does.
@@ -43,10 +44,11 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from envs.interactions import INTERACTIONS_KEY, InteractionEvent
+from envs.games import EVENT_KINDS
+from envs.interactions import INTERACTIONS_KEY, InteractionEvent, event_key
 from reward_shaping.table import RewardTable
 
-RewardSource = RewardTable | Mapping[str, float]
+RewardSource = RewardTable | Mapping[str, float | Mapping[str, float]]
 
 AUX_KEY = "aux_reward"
 AUX_EVENTS_KEY = "aux_events"
@@ -55,32 +57,51 @@ EPISODE_KEY = "shaping"
 
 
 def reward_lookup(
-    table: RewardSource, overrides: Mapping[str, float] | None = None
+    table: RewardSource, overrides: Mapping[str, float | Mapping[str, float]] | None = None
 ) -> dict[str, float]:
-    """Category -> reward per contact, from a table plus per-category overrides.
+    """Event key -> reward per event, from a table plus overrides.
+
+    Plain mappings and overrides may name a kind per category, nested
+    (``{"Gate": {"pass": 5, "miss": -5}}``) or flat (``{"Gate:pass": 5}``); a bare
+    number is the touch reward (``{"Tree": -5}``).
 
     Raises:
-        ValueError: an override names a category the table does not have, or a
-            reward is not a finite number.
+        ValueError: an override names an event the table does not have, an unknown
+            kind, or a reward that is not a finite number.
     """
     if isinstance(table, RewardTable):
-        rewards = {cat: entry.reward for cat, entry in table.objects.items()}
+        rewards = {key: entry.reward for key, entry in table.objects.items()}
     elif isinstance(table, Mapping):
-        rewards = dict(table)
+        rewards = _flatten(table)
     else:
         raise TypeError(f"table must be a RewardTable or a mapping, got {type(table).__name__}")
-    for cat, value in (overrides or {}).items():
+    for key, value in _flatten(overrides or {}).items():
         # A typo in a category name would otherwise be silently ignored.
-        if isinstance(table, RewardTable) and cat not in rewards:
+        if isinstance(table, RewardTable) and key not in rewards:
             raise ValueError(
-                f"override names {cat!r}, which is not in the {table.game} table "
+                f"override names {key!r}, which is not in the {table.game} table "
                 f"({', '.join(rewards)})"
             )
-        rewards[cat] = value
-    for cat, value in rewards.items():
+        rewards[key] = value
+    for key, value in rewards.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"reward for {cat!r} must be a finite number, got {value!r}")
-    return {cat: float(v) for cat, v in rewards.items()}
+            raise ValueError(f"reward for {key!r} must be a finite number, got {value!r}")
+    return {key: float(v) for key, v in rewards.items()}
+
+
+def _flatten(rewards: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"Gate": {"pass": 5}}`` -> ``{"Gate:pass": 5}``; other entries as they are."""
+    out: dict[str, Any] = {}
+    for cat, value in rewards.items():
+        if isinstance(value, Mapping):
+            for kind, r in value.items():
+                # An unknown kind would never be paid: say so instead.
+                if kind not in EVENT_KINDS:
+                    raise ValueError(f"{cat}: unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
+                out[event_key(cat, kind)] = r
+        else:
+            out[cat] = value
+    return out
 
 
 class _Shaper:
@@ -92,7 +113,7 @@ class _Shaper:
     """
 
     def __init__(self, table: RewardSource, num_envs: int, scale: float,
-                 overrides: Mapping[str, float] | None, anneal_steps: int, final_weight: float) -> None:
+                 overrides: Mapping[str, Any] | None, anneal_steps: int, final_weight: float) -> None:
         # Negative or non-finite scales would invert or destroy every decision.
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
@@ -122,12 +143,13 @@ class _Shaper:
         aux, paying = 0.0, []
         weight = self.weight
         for ev in events:
-            self._contacts[i][ev.category] = self._contacts[i].get(ev.category, 0) + 1
-            r = self.rewards.get(ev.category, 0.0) * weight
+            key = ev.key
+            self._contacts[i][key] = self._contacts[i].get(key, 0) + 1
+            r = self.rewards.get(key, 0.0) * weight
             if r != 0.0:
                 aux += r
                 paying.append(ev)
-                self._paid[i][ev.category] = self._paid[i].get(ev.category, 0) + 1
+                self._paid[i][key] = self._paid[i].get(key, 0) + 1
         self._aux_return[i] += aux
         return aux, paying
 
@@ -159,13 +181,14 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             :func:`envs.atari.make_env`).
         table: A :class:`~reward_shaping.table.RewardTable` or ``{category: reward}``.
         scale: Multiplier of the table's rewards (1 keeps them, e.g. +-5).
-        overrides: ``{category: reward}`` replacing table entries.
+        overrides: ``{category: reward}`` or ``{category: {kind: reward}}`` replacing
+            table entries (see :func:`reward_lookup`).
         anneal_steps: Steps over which the weight decays linearly (0: constant).
         final_weight: Weight at the end of annealing, as a fraction of ``scale``.
     """
 
     def __init__(self, env: gym.Env, table: RewardSource, *, scale: float = 1.0,
-                 overrides: Mapping[str, float] | None = None, anneal_steps: int = 0,
+                 overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0) -> None:
         # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
         gym.utils.RecordConstructorArgs.__init__(self, table=table, scale=scale, overrides=overrides,
@@ -222,7 +245,7 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
     """
 
     def __init__(self, venv: VecEnv, table: RewardSource, *, scale: float = 1.0,
-                 overrides: Mapping[str, float] | None = None, anneal_steps: int = 0,
+                 overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0) -> None:
         super().__init__(venv)
         self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight)
@@ -257,7 +280,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
     """
 
     def __init__(self, env: gym.vector.VectorEnv, table: RewardSource, *, scale: float = 1.0,
-                 overrides: Mapping[str, float] | None = None, anneal_steps: int = 0,
+                 overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0) -> None:
         super().__init__(env)
         self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight)

@@ -138,3 +138,25 @@ def test_vector_forms_match_the_single_env_form():
     got = np.array([o[1] for o in out])
     assert np.allclose(got, expected)
     assert np.allclose(got, [o[4]["game_reward"] + o[4]["aux_reward"] for o in out])
+
+
+def test_events_pay_by_kind_and_overrides_can_name_a_kind():
+    from envs.interactions import InteractionEvent
+    from reward_shaping.wrappers import _Shaper
+
+    def ev(cat, kind="touch"):
+        return InteractionEvent(0, 0, cat, 1, (0, 0, 1, 1), (0, 0, 1, 1), kind)
+
+    table = {"Tree": -5.0, "Gate": {"pass": 5.0, "miss": -5.0}}
+    assert reward_lookup(table) == {"Tree": -5.0, "Gate:pass": 5.0, "Gate:miss": -5.0}
+    assert reward_lookup(table, {"Gate": {"miss": -1}})["Gate:miss"] == -1.0
+    assert reward_lookup(table, {"Gate:pass": 2})["Gate:pass"] == 2.0
+    with pytest.raises(ValueError, match="unknown event kind 'through'"):
+        reward_lookup(table, {"Gate": {"through": 1}})
+    shaper = _Shaper(table, 1, 1.0, None, 0, 1.0)
+    aux, paid = shaper.apply(0, [ev("Gate", "pass"), ev("Gate", "pass"), ev("Gate", "miss"), ev("Tree"),
+                                 ev("Gate")])  # a plain "Gate" touch is not in the table: 0
+    assert aux == 5 + 5 - 5 - 5 and len(paid) == 4
+    totals = shaper.end_episode(0)
+    assert totals["contacts"] == {"Gate:pass": 2, "Gate:miss": 1, "Tree": 1, "Gate": 1}
+    assert totals["paid"] == {"Gate:pass": 2, "Gate:miss": 1, "Tree": 1}
