@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -275,7 +276,10 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     from reward_shaping.reasoning import BACKENDS
+    from reward_shaping.table import build_reward_table
 
+    # The project's default backend is whatever the table builder uses by default.
+    default = inspect.signature(build_reward_table).parameters["backend"].default
     p = argparse.ArgumentParser(
         prog="python benchmarks/read_accuracy.py",
         description="Sign accuracy of the manual reader on real third-party manual texts: reward "
@@ -283,8 +287,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Misses are printed with their first evidence sentence (terminal only); --json "
         "writes numbers only. Exit status 1 when no game could be evaluated.")
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="directory with <Game>.txt texts")
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="embedding",
-                   help="reasoning backend (default: embedding)")
+    p.add_argument("--backend", choices=sorted(BACKENDS), default=default,
+                   help=f"reasoning backend (default: {default}, the table builder's default)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="backend keyword argument, repeatable (e.g. model=llama3.1)")
     p.add_argument("--split", choices=(*SPLITS, "all"), default="all",
