@@ -1,0 +1,164 @@
+"""benchmarks/read_accuracy.py: scoring, skipping and reporting on a synthetic set.
+
+The real texts are someone else's words and are not in the repository (nor in CI), so the
+harness is exercised on a tiny manifest and texts written here, with a stub backend that
+answers per category; the committed manifest is checked without its texts.
+"""
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envs.games import resolve_game
+from reward_shaping import reasoning
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("read_accuracy", ROOT / "benchmarks" / "read_accuracy.py")
+ra = importlib.util.module_from_spec(_spec)
+sys.modules["read_accuracy"] = ra  # dataclasses look their module up while the class is built
+_spec.loader.exec_module(ra)
+
+# Our own words, one short paragraph per game.
+TEXTS = {
+    "Freeway": "Guide the chicken over the road. A car that runs into the chicken pushes it back.",
+    "Skiing": "Ski down the slope as fast as you can. Hitting a tree makes the skier fall and lose "
+              "time. Pass between the two flags of every gate.",
+    "Breakout": "Move the paddle to bounce the ball into the wall. Bricks vanish when hit.",
+}
+# What the stub backend answers, per category.
+ANSWERS = {"Car": "no", "Tree": "yes", "Mogul": "yes", "Flag": "neutral", "Ball": "yes", "Block": "yes"}
+
+
+class StubBackend(reasoning.Backend):
+    """Answers from ANSWERS by category, whatever the evidence."""
+
+    name = "stub"
+
+    def decide(self, game, category, terms, evidence, objective, **kwargs):
+        return reasoning.Decision(ANSWERS[category], 1.0, "stub")
+
+
+@pytest.fixture
+def stub_backend(monkeypatch):
+    monkeypatch.setitem(reasoning.BACKENDS, "stub", StubBackend)
+
+
+def _entry(text: str, split: str, labels: dict, **extra) -> dict:
+    return {"sources": [{"url": "https://example.org/", "took": "all"}],
+            "sha256": hashlib.sha256(text.encode()).hexdigest(), "chars": len(text), "split": split,
+            "labels": {c: {"label": lab, "why": "test"} for c, lab in labels.items()}, **extra}
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """A manifest of four games; texts for three, one of them edited after hashing."""
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for game, text in TEXTS.items():
+        (texts / f"{game}.txt").write_text(text, encoding="utf-8")
+    games = {
+        "Freeway": _entry(TEXTS["Freeway"], "tune", {"Car": "negative"}),
+        "Skiing": _entry(TEXTS["Skiing"], "heldout",
+                         {"Tree": "negative", "Mogul": "neutral", "Flag": "negative"},
+                         events={"Gate": {"pass": {"label": "positive", "why": "test"}}}),
+        "Breakout": _entry(TEXTS["Breakout"] + " (older version)", "tune",
+                           {"Ball": "positive", "Block": "neutral"}),
+        "Pong": _entry("not here", "heldout", {"Ball": "positive", "Enemy": "neutral"}),
+    }
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump({"version": 1, "games": games}), encoding="utf-8")
+    return texts, manifest
+
+
+def _run(texts, manifest, *args):
+    return ra.main([str(texts), "--manifest", str(manifest), "--backend", "stub", *args])
+
+
+def test_scores_misses_and_skips_missing_or_changed_texts(stub_backend, dataset, tmp_path, capsys):
+    texts, manifest = dataset
+    out = tmp_path / "result.json"
+    assert _run(texts, manifest, "--json", str(out)) == 0
+    printed = capsys.readouterr()
+    assert "SKIPPED Pong: missing" in printed.err
+    assert "SKIPPED Breakout: changed" in printed.err
+    # Skiing: Tree answered yes (a miss), Flag neutral (a miss), Mogul rewarded (a false reward).
+    assert "miss Tree" in printed.out and "miss Flag" in printed.out and "miss Mogul" in printed.out
+    assert "not scored: Gate:pass" in printed.out
+    report = json.loads(out.read_text())
+    assert report["splits"]["tune"] == {"games": 1, "right": 1, "signed": 1, "neutral_rewarded": 0,
+                                        "neutral": 0, "accuracy": 1.0}
+    held = report["splits"]["heldout"]
+    assert (held["right"], held["signed"], held["neutral_rewarded"], held["neutral"]) == (0, 2, 1, 1)
+    misses = sorted(report["games"]["Skiing"]["misses"], key=lambda m: m["category"])
+    assert misses == [{"category": "Flag", "label": "negative", "reward": 0.0},
+                      {"category": "Mogul", "label": "neutral", "reward": 5.0},
+                      {"category": "Tree", "label": "negative", "reward": 5.0}]
+    assert set(report["skipped_games"]) == {"Pong", "Breakout"}
+    # Numbers only: no sentence of any text reaches the JSON.
+    blob = out.read_text()
+    assert not any(sentence in blob for text in TEXTS.values() for sentence in text.split(". "))
+
+
+def test_allow_changed_scores_a_re_gathered_text_and_marks_it(stub_backend, dataset, capsys):
+    texts, manifest = dataset
+    assert _run(texts, manifest, "--games", "breakout", "--allow-changed") == 0
+    out = capsys.readouterr().out
+    assert "[changed text]" in out and "neutral false rewards 1/1" in out
+
+
+def test_split_filter_and_nothing_to_evaluate_fails_loudly(stub_backend, dataset, capsys):
+    texts, manifest = dataset
+    # The only held-out game with an unchanged text is Skiing; Pong's text is missing.
+    assert _run(texts, manifest, "--split", "heldout", "--games", "Pong") == 1
+    assert "no game could be evaluated" in capsys.readouterr().err
+    assert _run(texts / "..", manifest) == 1  # no texts at all in that directory
+
+
+def test_bad_manifest_and_arguments_are_clear_errors(stub_backend, dataset, tmp_path, capsys):
+    texts, manifest = dataset
+    doc = yaml.safe_load(manifest.read_text())
+    doc["games"]["Freeway"]["labels"]["Car"]["label"] = "bad"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(doc))
+    assert _run(texts, broken) == 2
+    assert "label must be one of" in capsys.readouterr().err
+    assert _run(texts, manifest, "--games", "Seaquest") == 2
+    with pytest.raises(SystemExit):
+        _run(texts, manifest, "--option", "no-equals-sign")
+
+
+def test_backend_choices_come_from_the_registry(stub_backend):
+    # A backend added to reasoning.BACKENDS is accepted without touching the script.
+    assert ra._parse_args([".", "--backend", "stub"]).backend == "stub"
+
+
+def test_committed_manifest_labels_every_interactable_category_and_split_follows_rule(capsys):
+    doc, games = ra.load_manifest()
+    assert len(games) >= 15
+    for name, entry in games.items():
+        spec = resolve_game(name)
+        assert spec.name == name
+        labelled = {lab.category for lab in entry.labels if lab.event is None}
+        assert labelled == set(spec.interactable), name
+        raw = doc["games"][name]
+        assert raw["sources"] and all(s["url"].startswith("http") for s in raw["sources"]), name
+        assert all(v["why"].strip() for v in raw["labels"].values()), name
+    held = [lab for e in games.values() if e.split == "heldout" for lab in e.labels if lab.event is None]
+    assert sum(lab.label != "neutral" for lab in held) >= 25
+    assert ra.main(["--check-split"]) == 0
+    assert "split OK" in capsys.readouterr().out
+
+
+def test_check_split_detects_a_manifest_edited_by_hand(tmp_path, capsys):
+    doc = yaml.safe_load(ra.MANIFEST.read_text())
+    tune = next(g for g, e in doc["games"].items() if e["split"] == "tune")
+    doc["games"][tune]["split"] = "heldout"
+    edited = tmp_path / "manifest.yaml"
+    edited.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(edited)]) == 1
+    assert "split MISMATCH" in capsys.readouterr().err
