@@ -71,7 +71,7 @@ def curve(run_dir: Path, edges: np.ndarray, frame_skip: int) -> np.ndarray:
 
 def _frame_skip(run_dir: Path) -> int:
     from agents.environments import resolve_target
-    from agents.train import TrainError, read_run_config
+    from agents.runs import TrainError, read_run_config
 
     try:
         cfg = read_run_config(run_dir)

@@ -176,7 +176,7 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         SweepConfigError: unknown or missing keys, unknown games or algorithms,
             bad shaping modes, steps, seeds or train options.
     """
-    from agents.algos import ALGOS
+    from agents.algorithms.registry import ALGOS
     from agents.environments import resolve_target
     from envs.games import UnknownGameError
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dlac import DLAC, next_step_arrays, td_targets
+from agents.algorithms.dlac import DLAC, next_step_arrays, td_targets
 
 
 def test_td_targets_stop_at_episode_ends():

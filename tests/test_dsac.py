@@ -6,7 +6,14 @@ import math
 import pytest
 import torch
 
-from agents.dsac import DSAC, EPS, clip_sampled_target, critic_loss, dsac_targets, gradient_weight
+from agents.algorithms.dsac import (
+    DSAC,
+    EPS,
+    clip_sampled_target,
+    critic_loss,
+    dsac_targets,
+    gradient_weight,
+)
 from agents.train import main
 
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from agents.hlgauss import HLGauss
+from agents.algorithms.hlgauss import HLGauss
 from agents.train import main
 
 
@@ -62,7 +62,7 @@ def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold, 
     assert evaluation["mean"] > threshold, evaluation
     # The checkpoint holds the histogram head; resuming continues with it.
     assert main(["--resume", str(out), "--steps", "41000"]) == 0
-    from agents.algos import HL_GAUSS
+    from agents.algorithms.registry import HL_GAUSS
 
     model = HL_GAUSS[algo].load(sorted((out / "checkpoints").glob("step_*"))[-1] / "model.zip")
     assert model.policy.value_net.out_features == 121

@@ -7,7 +7,7 @@ import pytest
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.pg import PG
+from agents.algorithms.pg import PG
 
 
 def one_rollout(baseline: str, gamma: float = 0.9) -> PG:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.config import ConfigError, load_config
+from agents.algorithms.config import ConfigError, load_config
 from agents.train import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ are three baselines:
   ``gae_lambda = 1``.
 
 Example:
-    >>> from agents.pg import PG
+    >>> from agents.algorithms.pg import PG
     >>> model = PG("MlpPolicy", "CartPole-v1", baseline="none", n_steps=8, seed=0)
     >>> model.policy.use_value
     False
@@ -32,7 +32,7 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy
 from stable_baselines3.common.utils import explained_variance
 
-from agents.hlgauss import actor_critic_step
+from agents.algorithms.hlgauss import actor_critic_step
 
 BASELINES = ("none", "mean", "value")
 
