@@ -265,7 +265,9 @@ class OffPolicyConfig:
         learning_rate: Adam step size.
         buffer_size: Replay capacity in transitions (1e5 Atari frames are
             ~2.8 GB; the zoo's 1e6 would need ~28 GB).
-        optimize_memory_usage: Store each frame once in the replay buffer.
+        optimize_memory_usage: Store each frame once in the replay buffer.  Time-limit
+            truncations are bootstrapped either way
+            (:class:`agents.algorithms.buffers.TimeoutReplayBuffer`).
         learning_starts: Steps collected before the first update.
         batch_size: Minibatch size.
         gamma: Discount factor.
@@ -301,11 +303,15 @@ class OffPolicyConfig:
             raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
 
     def _common_kwargs(self) -> dict[str, Any]:
+        from agents.algorithms.buffers import TimeoutReplayBuffer
+
         return {
             "policy": self.policy, "learning_rate": self.learning_rate,
             "buffer_size": self.buffer_size, "optimize_memory_usage": self.optimize_memory_usage,
-            # SB3's memory-optimised buffer cannot tell time-outs from terminations.
-            "replay_buffer_kwargs": {"handle_timeout_termination": not self.optimize_memory_usage},
+            # Episodes cut at the frame limit are bootstrapped, not valued as deaths, also
+            # with the memory-optimised buffer (SB3's own cannot do both).
+            "replay_buffer_class": TimeoutReplayBuffer,
+            "replay_buffer_kwargs": {"handle_timeout_termination": True},
             "learning_starts": self.learning_starts, "batch_size": self.batch_size,
             "gamma": self.gamma, "train_freq": self.train_freq,
             "gradient_steps": self.gradient_steps,
