@@ -55,7 +55,8 @@ class OnPolicyConfig:
         ortho_init: Orthogonal initialisation of the networks.
         value_head: ``scalar`` (MSE regression, SB3's) or ``hl_gauss`` (cross-entropy
             on a histogram, :mod:`agents.algorithms.hlgauss`).
-        hl_v_min: Lower end of the HL-Gauss support (the value scale of the task).
+        hl_v_min: Lower end of the HL-Gauss support: below every return the critic must
+            represent (returns outside are clamped; ``train/hl_clamped_fraction``).
         hl_v_max: Upper end of the HL-Gauss support.
         hl_bins: Number of HL-Gauss bins.
         hl_sigma_ratio: HL-Gauss smoothing std as a fraction of the bin width.
