@@ -147,7 +147,11 @@ class Run:
             if ckpt is not None and ckpt.vecnormalize is not None:
                 norm = venv = VecNormalize.load(str(ckpt.vecnormalize), venv)
             else:
-                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma)
+                # Scaled, never clipped: Skiing pays 500 per missed gate in the episode's last
+                # step, 30-40 return stds; SB3's default clip at 10 made 5 missed gates look
+                # like 20 and left only the time penalty to learn from.
+                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma,
+                                           clip_reward=float("inf"))
         return venv, norm
 
     def execute(self) -> int:
