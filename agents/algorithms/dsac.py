@@ -268,8 +268,9 @@ class DSAC(OffPolicyAlgorithm):
             for group in opt.param_groups:
                 group["lr"] = lr
         p = self.policy
-        logs: dict[str, list[float]] = {k: [] for k in ("critic_loss", "actor_loss", "alpha",
-                                                         "entropy", "q", "sigma", "clip_frac")}
+        logs: dict[str, list[float]] = {k: [] for k in (
+            "critic_loss", "actor_loss", "alpha", "entropy", "q", "sigma", "clip_frac",
+            "q_action_gap", "pi_max")}
         for _ in range(gradient_steps):
             data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
             obs, next_obs = p.preprocess(data.observations), p.preprocess(data.next_observations)
@@ -321,6 +322,9 @@ class DSAC(OffPolicyAlgorithm):
                 polyak_update(p.critic2.parameters(), p.critic2_target.parameters(), self.tau)
                 logs["actor_loss"].append(actor_loss.item())
                 logs["entropy"].append(entropy.item())
+                # How much the actions' values differ, against how far the policy commits.
+                logs["q_action_gap"].append((qmin.max(-1).values - qmin.min(-1).values).mean().item())
+                logs["pi_max"].append(pi.detach().max(-1).values.mean().item())
                 logs["alpha"].append(self.log_alpha.exp().item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         for key, values in logs.items():
