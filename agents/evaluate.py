@@ -21,39 +21,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
 from agents.cli import HelpFormatter
-from agents.environments import EnvSettings, Target, make_vec, resolve_target
-from agents.scores import human_normalized
-
-
-def evaluate_model(model, target: Target, settings: EnvSettings, episodes: int, *, n_envs: int = 1,
-                   seed: int = 0, deterministic: bool = False, vec_env: str = "auto") -> dict[str, Any]:
-    """Play ``episodes`` unshaped episodes; game scores and their statistics.
-
-    The environments have no shaping and no clipping in their ``Monitor``, so
-    the scores are the game's own.
-    """
-    from stable_baselines3.common.evaluation import evaluate_policy
-
-    # Episodes are spread over the envs; more envs than episodes would bias to short ones.
-    n_envs = max(1, min(n_envs, episodes))
-    venv = make_vec(target, settings, n_envs, seed, track_objects=False, vec_env=vec_env)
-    try:
-        scores, lengths = evaluate_policy(model, venv, n_eval_episodes=episodes,
-                                          deterministic=deterministic, return_episode_rewards=True)
-    finally:
-        venv.close()
-    mean = float(np.mean(scores))
-    # Published reference scores are for full-length (108,000-frame) episodes.
-    comparable = target.atari and settings.max_episode_frames >= 108_000
-    return {
-        "episodes": len(scores), "deterministic": deterministic,
-        "scores": [float(s) for s in scores], "lengths": [int(n) for n in lengths],
-        "mean": mean, "std": float(np.std(scores)),
-        "human_normalized": human_normalized(target.name, mean) if comparable else None,
-    }
+from agents.environments import EnvSettings, Target, resolve_target
+from agents.scores import evaluate_model
 
 
 def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: int,
@@ -116,9 +86,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    from agents.algos import algorithm_class
+    from agents.algorithms.registry import algorithm_class
     from agents.checkpoint import CheckpointError, find_checkpoint
-    from agents.train import TrainError, read_run_config, resolve_device
+    from agents.runs import TrainError, read_run_config, resolve_device
     from reward_shaping.table import atomic_write_text
 
     args = _parse(argv)

@@ -7,8 +7,15 @@ Writes into ``SWEEP_DIR/report/`` (or ``--out``):
   (t-interval of the seed means; seeds are the independent samples);
 * ``curves_<game>.png``: the same panel alone, per game;
 * ``report.md``: the aggregated table (final score mean +- std over seeds,
-  human-normalised score, frames, steps/s), every run, and the published
-  reference scores for context (random, human and agents, with frames).
+  human-normalised score, frames, steps/s), the frames each arm needs to reach
+  reference scores (random, DQN, human and per-game extras such as Read and
+  Reward's Skiing score; mean and spread over the seeds that reach them), every
+  run, and the published reference scores for context;
+* ``frames_to_threshold.csv``: the frames-to-threshold of every run.
+
+An arm *reaches* a score at the first frame where the mean game score of its
+last ``--window`` finished training episodes is at least that score (a single
+lucky episode does not count).
 
 Training curves come from each run's ``episodes.csv`` (the game score of every
 finished training episode, never the shaped return), binned on a common frame
@@ -25,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agents.cli import HelpFormatter
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); normal beyond.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -50,17 +59,25 @@ def read_results(sweep_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def curve(run_dir: Path, edges: np.ndarray, frame_skip: int) -> np.ndarray:
-    """Mean training game score per frame bin (NaN where no episode ended)."""
-    out = np.full(len(edges) - 1, np.nan)
+def episodes(run_dir: Path, frame_skip: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame (at its end) and game score of every finished training episode, in order."""
     path = run_dir / "episodes.csv"
     if not path.exists():
-        return out
+        return np.zeros(0), np.zeros(0)
     with open(path, newline="") as f:
         eps = [(int(r["step"]) * frame_skip, float(r["score"])) for r in csv.DictReader(f)]
     if not eps:
-        return out
+        return np.zeros(0), np.zeros(0)
     frames, scores = np.array(eps, dtype=float).T
+    return frames, scores
+
+
+def curve(run_dir: Path, edges: np.ndarray, frame_skip: int) -> np.ndarray:
+    """Mean training game score per frame bin (NaN where no episode ended)."""
+    out = np.full(len(edges) - 1, np.nan)
+    frames, scores = episodes(run_dir, frame_skip)
+    if not len(frames):
+        return out
     idx = np.clip(np.searchsorted(edges, frames, side="left") - 1, 0, len(edges) - 2)
     for b in range(len(edges) - 1):
         sel = scores[idx == b]
@@ -69,9 +86,112 @@ def curve(run_dir: Path, edges: np.ndarray, frame_skip: int) -> np.ndarray:
     return out
 
 
+def thresholds(game: str) -> list[tuple[str, float]]:
+    """Scores to reach for ``game``, lowest first: random, DQN, per-game extras, human.
+
+    Example:
+        >>> [label for label, _ in thresholds("Skiing")]
+        ['random', 'DQN (200M frames)', 'Read and Reward', 'human']
+    """
+    from agents.scores import published, reference_scores
+
+    ref = reference_scores()
+    out = []
+    if game in ref["random"]:
+        out.append(("random", float(ref["random"][game])))
+    for p in published(game):
+        if p["agent"] == "DQN":
+            frames = f" ({p['frames'] / 1e6:.0f}M frames)" if p.get("frames") else ""
+            out.append((f"DQN{frames}", float(p["score"])))
+    out += [(t["label"], float(t["score"])) for t in ref.get("thresholds", {}).get(game, [])]
+    if game in ref["human"]:
+        out.append(("human", float(ref["human"][game])))
+    return sorted(out, key=lambda t: t[1])
+
+
+def frames_to_reach(frames: np.ndarray, scores: np.ndarray, threshold: float,
+                    window: int) -> float | None:
+    """First frame at which the mean of the last ``window`` episode scores is >= ``threshold``.
+
+    ``None`` if that never happens (or fewer than ``window`` episodes finished).
+
+    Example:
+        >>> frames_to_reach(np.array([10, 20, 30, 40]), np.array([0, 4, 0, 9]), 4.0, 2)
+        40.0
+        >>> frames_to_reach(np.array([10, 20]), np.array([5, 5]), 4.0, 3) is None
+        True
+    """
+    if len(scores) < window:
+        return None
+    means = np.convolve(scores, np.ones(window) / window, mode="valid")
+    hit = np.flatnonzero(means >= threshold)
+    return float(frames[window - 1 + hit[0]]) if len(hit) else None
+
+
+def threshold_rows(rows: list[dict[str, Any]], sweep_dir: Path, window: int) -> list[dict]:
+    """Frames-to-threshold of every run: game, algo, shaping, seed, threshold, score, frames."""
+    out = []
+    for r in rows:
+        run_dir = sweep_dir / r["run_dir"]
+        frames, scores = episodes(run_dir, _frame_skip(run_dir))
+        for label, score in thresholds(r["game"]):
+            out.append({"game": r["game"], "algo": r["algo"], "shaping": r["shaping"],
+                        "seed": r["seed"], "threshold": label, "score": score,
+                        "frames": frames_to_reach(frames, scores, score, window),
+                        "run_frames": int(r["frames"])})
+    return out
+
+
+def _frames(value: float) -> str:
+    return f"{value / 1e6:.2f}M"
+
+
+def threshold_markdown(reached: list[dict], window: int) -> list[str]:
+    """The frames-to-threshold section: one row per arm, one column per threshold."""
+    if not reached:
+        return []
+    lines = ["## Frames to reach a score", "",
+             f"The first frame at which the mean score of an arm's last {window} training "
+             "episodes reaches the score: mean ± std over the seeds that reach it, and how many "
+             "do.", ""]
+    for game in dict.fromkeys(t["game"] for t in reached):
+        mine = [t for t in reached if t["game"] == game]
+        labels = list(dict.fromkeys((t["threshold"], t["score"]) for t in mine))
+        lines += [f"**{game}**", "",
+                  "| algo | shaping | " + " | ".join(f"{lab} ({score:g})" for lab, score in labels)
+                  + " |", "|---|---|" + "---|" * len(labels)]
+        for algo, shaping in dict.fromkeys((t["algo"], t["shaping"]) for t in mine):
+            cells = []
+            for label, _ in labels:
+                runs = [t for t in mine if (t["algo"], t["shaping"], t["threshold"]) ==
+                        (algo, shaping, label)]
+                hit = [t["frames"] for t in runs if t["frames"] is not None]
+                if not hit:
+                    cells.append(f"not reached (0/{len(runs)})")
+                    continue
+                spread = f" ± {_frames(float(np.std(hit, ddof=1)))}" if len(hit) > 1 else ""
+                cells.append(f"{_frames(float(np.mean(hit)))}{spread} ({len(hit)}/{len(runs)})")
+            lines.append(f"| {algo} | {shaping} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def write_threshold_csv(reached: list[dict], path: Path) -> None:
+    import io
+
+    from reward_shaping.table import atomic_write_text
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["game", "algo", "shaping", "seed", "threshold",
+                                             "score", "frames", "run_frames"])
+    writer.writeheader()
+    writer.writerows(reached)
+    atomic_write_text(path, buf.getvalue())
+
+
 def _frame_skip(run_dir: Path) -> int:
     from agents.environments import resolve_target
-    from agents.train import TrainError, read_run_config
+    from agents.runs import TrainError, read_run_config
 
     try:
         cfg = read_run_config(run_dir)
@@ -167,7 +287,8 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: str) -> str:
+def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: str,
+             reached: list[dict] | None = None, window: int = 100) -> str:
     from agents.scores import published, reference_scores
 
     lines = [f"# Sweep report: {name}", "",
@@ -192,6 +313,7 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
             f"| {_fmt(np.mean(hns) if hns else None, 3)} | {sps:.0f} |")
     lines += ["", "HNS: human-normalised score (score − random) / (human − random), only for "
               "full-length evaluation episodes of games with reference scores.", ""]
+    lines += threshold_markdown(reached or [], window)
     lines += ["## Every run", "", "| run | seed | steps | final | ± | best | wall s |",
               "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -220,13 +342,18 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     p = argparse.ArgumentParser(prog="python -m agents.report",
-                                description="Learning-curve plots and a Markdown report of a sweep.")
+                                description="Learning-curve plots and a Markdown report of a sweep.",
+                                formatter_class=HelpFormatter)
     p.add_argument("sweep_dir", type=Path)
     p.add_argument("--out", type=Path, help="output folder (default SWEEP_DIR/report)")
     p.add_argument("--bins", type=int, default=20, help="frame bins of the curves")
+    p.add_argument("--window", type=int, default=100,
+                   help="training episodes averaged when deciding that a score is reached")
     args = p.parse_args(argv)
     if args.bins < 2:
         p.error("--bins must be >= 2")
+    if args.window < 1:
+        p.error("--window must be >= 1")
     try:
         rows = read_results(args.sweep_dir)
     except FileNotFoundError as err:
@@ -235,9 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     images = plot(rows, args.sweep_dir, out, args.bins)
-    markdown(rows, images, out, args.sweep_dir.name)
-    print(f"wrote {out / 'report.md'} and {len(images)} plot(s): "
-          + ", ".join(i.name for i in images))
+    reached = threshold_rows(rows, args.sweep_dir, args.window)
+    write_threshold_csv(reached, out / "frames_to_threshold.csv")
+    markdown(rows, images, out, args.sweep_dir.name, reached, args.window)
+    print(f"wrote {out / 'report.md'}, {out / 'frames_to_threshold.csv'} and {len(images)} "
+          "plot(s): " + ", ".join(i.name for i in images))
     return 0
 
 

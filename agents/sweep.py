@@ -13,7 +13,9 @@ A config (YAML)::
 
     name: tiny
     games: [Skiing, Pong]
-    algos: [a2c]                 # default [a2c]
+    algos:                       # default [a2c]; an entry may be a named variant
+      - a2c
+      - {name: a2c_hl_gauss, algo: a2c, train: {value_head: hl_gauss}}
     shaping: [manual, none]      # default [manual, none]
     seeds: [0, 1]
     steps: 300
@@ -25,6 +27,11 @@ A config (YAML)::
         steps: 400
         train: {max_episode_frames: 4000}
     resources: {cpus: 1, gpus: 0}   # per run (pool size, Ray requests)
+
+A variant's ``name`` stands for it everywhere the algorithm's name would: in
+run names, ``overrides`` matches, ``--only`` and the ``algo`` column of
+``results.csv``.  ``--only KEY=VALUE[,VALUE]`` (repeatable) runs a subset, e.g.
+the runs one GPU window can finish; the others are left as they are.
 
 Example:
     >>> from agents.sweep import parse_config
@@ -41,6 +48,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,8 +70,10 @@ RESULT_FIELDS = ["game", "algo", "shaping", "seed", "steps", "frames", "final_sc
 TRAIN_OPTIONS: dict[str, type] = {
     "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
     "vec_env": str, "device": str, "save_every": int, "aux_scale": float, "anneal_steps": int,
-    "final_weight": float, "config": str, "manual": str, "overrides": str,
+    "final_weight": float, "config": str, "manual": str, "overrides": str, "value_head": str,
 }
+#: What ``overrides[].match`` and ``--only`` select runs by.
+MATCH_KEYS = ("game", "algo", "shaping", "seed")
 TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",
             "resources"}
 
@@ -74,7 +84,7 @@ class SweepConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of a sweep."""
+    """One run of a sweep (``arm``: the variant's name, or the algorithm's)."""
 
     game: str
     algo: str
@@ -82,10 +92,19 @@ class RunSpec:
     seed: int
     steps: int
     train: tuple[tuple[str, Any], ...] = ()
+    arm: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.arm:
+            object.__setattr__(self, "arm", self.algo)
 
     @property
     def name(self) -> str:
-        return f"{self.game.replace('/', '_')}-{self.algo}-{self.shaping}-s{self.seed}"
+        return f"{self.game.replace('/', '_')}-{self.arm}-{self.shaping}-s{self.seed}"
+
+    def facts(self) -> dict[str, Any]:
+        """What ``match`` and ``--only`` see: the arm's name as ``algo``."""
+        return {"game": self.game, "algo": self.arm, "shaping": self.shaping, "seed": self.seed}
 
     def command(self, run_dir: Path) -> list[str]:
         """The ``agents.train`` command that starts, resumes or (if done) re-evaluates nothing."""
@@ -106,7 +125,7 @@ class RunSpec:
 
 @dataclass
 class SweepConfig:
-    """A validated sweep config."""
+    """A validated sweep config (``algos``: arm names; ``variants``: name -> (algo, train))."""
 
     name: str
     games: list[str]
@@ -118,19 +137,49 @@ class SweepConfig:
     overrides: list[dict[str, Any]] = field(default_factory=list)
     cpus: float = 1.0
     gpus: float = 0.0
+    variants: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def runs(self) -> list[RunSpec]:
         out = []
-        for game, algo, shaping, seed in itertools.product(self.games, self.algos, self.shaping,
-                                                          self.seeds):
-            steps, train = self.steps, dict(self.train)
-            facts = {"game": game, "algo": algo, "shaping": shaping, "seed": seed}
+        for game, arm, shaping, seed in itertools.product(self.games, self.algos, self.shaping,
+                                                         self.seeds):
+            algo, arm_train = self.variants.get(arm, (arm, {}))
+            steps, train = self.steps, dict(self.train, **arm_train)
+            facts = {"game": game, "algo": arm, "shaping": shaping, "seed": seed}
             for ov in self.overrides:
                 if all(facts.get(k) == v for k, v in ov.get("match", {}).items()):
                     steps = ov.get("steps", steps)
                     train.update(ov.get("train", {}))
-            out.append(RunSpec(game, algo, shaping, seed, steps, tuple(sorted(train.items()))))
+            out.append(RunSpec(game, algo, shaping, seed, steps, tuple(sorted(train.items())),
+                               arm))
         return out
+
+
+def select(specs: list[RunSpec], only: list[str]) -> list[RunSpec]:
+    """The runs matching every ``KEY=VALUE[,VALUE...]`` of ``only`` (keys: :data:`MATCH_KEYS`).
+
+    Raises:
+        SweepConfigError: a malformed filter, an unknown key, or a value no run has
+            (a typo would otherwise silently select nothing).
+
+    Example:
+        >>> cfg = parse_config({"games": ["Pong"], "seeds": [0, 1], "steps": 100})
+        >>> [r.name for r in select(cfg.runs(), ["seed=1", "shaping=none,manual"])]
+        ['Pong-a2c-manual-s1', 'Pong-a2c-none-s1']
+    """
+    wanted: dict[str, set[str]] = {}
+    for item in only:
+        key, sep, values = item.partition("=")
+        if not sep or key not in MATCH_KEYS or not values:
+            raise SweepConfigError(f"--only takes KEY=VALUE[,VALUE...] with KEY one of "
+                                   f"{', '.join(MATCH_KEYS)}; got {item!r}")
+        wanted.setdefault(key, set()).update(v.strip() for v in values.split(","))
+    for key, values in wanted.items():
+        known = {str(s.facts()[key]) for s in specs}
+        if values - known:
+            raise SweepConfigError(f"--only {key}: no run has {', '.join(sorted(values - known))}; "
+                                   f"this sweep has {', '.join(sorted(known))}")
+    return [s for s in specs if all(str(s.facts()[k]) in v for k, v in wanted.items())]
 
 
 def _list(data: dict, key: str, default: list | None, kind: type) -> list:
@@ -176,7 +225,7 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         SweepConfigError: unknown or missing keys, unknown games or algorithms,
             bad shaping modes, steps, seeds or train options.
     """
-    from agents.algos import ALGOS
+    from agents.algorithms.registry import ALGOS
     from agents.environments import resolve_target
     from envs.games import UnknownGameError
 
@@ -187,13 +236,13 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         raise SweepConfigError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; "
                                f"known: {', '.join(sorted(TOP_KEYS))}")
     games = _list(data, "games", None, str)
-    algos = _list(data, "algos", ["a2c"], str)
+    algos, variants = _arms(data.get("algos", ["a2c"]))
     shaping = _list(data, "shaping", ["manual", "none"], str)
     seeds = _list(data, "seeds", None, int)
     if "steps" not in data:
         raise SweepConfigError("missing key 'steps'")
     steps = _steps(data["steps"], "steps")
-    for algo in algos:
+    for algo in [variants.get(a, (a, {}))[0] for a in algos]:
         if algo not in ALGOS:
             raise SweepConfigError(f"unknown algorithm {algo!r}; available: {', '.join(sorted(ALGOS))}")
     for mode in shaping:
@@ -216,8 +265,8 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         if not isinstance(ov, dict) or set(ov) - {"match", "steps", "train"}:
             raise SweepConfigError(f"{where} must have only match, steps and train")
         match = ov.get("match", {})
-        if not isinstance(match, dict) or set(match) - {"game", "algo", "shaping", "seed"}:
-            raise SweepConfigError(f"{where}.match may only name game, algo, shaping, seed")
+        if not isinstance(match, dict) or set(match) - set(MATCH_KEYS):
+            raise SweepConfigError(f"{where}.match may only name {', '.join(MATCH_KEYS)}")
         if "steps" in ov:
             _steps(ov["steps"], f"{where}.steps")
         _train_options(ov.get("train"), f"{where}.train")
@@ -230,7 +279,34 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         raise SweepConfigError(f"resources: cpus must be > 0 and gpus >= 0, got {res!r}")
     name = str(data.get("name", Path(origin).stem))
     return SweepConfig(name, games, algos, shaping, seeds, steps, train, overrides,
-                       float(cpus), float(gpus))
+                       float(cpus), float(gpus), variants)
+
+
+def _arms(value: Any) -> tuple[list[str], dict[str, tuple[str, dict[str, Any]]]]:
+    """``algos`` entries: algorithm names, or ``{name, algo, train}`` variants."""
+    if not isinstance(value, list) or not value:
+        raise SweepConfigError(f"'algos' must be a non-empty list, got {value!r}")
+    names, variants = [], {}
+    for i, entry in enumerate(value):
+        if isinstance(entry, str):
+            names.append(entry)
+            continue
+        where = f"algos[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"name", "algo", "train"} \
+                or not {"name", "algo"} <= set(entry):
+            raise SweepConfigError(f"{where} must be an algorithm name or a mapping with name, "
+                                   "algo and (optionally) train")
+        name, algo = entry["name"], entry["algo"]
+        # The name becomes part of run directory names.
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+]+", name):
+            raise SweepConfigError(f"{where}.name must be letters, digits, _ . + only, got {name!r}")
+        if not isinstance(algo, str):
+            raise SweepConfigError(f"{where}.algo must be an algorithm name, got {algo!r}")
+        names.append(name)
+        variants[name] = (algo, _train_options(entry.get("train"), f"{where}.train"))
+    if len(set(names)) != len(names):
+        raise SweepConfigError(f"'algos' lists a name twice: {names!r}")
+    return names, variants
 
 
 def load_config(path: Path) -> SweepConfig:
@@ -314,7 +390,7 @@ def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
         final = ev.get("mean", s.get("train_score_last100"))
         comparable = ev.get("human_normalized") is not None
         rows.append({
-            "game": s["game"], "algo": s["algo"], "shaping": s["shaping"], "seed": s["seed"],
+            "game": s["game"], "algo": spec.arm, "shaping": s["shaping"], "seed": s["seed"],
             "steps": s["steps"], "frames": s["frames"], "final_score": final,
             "final_score_std": ev.get("std"), "best_score": _best_score(run_dir),
             "human_normalized": human_normalized(s["game"], final)
@@ -394,6 +470,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "per run)")
     p.add_argument("--address", help="ray: cluster address (default: start a local Ray)")
     p.add_argument("--retries", type=int, default=2, help="ray: retries of a failed run")
+    p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
+                   help="run only the runs with these game / algo / shaping / seed values "
+                   "(repeatable; every key must match), e.g. --only seed=0")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state only")
     return p.parse_args(argv)
 
@@ -405,14 +484,15 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         if args.workers is not None and args.workers < 1:
             raise SweepConfigError("--workers must be >= 1")
+        specs = select(cfg.runs(), args.only)
     except SweepConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     sweep_dir = args.dir or Path("sweeps") / cfg.name
-    specs = cfg.runs()
     states = {s.name: run_state(s, sweep_dir / "runs" / s.name) for s in specs}
     counts = {k: sum(v == k for v in states.values()) for k in ("done", "resume", "restart", "new")}
-    print(f"sweep {cfg.name}: {len(specs)} runs in {sweep_dir} "
+    chosen = f" (--only: {len(specs)} of {len(cfg.runs())})" if args.only else ""
+    print(f"sweep {cfg.name}: {len(specs)} runs{chosen} in {sweep_dir} "
           f"({counts['done']} done, {counts['resume']} to resume, "
           f"{counts['new'] + counts['restart']} to start)", flush=True)
     if args.dry_run:
@@ -433,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     rows = collect_results(cfg, sweep_dir)
     write_results(rows, sweep_dir / "results.csv")
-    print(f"{len(rows)}/{len(specs)} runs finished; table: {sweep_dir / 'results.csv'}; "
+    print(f"{len(rows)}/{len(cfg.runs())} runs finished; table: {sweep_dir / 'results.csv'}; "
           f"report: python -m agents.report {sweep_dir}")
     if failures:
         print("failed runs (rerun the sweep to resume them):\n  " + "\n  ".join(failures),

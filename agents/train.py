@@ -24,13 +24,14 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agents.algos import ALGOS, algorithm_class
+from agents.algorithms.config import ConfigError, load_config
+from agents.algorithms.registry import ALGOS, algorithm_class
 from agents.checkpoint import (
     CheckpointError,
     find_checkpoint,
@@ -40,8 +41,15 @@ from agents.checkpoint import (
     set_rng_state,
 )
 from agents.cli import HelpFormatter
-from agents.config import ConfigError, load_config
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
+from agents.runs import (
+    CONFIG_FILE,
+    TABLE_FILE,
+    RunConfig,
+    TrainError,
+    read_run_config,
+    resolve_device,
+)
 from envs.games import UnknownGameError
 from reward_shaping.wrappers import find_shaper
 
@@ -49,79 +57,6 @@ log = logging.getLogger("agents.train")
 
 STOPPED = 130
 DEFAULT_STEPS = {"atari": 10_000_000, "classic": 500_000}
-CONFIG_FILE = "config.yaml"
-TABLE_FILE = "reward_table.json"
-
-
-class TrainError(RuntimeError):
-    """A run cannot start or continue; the message says why."""
-
-
-@dataclass
-class RunConfig:
-    """Everything that defines a run; written to ``config.yaml`` in the run directory.
-
-    Attributes:
-        game: Atari game name or Gymnasium env id, as given.
-        algo: Algorithm name (see :data:`agents.algos.ALGOS`).
-        shaping: ``manual`` (reward table from the manual) or ``none``.
-        steps: Total environment steps (all environments together).
-        seed: Seed of the model, environments and RNGs.
-        device: ``auto``, ``cpu`` or ``cuda`` (``cuda:N``).
-        vec_env: ``auto``, ``dummy`` (in-process) or ``subproc`` (one process per env).
-        save_every: Checkpoint period in environment steps.
-        eval_episodes: Episodes of the final evaluation (0 = none).
-        eval_deterministic: Greedy actions in evaluation (default: sample).
-        manual: A user manual file instead of the shipped one.
-        overrides: YAML/JSON file fixing reward-table entries.
-        aux_scale: Multiplier of the table's rewards.
-        anneal_steps: Steps over which the auxiliary weight decays (0 = constant).
-        final_weight: Auxiliary weight after annealing, as a fraction.
-        hparams_file: User hyperparameter YAML (overrides the preset).
-        env: Environment settings.
-        hparams: The algorithm's resolved hyperparameters (filled in at start).
-    """
-
-    game: str
-    algo: str = "a2c"
-    shaping: str = "manual"
-    steps: int = 0
-    seed: int = 0
-    device: str = "auto"
-    vec_env: str = "auto"
-    save_every: int = 100_000
-    eval_episodes: int = 10
-    eval_deterministic: bool = False
-    manual: str | None = None
-    overrides: str | None = None
-    aux_scale: float = 1.0
-    anneal_steps: int = 0
-    final_weight: float = 0.0
-    hparams_file: str | None = None
-    env: EnvSettings = field(default_factory=EnvSettings)
-    hparams: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        data = dict(data)
-        env = EnvSettings(**data.pop("env", {}))
-        return cls(env=env, **data)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` if available else ``cpu``; CUDA requested without a GPU is an error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainError(f"--device {device} but no CUDA GPU is available to torch "
-                             f"(torch {torch.__version__}); use --device cpu or auto")
-        return device
-    if device == "cpu":
-        return device
-    raise TrainError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
 
 
 def _validate(cfg: RunConfig, target: Target) -> None:
@@ -212,7 +147,11 @@ class Run:
             if ckpt is not None and ckpt.vecnormalize is not None:
                 norm = venv = VecNormalize.load(str(ckpt.vecnormalize), venv)
             else:
-                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma)
+                # Scaled, never clipped: Skiing pays 500 per missed gate in the episode's last
+                # step, 30-40 return stds; SB3's default clip at 10 made 5 missed gates look
+                # like 20 and left only the time penalty to learn from.
+                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma,
+                                           clip_reward=float("inf"))
         return venv, norm
 
     def execute(self) -> int:
@@ -306,7 +245,7 @@ class Run:
         return 0
 
     def evaluate(self, model, hp) -> dict[str, Any]:
-        from agents.evaluate import evaluate_model
+        from agents.scores import evaluate_model
 
         print(f"evaluating {self.cfg.eval_episodes} episodes ...", flush=True)
         return evaluate_model(model, self.target, self.cfg.env, self.cfg.eval_episodes,
@@ -413,21 +352,6 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     if (run_dir / CONFIG_FILE).exists():
         raise TrainError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     return cfg, run_dir
-
-
-def read_run_config(run_dir: Path) -> RunConfig:
-    """The :class:`RunConfig` a run directory was started with.
-
-    Raises:
-        TrainError: no ``config.yaml`` (not a run directory), or an unreadable one.
-    """
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise TrainError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
-    try:
-        return RunConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, TypeError, AttributeError, UnicodeDecodeError) as err:
-        raise TrainError(f"{path} is corrupt ({err})") from None
 
 
 def _resume_config(args: argparse.Namespace) -> RunConfig:

@@ -66,3 +66,27 @@ def test_read_rejects_bad_input(tmp_path):
     proc = run("reward_shaping.read", "Skiing", "--backend", "openai", "--no-cache",
                "--base-url", "http://127.0.0.1:9/v1", "--timeout", "1")
     assert proc.returncode == 2 and "cannot reach the LLM server" in proc.stderr
+
+
+def test_command_line_tools_do_not_import_each_other():
+    """train, evaluate, sweep and report share agents.runs / agents.scores, not each other;
+    the algorithms import nothing of the run machinery."""
+    import ast
+
+    clis = {"train", "evaluate", "sweep", "report"}
+    machinery = clis | {"runs", "scores", "checkpoint", "callbacks", "environments", "cli"}
+
+    def imported(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        return names
+
+    for cli in clis:
+        others = {f"agents.{c}" for c in clis - {cli}}
+        assert not imported(ROOT / "agents" / f"{cli}.py") & others, cli
+    for path in (ROOT / "agents" / "algorithms").glob("*.py"):
+        assert not imported(path) & {f"agents.{m}" for m in machinery}, path.name

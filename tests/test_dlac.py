@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dlac import DLAC, next_step_arrays, td_targets
+from agents.algorithms.dlac import DLAC, next_step_arrays, td_targets
 
 
 def test_td_targets_stop_at_episode_ends():
@@ -45,3 +45,37 @@ def test_dlac_learns_cartpole(tmp_path, train_cartpole):
     assert train_cartpole(out, "dlac", 40000)["mean"] > 100
     progress = (out / "progress.csv").read_text().splitlines()[0]
     assert "train/td_error_first_pass" in progress and "train/td_error_last_pass" in progress
+
+
+
+def test_each_network_is_clipped_by_its_own_gradient_norm(monkeypatch):
+    """The critic's passes clip the critic's gradient, the actor's step the actor's: a norm
+    over all parameters would let the other network's leftover gradient scale the step."""
+    model = DLAC("MlpPolicy", "CartPole-v1", n_steps=16, seed=0, critic_steps=2,
+                 policy_kwargs={"net_arch": [16]})
+    model.learn(32)  # leaves gradients behind in both networks, as every update does
+    actor = {id(p) for g in model.actor_optimizer.param_groups for p in g["params"]}
+    critic = {id(p) for g in model.critic_optimizer.param_groups for p in g["params"]}
+    clipped, clip = [], torch.nn.utils.clip_grad_norm_
+
+    def spy(parameters, *args, **kwargs):
+        parameters = list(parameters)
+        clipped.append({id(p) for p in parameters})
+        return clip(parameters, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    model.train()
+    assert clipped == [critic, critic, actor]
+
+
+def test_k_critic_passes_per_update_and_the_td_error_falls_across_them():
+    # gamma 0.5: the TD fixed point is near, so K passes visibly reduce the TD error.
+    model = DLAC("MlpPolicy", "CartPole-v1", n_steps=64, seed=0, critic_steps=6, gamma=0.5,
+                 critic_learning_rate=1e-2, policy_kwargs={"net_arch": [32]})
+    model.learn(64)
+    passes, step = [], model.critic_optimizer.step
+    model.critic_optimizer.step = lambda *a, **k: (passes.append(1), step(*a, **k))[1]
+    model.train()
+    logged = model.logger.name_to_value
+    assert len(passes) == 6
+    assert logged["train/td_error_last_pass"] < 0.9 * logged["train/td_error_first_pass"]

@@ -6,7 +6,14 @@ import math
 import pytest
 import torch
 
-from agents.dsac import DSAC, EPS, clip_sampled_target, critic_loss, dsac_targets, gradient_weight
+from agents.algorithms.dsac import (
+    DSAC,
+    EPS,
+    clip_sampled_target,
+    critic_loss,
+    dsac_targets,
+    gradient_weight,
+)
 from agents.train import main
 
 
@@ -92,3 +99,72 @@ def test_dsac_clearly_improves_on_cartpole(tmp_path, train_cartpole):
     """Random play scores ~22; the classic preset reaches ~130 at 12k steps (seed 0)."""
     out = tmp_path / "dsac"
     assert train_cartpole(out, "dsac", 12000)["mean"] > 60
+
+
+def test_train_step_uses_expected_targets_clipping_twin_critics_and_running_b(monkeypatch):
+    """What one critic step of train() does, checked through its building blocks: the mean
+    head learns from the expected target (not the sampled one), the std head from the
+    sampled target clipped to 3 running sigmas, each of two critics from its own loss,
+    and b follows sigma; the critics then step along their own losses' gradients."""
+    import torch.nn.functional as F
+
+    import agents.algorithms.dsac as dsac
+
+    lr, tau_b = 0.05, 0.3
+    model = DSAC("MlpPolicy", "CartPole-v1", learning_starts=32, batch_size=16, seed=0,
+                 learning_rate=lr, tau_b=tau_b, policy_delay=10_000, gradient_steps=1,
+                 policy_kwargs={"net_arch": [16], "optimizer_class": torch.optim.SGD})
+    model.learn(48)
+    p = model.policy
+    critics = (p.critic1, p.critic2)
+    calls = {"targets": [], "clip": [], "loss": [], "batch": []}
+
+    def spy(name, fn):
+        def wrapped(*args):
+            out = fn(*args)
+            calls[name].append((args, out))
+            if name == "loss":  # the gradient this loss gives its critic, before the step
+                critic = critics[len(calls["loss"]) - 1]
+                calls["loss"][-1] += (torch.autograd.grad(out, list(critic.parameters()),
+                                                          retain_graph=True),)
+            return out
+        return wrapped
+
+    monkeypatch.setattr(dsac, "dsac_targets", spy("targets", dsac.dsac_targets))
+    monkeypatch.setattr(dsac, "clip_sampled_target", spy("clip", dsac.clip_sampled_target))
+    monkeypatch.setattr(dsac, "critic_loss", spy("loss", dsac.critic_loss))
+    sample = model.replay_buffer.sample
+    monkeypatch.setattr(model.replay_buffer, "sample",
+                        lambda *a, **k: calls["batch"].append(sample(*a, **k)) or calls["batch"][-1])
+    b0 = torch.tensor([0.01, 0.02])  # a tight boundary, so the clipping binds
+    model.mean_std = b0.clone()
+    before = [[w.detach().clone() for w in c.parameters()] for c in critics]
+    model.train(gradient_steps=1, batch_size=16)
+
+    (data,) = calls["batch"]
+    obs, nxt = data.observations, data.next_observations
+    actions = data.actions.long().flatten()
+    (args, (expected, sampled)), = calls["targets"]
+    with torch.no_grad():  # targets from the target critics and the policy at s'
+        assert torch.allclose(args[4], F.log_softmax(p.actor(nxt), -1))
+        for got, want in zip(args[5:9], (*p.critic1_target(nxt), *p.critic2_target(nxt))):
+            assert torch.equal(got, want)
+    assert not torch.allclose(expected, sampled)
+    assert len(calls["loss"]) == len(calls["clip"]) == 2
+    for i, ((q, sigma, exp_arg, bound, b), _, grads) in enumerate(calls["loss"]):
+        with torch.no_grad():  # critic i as it was before the step
+            names = [n for n, _ in critics[i].named_parameters()]
+            mean, std = torch.func.functional_call(critics[i], dict(zip(names, before[i])), obs)
+        assert torch.allclose(q, mean.gather(-1, actions[:, None]).squeeze(-1))
+        assert torch.allclose(sigma, std.gather(-1, actions[:, None]).squeeze(-1))
+        assert exp_arg is expected, "the mean head learns from the expected target"
+        want_b = (1 - tau_b) * b0[i] + tau_b * sigma.detach().mean()
+        assert b.item() == pytest.approx(want_b.item()) == model.mean_std[i].item()
+        (c_sampled, c_q, c_b), clipped = calls["clip"][i]
+        assert c_sampled is sampled and torch.equal(c_q, q.detach()) and c_b.item() == b.item()
+        assert torch.equal(bound, clipped) and not torch.equal(bound, sampled)
+        # The critic's step is its own loss's gradient step (SGD).
+        for w0, w, g in zip(before[i], critics[i].parameters(), grads):
+            assert torch.allclose(w.detach() - w0, -lr * g, atol=1e-7)
+    q1, q2 = calls["loss"][0][0][0], calls["loss"][1][0][0]
+    assert not torch.allclose(q1, q2), "two critics"

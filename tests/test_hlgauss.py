@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from agents.hlgauss import HLGauss
+from agents.algorithms.hlgauss import HLGauss
 from agents.train import main
 
 
@@ -62,7 +62,7 @@ def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold, 
     assert evaluation["mean"] > threshold, evaluation
     # The checkpoint holds the histogram head; resuming continues with it.
     assert main(["--resume", str(out), "--steps", "41000"]) == 0
-    from agents.algos import HL_GAUSS
+    from agents.algorithms.registry import HL_GAUSS
 
     model = HL_GAUSS[algo].load(sorted((out / "checkpoints").glob("step_*"))[-1] / "model.zip")
     assert model.policy.value_net.out_features == 121
@@ -82,3 +82,58 @@ def test_agents_on_atari_with_manual_shaping_save_and_resume(tmp_path, algo, hea
     assert summary["algo"] == algo and summary["steps"] >= 600 and summary["reward_table_sha256"]
     steps = sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").glob("step_*"))
     assert steps[-1] == summary["steps"] and len(steps) >= 2
+
+
+def one_rollout_model(algo: str, **kw):
+    """An HL-Gauss A2C or PPO with plain SGD, no clipping, and one collected rollout."""
+    from agents.algorithms.registry import HL_GAUSS
+
+    extra = {"n_epochs": 1, "batch_size": 64} if algo == "ppo" else {}
+    model = HL_GAUSS[algo]("MlpPolicy", "CartPole-v1", n_steps=64, seed=0, learning_rate=0.1,
+                           max_grad_norm=1e9, vf_coef=0.5,
+                           policy_kwargs=dict({"optimizer_class": torch.optim.SGD,
+                                               "net_arch": [16]}, **kw), **extra)
+    model.learn(64)  # collects a rollout and trains on it; the buffer keeps that rollout
+    return model
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_training_minimises_the_histogram_loss(algo):
+    """train() moves the value head by -lr * vf_coef * grad of the HL-Gauss cross-entropy
+    (MSE on the expectation, or any other loss, would move it elsewhere)."""
+    model = one_rollout_model(algo, hl_v_min=-5.0, hl_v_max=60.0, hl_bins=65)
+    policy, buf = model.policy, model.rollout_buffer
+    obs = torch.as_tensor(buf.observations.reshape(-1, 4))
+    actions = torch.as_tensor(buf.actions.reshape(-1)).long()
+    returns = torch.as_tensor(buf.returns.reshape(-1))
+    head = policy.value_net.weight
+    logits = policy.evaluate_actions_logits(obs, actions)[0]
+    (expected,) = torch.autograd.grad(0.5 * policy.hl.loss(logits, returns), head,
+                                      retain_graph=True)
+    (mse,) = torch.autograd.grad(0.5 * torch.nn.functional.mse_loss(
+        policy.hl.expectation(logits), returns), head)
+    before = head.detach().clone()
+    model.train()
+    step = head.detach() - before
+    assert torch.allclose(step, -0.1 * expected, atol=1e-6, rtol=1e-4)
+    assert not torch.allclose(step, -0.1 * mse, atol=1e-6, rtol=1e-2)
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_returns_outside_the_support_are_counted(algo):
+    model = one_rollout_model(algo, hl_v_min=-1.0, hl_v_max=3.0, hl_bins=8)
+    returns = model.rollout_buffer.returns
+    model.train()
+    logged = model.logger.name_to_value["train/hl_clamped_fraction"]
+    assert 0 < logged == pytest.approx(float(((returns < -1) | (returns > 3)).mean()))
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_atari_support_holds_every_return_of_clipped_rewards(algo):
+    """|G| <= 1 / (1 - gamma) for rewards in [-1, 1]; Skiing with clipped rewards sits there."""
+    from agents.algorithms.config import load_config
+
+    cfg = load_config(algo, "atari")
+    bound = 1 / (1 - cfg.gamma)
+    assert cfg.hl_v_min < -bound and cfg.hl_v_max > bound
+    assert (cfg.hl_v_max - cfg.hl_v_min) / cfg.hl_bins <= 0.5  # Pong-sized values still resolve

@@ -7,7 +7,7 @@ import pytest
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.pg import PG
+from agents.algorithms.pg import PG
 
 
 def one_rollout(baseline: str, gamma: float = 0.9) -> PG:
@@ -47,11 +47,34 @@ def test_no_baseline_returns_are_pure_truncated_reward_to_go():
     assert expected.max() > 4 and not np.allclose(expected, expected[0, 0])
 
 
-def test_value_baseline_bootstraps_truncations_with_v():
+def test_value_baseline_has_the_same_returns_and_subtracts_a_learned_v():
+    """The baselines differ in b_t alone: no V(s') enters G_t at truncations or at the
+    rollout's end (that would make it A2C with n_steps-step returns)."""
     model = one_rollout("value")
     buf = model.rollout_buffer
-    assert np.any(buf.rewards != 1.0), "time-limit truncations bootstrap with gamma * V"
+    assert np.all(buf.rewards == 1.0), "a value estimate leaked into the rewards"
+    assert np.allclose(grid(buf.returns), reward_to_go(buf.rewards, buf.episode_starts, 0.9),
+                       atol=1e-5)
+    assert np.all(buf.values != 0.0), "the value baseline is learned"
     assert np.allclose(buf.advantages, buf.returns - buf.values, atol=1e-5)
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "value"])
+def test_train_steps_with_the_baselines_advantage(monkeypatch, baseline):
+    """What train() feeds the gradient step: G, G - mean(G) or G - V(s)."""
+    import agents.algorithms.pg as pg
+
+    model = one_rollout(baseline)
+    seen, step = [], pg.actor_critic_step
+    monkeypatch.setattr(pg, "actor_critic_step",
+                        lambda algo, adv, *a: (seen.append(adv.detach().numpy().copy()),
+                                               step(algo, adv, *a))[1])
+    model.train()
+    buf = model.rollout_buffer  # train() shuffles: compare the advantages as multisets
+    returns, values = buf.returns.ravel(), buf.values.ravel()
+    expected = {"none": returns, "mean": returns - returns.mean(), "value": returns - values}
+    assert len(seen) == 1 and np.allclose(np.sort(seen[0]), np.sort(expected[baseline]), atol=1e-5)
+    assert baseline == "none" or not np.allclose(np.sort(seen[0]), np.sort(returns), atol=1e-3)
 
 
 def test_mean_baseline_and_argument_checks():

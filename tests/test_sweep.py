@@ -126,3 +126,103 @@ def test_shipped_sweeps_are_valid(tmp_path, capsys, config):
     assert len(listed) == (len(spec["games"]) * len(spec["algos"]) * len(spec["shaping"])
                            * len(spec["seeds"]))
     assert not (tmp_path / "sweep").exists()
+
+
+def test_named_variants_and_only(tmp_path, capsys):
+    """An algorithm variant is a run of its own (name, options, results column); --only
+    picks the runs one machine can finish."""
+    from agents.sweep import select
+
+    cfg = parse_config(dict(TINY, algos=["a2c", {"name": "a2c_hl", "algo": "a2c",
+                                                 "train": {"value_head": "hl_gauss"}}],
+                            overrides=[{"match": {"algo": "a2c_hl"}, "steps": 300}]))
+    runs = {r.name: r for r in cfg.runs()}
+    assert len(runs) == 16 and "Skiing-a2c_hl-manual-s1" in runs
+    hl, plain = runs["Pong-a2c_hl-none-s0"], runs["Pong-a2c-none-s0"]
+    cmd = hl.command(tmp_path / "r")
+    assert cmd[cmd.index("--algo") + 1] == "a2c" and cmd[cmd.index("--value-head") + 1] == "hl_gauss"
+    assert cmd[cmd.index("--steps") + 1] == "300" and "--value-head" not in plain.command(tmp_path)
+    picked = select(cfg.runs(), ["algo=a2c_hl", "game=Pong", "seed=0,1"])
+    assert sorted(r.name for r in picked) == ["Pong-a2c_hl-manual-s0", "Pong-a2c_hl-manual-s1",
+                                              "Pong-a2c_hl-none-s0", "Pong-a2c_hl-none-s1"]
+    for bad, message in [(["seed=7"], "no run has 7"), (["level=1"], "KEY=VALUE"),
+                         (["seed"], "KEY=VALUE")]:
+        with pytest.raises(SweepConfigError, match=message):
+            select(cfg.runs(), bad)
+    config = tmp_path / "v.yml"
+    config.write_text(yaml.safe_dump(dict(TINY, algos=["a2c", {"name": "a2c_hl", "algo": "a2c"}])))
+    assert main([str(config), "--dir", str(tmp_path / "s"), "--dry-run", "--only", "algo=a2c_hl",
+                 "--only", "shaping=none"]) == 0
+    out = capsys.readouterr().out
+    assert "4 runs (--only: 4 of 16)" in out and out.count(" new ") == 4
+    for algos, message in [([{"name": "x y", "algo": "a2c"}], "letters, digits"),
+                           ([{"name": "v", "algo": "dqn"}], "unknown algorithm 'dqn'"),
+                           ([{"name": "a2c", "algo": "ppo"}, "a2c"], "lists a name twice"),
+                           ([{"name": "v", "algo": "a2c", "train": {"value_hed": "x"}}],
+                            "unknown agents.train option 'value_hed'")]:
+        with pytest.raises(SweepConfigError, match=message):
+            parse_config(dict(TINY, algos=algos))
+
+
+def fake_run(sweep_dir: Path, name: str, scores, step: int = 1000) -> dict:
+    """A finished Skiing run made of ``episodes.csv`` (one episode per ``step`` steps)."""
+    run_dir = sweep_dir / "runs" / name
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"game": "Skiing",
+                                                         "env": {"frame_skip": 4}}))
+    lines = ["step,env,score,length,aux_return,contacts,paid"]
+    lines += [f"{step * (i + 1)},0,{s},100,0,{{}},{{}}" for i, s in enumerate(scores)]
+    (run_dir / "episodes.csv").write_text("\n".join(lines) + "\n")
+    game, algo, shaping, seed = name.split("-")
+    return {"game": game, "algo": algo, "shaping": shaping, "seed": seed[1:],
+            "steps": step * len(scores), "frames": 4 * step * len(scores),
+            "final_score": scores[-1], "final_score_std": 0, "best_score": max(scores),
+            "human_normalized": "", "wall_time_s": 1, "steps_per_s": 1,
+            "run_dir": f"runs/{name}"}
+
+
+def test_report_gives_frames_to_reach_reference_scores(tmp_path):
+    import numpy as np
+
+    from agents.report import threshold_rows
+
+    sweep = tmp_path / "sweep"
+    ramp0 = list(np.linspace(-17000, -8000, 200))   # passes DQN and Read and Reward
+    ramp1 = list(np.linspace(-17000, -12000, 200))  # passes DQN only
+    flat = [-17000.0] * 200
+    flat[50] = -1000.0  # one lucky episode is not "reaching" human level
+    rows = [fake_run(sweep, "Skiing-a2c-manual-s0", ramp0),
+            fake_run(sweep, "Skiing-a2c-manual-s1", ramp1),
+            fake_run(sweep, "Skiing-a2c-none-s0", flat),
+            fake_run(sweep, "Skiing-a2c-none-s1", flat)]
+    with open(sweep / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def first(scores, target, window=10):  # by hand: first full window with mean >= target
+        for i in range(window - 1, len(scores)):
+            if np.mean(scores[i - window + 1:i + 1]) >= target:
+                return 4 * 1000 * (i + 1)
+        return None
+
+    reached = {(r["shaping"], r["seed"], r["threshold"]): r["frames"]
+               for r in threshold_rows(rows, sweep, window=10)}
+    assert reached[("manual", "0", "DQN (200M frames)")] == first(ramp0, -13062.3)
+    assert reached[("manual", "1", "DQN (200M frames)")] == first(ramp1, -13062.3)
+    assert reached[("manual", "0", "Read and Reward")] == first(ramp0, -9000)
+    assert reached[("manual", "1", "Read and Reward")] is None
+    assert reached[("none", "0", "random")] == 40_000  # the first full window
+    assert reached[("none", "0", "human")] is None and first(flat, -4336.9, window=1)
+
+    assert report_main([str(sweep), "--window", "10"]) == 0
+    md = (sweep / "report" / "report.md").read_text()
+    dqn = [first(ramp0, -13062.3) / 1e6, first(ramp1, -13062.3) / 1e6]
+    row = next(line for line in md.splitlines() if line.startswith("| a2c | manual |"))
+    cells = [c.strip() for c in row.split("|")[3:-1]]  # random, DQN, R&R, human
+    assert cells[1] == f"{np.mean(dqn):.2f}M ± {np.std(dqn, ddof=1):.2f}M (2/2)"
+    assert cells[2] == f"{first(ramp0, -9000) / 1e6:.2f}M (1/2)"
+    assert cells[3] == "not reached (0/2)"
+    assert "| DQN (200M frames) (-13062.3) | Read and Reward (-9000) | human (-4336.9) |" in md
+    with open(sweep / "report" / "frames_to_threshold.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 4 * 4

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.config import ConfigError, load_config
+from agents.algorithms.config import ConfigError, load_config
 from agents.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,3 +209,30 @@ def test_hyperparameter_files(tmp_path):
     user.write_text("gamma: 1.5\n")
     with pytest.raises(ConfigError, match="gamma must be in"):
         load_config("a2c", "atari", user)
+
+
+@pytest.mark.slow
+def test_skiing_missed_gate_penalty_reaches_the_agent_unclipped(tmp_path):
+    """Skiing pays its missed-gate penalty (500 per gate) in the last step of an episode;
+    reward normalisation must scale it, not clip it (else 5 and 20 missed gates look alike)."""
+    import numpy as np
+
+    from agents.runs import RunConfig
+    from agents.train import Run
+
+    run = Run(RunConfig(game="Skiing", shaping="none", hparams={"n_envs": 1}), tmp_path,
+              resume=False, progress=False)
+    run.env_seed = 0
+    venv, norm = run.build_env(run._hparams(), None)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(5000):  # a random skier reaches the bottom after about 1,300 steps
+        _, reward, done, _ = venv.step(rng.integers(3, size=1))
+        if done[0]:
+            break
+    venv.close()
+    assert done[0]
+    raw = norm.get_original_reward()[0]
+    assert raw <= -2500  # at least 5 missed gates
+    assert reward[0] == pytest.approx(raw / np.sqrt(norm.ret_rms.var + norm.epsilon), rel=1e-5)
+    assert reward[0] < -10

@@ -1,21 +1,24 @@
 """Vanilla policy gradient (REINFORCE / GPOMDP) on SB3's on-policy machinery.
 
 The gradient estimate is ``mean_t[(G_t - b_t) * grad log pi(a_t | s_t)]`` with
-``G_t`` the discounted reward-to-go over the rollout (GPOMDP).  Rollouts are
-truncated at ``n_steps``: this is the biased finite-horizon estimator.  There
-are three baselines:
+``G_t`` the discounted reward-to-go within the rollout (GPOMDP).  ``G_t`` is the
+same for every baseline: the plain sum of rewards up to the episode's end or
+the rollout's end (``n_steps``), whichever comes first.  No value estimate
+enters it, not at time-limit truncations and not at the rollout's end: this is
+the biased finite-horizon estimator, not an actor-critic.  The baselines
+differ in ``b_t`` alone:
 
-* ``none``: ``b_t = 0``.  No value estimate enters the returns.  SB3 bootstraps
-  the returns of time-limit-truncated episodes and of the rollout's last step
-  with ``V``; here ``V`` is identically 0, so ``G_t`` is the plain truncated sum;
-* ``mean``: ``b_t`` is the batch mean of ``G_t`` (again with no value estimate
-  in ``G_t``);
+* ``none``: ``b_t = 0``;
+* ``mean``: ``b_t`` is the batch mean of ``G_t``;
 * ``value`` (default): a learned ``V(s_t)``, trained by regression on ``G_t``.
-  ``G_t`` is bootstrapped with ``V`` at truncations, as in A2C with
-  ``gae_lambda = 1``.
+
+(SB3's A2C adds ``gamma * V`` of the final state at truncations and at the
+rollout's end; with ``gae_lambda = 1`` that is A2C with ``n_steps``-step
+returns.  Here the policy reports a bootstrap value of 0, so those additions
+vanish.)
 
 Example:
-    >>> from agents.pg import PG
+    >>> from agents.algorithms.pg import PG
     >>> model = PG("MlpPolicy", "CartPole-v1", baseline="none", n_steps=8, seed=0)
     >>> model.policy.use_value
     False
@@ -32,13 +35,20 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy
 from stable_baselines3.common.utils import explained_variance
 
-from agents.hlgauss import actor_critic_step
+from agents.algorithms.hlgauss import actor_critic_step
 
 BASELINES = ("none", "mean", "value")
 
 
-class _OptionalValue:
-    """Mixin: with ``use_value=False`` every value the policy reports is 0."""
+class _BaselineValue:
+    """Mixin: the value net is a baseline only; nothing bootstraps from it.
+
+    ``forward`` (what the rollout stores as ``values``, i.e. ``b_t``) reports
+    ``V(s)``, or 0 with ``use_value=False``.  ``predict_values`` is what SB3
+    bootstraps returns with (time-limit truncations, the rollout's end); it is
+    0, so that ``G_t`` is the Monte-Carlo reward-to-go.  :meth:`baseline_values`
+    gives the learned baseline.
+    """
 
     def __init__(self, *args: Any, use_value: bool = True, **kwargs: Any) -> None:
         self.use_value = use_value
@@ -52,15 +62,19 @@ class _OptionalValue:
         return actions, values if self.use_value else th.zeros_like(values), log_prob
 
     def predict_values(self, obs: th.Tensor) -> th.Tensor:
+        return th.zeros((obs.shape[0], 1), device=obs.device)
+
+    def baseline_values(self, obs: th.Tensor) -> th.Tensor:
+        """``b(s)`` of the ``value`` baseline (0 without it)."""
         values = super().predict_values(obs)
         return values if self.use_value else th.zeros_like(values)
 
 
-class PGMlpPolicy(_OptionalValue, ActorCriticPolicy):
+class PGMlpPolicy(_BaselineValue, ActorCriticPolicy):
     """``MlpPolicy`` whose value output can be switched off."""
 
 
-class PGCnnPolicy(_OptionalValue, ActorCriticCnnPolicy):
+class PGCnnPolicy(_BaselineValue, ActorCriticCnnPolicy):
     """``CnnPolicy`` whose value output can be switched off."""
 
 
@@ -97,7 +111,7 @@ class PG(A2C):
             if isinstance(self.action_space, spaces.Discrete):
                 actions = actions.long().flatten()
             values, log_prob, entropy = self.policy.evaluate_actions(rollout_data.observations, actions)
-            returns = rollout_data.returns  # G_t; values are 0 unless the baseline is learned
+            returns = rollout_data.returns  # G_t, the same for every baseline
             if self.baseline == "value":
                 advantages = rollout_data.advantages  # G_t - V(s_t) at collection time
                 value_loss = F.mse_loss(returns, values.flatten())

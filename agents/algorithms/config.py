@@ -1,4 +1,4 @@
-"""Hyperparameters: one typed dataclass per algorithm, presets in ``agents/configs/<algo>.yml``.
+"""Hyperparameters: one typed dataclass per algorithm, presets in ``configs/<algo>.yml``.
 
 Each YAML file has one section per preset: ``atari`` (pixel games) and
 ``classic`` (classic-control tasks such as CartPole).  A user YAML file given
@@ -7,7 +7,7 @@ level or under the same preset names.  Unknown fields are an error (a typo
 would otherwise silently train with the default).
 
 Example:
-    >>> from agents.config import load_config
+    >>> from agents.algorithms.config import load_config
     >>> cfg = load_config("a2c", "atari")
     >>> cfg.n_envs, cfg.n_steps, cfg.learning_rate, cfg.vf_coef
     (16, 5, 0.0007, 0.25)
@@ -54,8 +54,9 @@ class OnPolicyConfig:
             empty = SB3's default.
         ortho_init: Orthogonal initialisation of the networks.
         value_head: ``scalar`` (MSE regression, SB3's) or ``hl_gauss`` (cross-entropy
-            on a histogram, :mod:`agents.hlgauss`).
-        hl_v_min: Lower end of the HL-Gauss support (the value scale of the task).
+            on a histogram, :mod:`agents.algorithms.hlgauss`).
+        hl_v_min: Lower end of the HL-Gauss support: below every return the critic must
+            represent (returns outside are clamped; ``train/hl_clamped_fraction``).
         hl_v_max: Upper end of the HL-Gauss support.
         hl_bins: Number of HL-Gauss bins.
         hl_sigma_ratio: HL-Gauss smoothing std as a fraction of the bin width.
@@ -202,7 +203,7 @@ class PPOConfig(OnPolicyConfig):
 
 @dataclass
 class PGConfig(A2CConfig):
-    """Vanilla policy gradient (REINFORCE / GPOMDP, :mod:`agents.pg`).
+    """Vanilla policy gradient (REINFORCE / GPOMDP, :mod:`agents.algorithms.pg`).
 
     Attributes (besides :class:`A2CConfig`'s; ``gae_lambda`` must be 1):
         baseline: ``none``, ``mean`` (batch mean of the returns) or ``value`` (learned).
@@ -222,7 +223,7 @@ class PGConfig(A2CConfig):
             raise ConfigError("pg supports value_head: scalar only")
 
     def sb3_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`agents.pg.PG`."""
+        """Keyword arguments for :class:`agents.algorithms.pg.PG`."""
         kwargs = super().sb3_kwargs()
         kwargs.pop("gae_lambda")
         return dict(kwargs, baseline=self.baseline)
@@ -230,7 +231,7 @@ class PGConfig(A2CConfig):
 
 @dataclass
 class DLACConfig(A2CConfig):
-    """Double-loop actor-critic (:mod:`agents.dlac`).
+    """Double-loop actor-critic (:mod:`agents.algorithms.dlac`).
 
     Attributes (besides :class:`A2CConfig`'s; ``learning_rate`` is the actor's):
         critic_steps: TD(0) critic passes per rollout (K).
@@ -250,7 +251,7 @@ class DLACConfig(A2CConfig):
             raise ConfigError("dlac supports value_head: scalar only")
 
     def sb3_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`agents.dlac.DLAC`."""
+        """Keyword arguments for :class:`agents.algorithms.dlac.DLAC`."""
         return dict(super().sb3_kwargs(), critic_steps=self.critic_steps,
                     critic_learning_rate=self.critic_learning_rate)
 
@@ -265,7 +266,9 @@ class OffPolicyConfig:
         learning_rate: Adam step size.
         buffer_size: Replay capacity in transitions (1e5 Atari frames are
             ~2.8 GB; the zoo's 1e6 would need ~28 GB).
-        optimize_memory_usage: Store each frame once in the replay buffer.
+        optimize_memory_usage: Store each frame once in the replay buffer.  Time-limit
+            truncations are bootstrapped either way
+            (:class:`agents.algorithms.buffers.TimeoutReplayBuffer`).
         learning_starts: Steps collected before the first update.
         batch_size: Minibatch size.
         gamma: Discount factor.
@@ -301,11 +304,15 @@ class OffPolicyConfig:
             raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
 
     def _common_kwargs(self) -> dict[str, Any]:
+        from agents.algorithms.buffers import TimeoutReplayBuffer
+
         return {
             "policy": self.policy, "learning_rate": self.learning_rate,
             "buffer_size": self.buffer_size, "optimize_memory_usage": self.optimize_memory_usage,
-            # SB3's memory-optimised buffer cannot tell time-outs from terminations.
-            "replay_buffer_kwargs": {"handle_timeout_termination": not self.optimize_memory_usage},
+            # Episodes cut at the frame limit are bootstrapped, not valued as deaths, also
+            # with the memory-optimised buffer (SB3's own cannot do both).
+            "replay_buffer_class": TimeoutReplayBuffer,
+            "replay_buffer_kwargs": {"handle_timeout_termination": True},
             "learning_starts": self.learning_starts, "batch_size": self.batch_size,
             "gamma": self.gamma, "train_freq": self.train_freq,
             "gradient_steps": self.gradient_steps,
@@ -349,7 +356,7 @@ class QRDQNConfig(OffPolicyConfig):
 
 @dataclass
 class DSACConfig(OffPolicyConfig):
-    """Discrete DSAC-T (:mod:`agents.dsac`).
+    """Discrete DSAC-T (:mod:`agents.algorithms.dsac`).
 
     Attributes (besides :class:`OffPolicyConfig`'s):
         tau: Polyak rate of the target critics.
@@ -373,7 +380,7 @@ class DSACConfig(OffPolicyConfig):
         _probability(self, "tau", "tau_b", "target_entropy_ratio")
 
     def sb3_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`agents.dsac.DSAC`."""
+        """Keyword arguments for :class:`agents.algorithms.dsac.DSAC`."""
         return dict(self._common_kwargs(), tau=self.tau, tau_b=self.tau_b,
                     policy_delay=self.policy_delay,
                     target_entropy_ratio=self.target_entropy_ratio,
@@ -381,7 +388,7 @@ class DSACConfig(OffPolicyConfig):
                     policy_kwargs={"net_arch": list(self.net_arch)})
 
 
-#: Algorithm name -> config class (the algorithm classes live in :mod:`agents.algos`).
+#: Algorithm name -> config class (the algorithm classes: :mod:`agents.algorithms.registry`).
 CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig,
                              "dlac": DLACConfig, "qrdqn": QRDQNConfig, "dsac": DSACConfig}
 

@@ -5,7 +5,7 @@ TD(0) regression.  Each pass recomputes its target ``r + gamma (1 - done) V(s')`
 with the *current* critic.  Then the actor takes one policy-gradient step with
 the TD(0) advantage ``r + gamma (1 - done) V(s') - V(s)`` of the updated
 critic.  Actor and critic are separate networks (no shared features), each
-with its own optimiser and step size.
+with its own optimiser, step size and gradient-norm clipping.
 
 ``done`` is the end of an episode.  At time-limit truncations, SB3's rollout
 collection has already added ``gamma * V(final observation)`` to the reward (with
@@ -100,6 +100,16 @@ class DLAC(A2C):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "actor_optimizer", "critic_optimizer"], []
 
+    @staticmethod
+    def _clip(optimizer: th.optim.Optimizer, max_norm: float) -> None:
+        """Clip the gradient of the parameters ``optimizer`` steps, and no others.
+
+        A norm over all parameters would include the other network's leftover
+        gradient and shrink this network's step by it.
+        """
+        th.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
+                                    max_norm)
+
     def _values(self, obs: th.Tensor) -> th.Tensor:
         return self.policy.predict_values(obs).flatten()
 
@@ -123,7 +133,7 @@ class DLAC(A2C):
             td_errors.append((target - values).abs().mean().item())
             self.critic_optimizer.zero_grad()
             critic_loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self._clip(self.critic_optimizer, self.max_grad_norm)
             self.critic_optimizer.step()
         with th.no_grad():
             advantages = td_targets(rewards, self._values(next_obs), dones_t, self.gamma) - self._values(obs)
@@ -136,7 +146,7 @@ class DLAC(A2C):
         actor_loss = -(advantages * log_prob).mean() - self.ent_coef * entropy.mean()
         self.actor_optimizer.zero_grad()
         actor_loss.backward()
-        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self._clip(self.actor_optimizer, self.max_grad_norm)
         self.actor_optimizer.step()
         self._n_updates += 1
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")

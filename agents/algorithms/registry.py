@@ -1,8 +1,8 @@
 """Algorithm registry: ``--algo`` name -> Stable-Baselines3 algorithm class.
 
-Each name has a config dataclass in :mod:`agents.config` and presets in
-``agents/configs/<name>.yml``.  A config with ``value_head: hl_gauss`` selects
-the HL-Gauss variant of the algorithm (:mod:`agents.hlgauss`).
+Each name has a config dataclass in :mod:`agents.algorithms.config` and presets in
+``agents/algorithms/configs/<name>.yml``.  A config with ``value_head: hl_gauss`` selects
+the HL-Gauss variant of the algorithm (:mod:`agents.algorithms.hlgauss`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, PPO
 
-from agents.dlac import DLAC
-from agents.dsac import DSAC
-from agents.hlgauss import HLGaussA2C, HLGaussPPO
-from agents.pg import PG
+from agents.algorithms.dlac import DLAC
+from agents.algorithms.dsac import DSAC
+from agents.algorithms.hlgauss import HLGaussA2C, HLGaussPPO
+from agents.algorithms.pg import PG
 
 ALGOS: dict[str, type] = {"a2c": A2C, "ppo": PPO, "pg": PG, "dlac": DLAC, "qrdqn": QRDQN,
                           "dsac": DSAC}

@@ -6,7 +6,9 @@ Gaussian centred on the scalar return, with ``sigma = sigma_ratio x bin width``,
 puts in each bin (differences of its CDF at the bin edges, renormalised to the
 support).  The value used everywhere else (GAE, bootstrapping of truncated
 episodes, logging) is the histogram's expectation, so the algorithms are
-otherwise unchanged.
+otherwise unchanged.  Returns outside the support are clamped to its ends;
+``train/hl_clamped_fraction`` logs how many per update, so a support too
+narrow for the game shows.
 
 Example:
     >>> import torch
@@ -61,6 +63,16 @@ class HLGauss:
         cdf = th.special.erf((edges - t) / (math.sqrt(2.0) * self.sigma))
         mass = cdf[..., 1:] - cdf[..., :-1]
         return mass / (cdf[..., -1:] - cdf[..., :1])
+
+    def clamped_fraction(self, target: th.Tensor | np.ndarray) -> float:
+        """Fraction of ``target`` outside the support (clamped to its ends by the loss).
+
+        Example:
+            >>> HLGauss(-1.0, 1.0, 4).clamped_fraction(th.tensor([-3.0, 0.0, 0.5, 1.0]))
+            0.25
+        """
+        t = th.as_tensor(target)
+        return float(((t < self.v_min) | (t > self.v_max)).float().mean())
 
     def expectation(self, logits: th.Tensor) -> th.Tensor:
         """``(n, bins)`` logits -> ``(n,)`` expected values."""
@@ -183,6 +195,8 @@ class HLGaussA2C(A2C):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/explained_variance", explained_variance(
             self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()))
+        self.logger.record("train/hl_clamped_fraction",
+                           self.policy.hl.clamped_fraction(self.rollout_buffer.returns))
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/value_loss", value_loss.item())
@@ -243,5 +257,7 @@ class HLGaussPPO(PPO):
         self.logger.record("train/clip_fraction", np.mean(clip_fractions))
         self.logger.record("train/explained_variance", explained_variance(
             self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()))
+        self.logger.record("train/hl_clamped_fraction",
+                           self.policy.hl.clamped_fraction(self.rollout_buffer.returns))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/clip_range", clip_range)

@@ -20,7 +20,9 @@ adapted to discrete actions:
 There is also a softmax actor, an automatic temperature with target entropy
 ``kappa * log |A|``, delayed actor, temperature and target updates (every
 ``policy_delay`` critic steps), and Polyak-averaged target critics.  Replay is
-SB3's ``ReplayBuffer``; ``optimize_memory_usage`` stores each Atari frame once.
+:class:`~agents.algorithms.buffers.TimeoutReplayBuffer` (SB3's, bootstrapping
+through time-limit truncations also when ``optimize_memory_usage`` stores each
+Atari frame once).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import FlattenExtractor, NatureCNN, create_mlp
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
+
+from agents.algorithms.buffers import TimeoutReplayBuffer
 
 #: Added to variances in the critic loss (DSAC-T's ``bias``), keeps it finite as sigma -> 0.
 EPS = 0.1
@@ -203,6 +207,7 @@ class DSAC(OffPolicyAlgorithm):
         tau_b: Rate of the running mean of sigma.
         policy_delay: Critic steps per actor / temperature / target update.
         initial_alpha: Starting temperature.
+        replay_buffer_class: Default :class:`~agents.algorithms.buffers.TimeoutReplayBuffer`.
         Other arguments: as for SB3's off-policy algorithms.
     """
 
@@ -213,6 +218,7 @@ class DSAC(OffPolicyAlgorithm):
                  gamma: float = 0.99, train_freq: int = 1, gradient_steps: int = 1,
                  target_entropy_ratio: float = 0.89, tau_b: float = 0.005, policy_delay: int = 2,
                  initial_alpha: float = 0.1, optimize_memory_usage: bool = False,
+                 replay_buffer_class: type | None = TimeoutReplayBuffer,
                  replay_buffer_kwargs: dict | None = None, policy_kwargs: dict | None = None,
                  seed: int | None = None, device: str = "auto", verbose: int = 0,
                  _init_setup_model: bool = True) -> None:
@@ -225,6 +231,7 @@ class DSAC(OffPolicyAlgorithm):
             raise ValueError(f"policy_delay must be an int >= 1, got {policy_delay!r}")
         super().__init__(policy, env, learning_rate, buffer_size, learning_starts, batch_size,
                          tau, gamma, train_freq, gradient_steps,
+                         replay_buffer_class=replay_buffer_class,
                          replay_buffer_kwargs=replay_buffer_kwargs,
                          optimize_memory_usage=optimize_memory_usage, policy_kwargs=policy_kwargs,
                          seed=seed, device=device, verbose=verbose, support_multi_env=True,
@@ -261,8 +268,9 @@ class DSAC(OffPolicyAlgorithm):
             for group in opt.param_groups:
                 group["lr"] = lr
         p = self.policy
-        logs: dict[str, list[float]] = {k: [] for k in ("critic_loss", "actor_loss", "alpha",
-                                                         "entropy", "q", "sigma", "clip_frac")}
+        logs: dict[str, list[float]] = {k: [] for k in (
+            "critic_loss", "actor_loss", "alpha", "entropy", "q", "sigma", "clip_frac",
+            "q_action_gap", "pi_max")}
         for _ in range(gradient_steps):
             data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
             obs, next_obs = p.preprocess(data.observations), p.preprocess(data.next_observations)
@@ -314,6 +322,9 @@ class DSAC(OffPolicyAlgorithm):
                 polyak_update(p.critic2.parameters(), p.critic2_target.parameters(), self.tau)
                 logs["actor_loss"].append(actor_loss.item())
                 logs["entropy"].append(entropy.item())
+                # How much the actions' values differ, against how far the policy commits.
+                logs["q_action_gap"].append((qmin.max(-1).values - qmin.min(-1).values).mean().item())
+                logs["pi_max"].append(pi.detach().max(-1).values.mean().item())
                 logs["alpha"].append(self.log_alpha.exp().item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         for key, values in logs.items():

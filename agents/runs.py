@@ -1,0 +1,111 @@
+"""A run directory's settings, shared by the command-line tools.
+
+``agents.train`` writes a run's :class:`RunConfig` to ``config.yaml``;
+``agents.train --resume``, ``agents.evaluate`` and ``agents.report`` read it
+back with :func:`read_run_config`.  Keeping these pieces here lets each CLI
+import them without importing another CLI.
+
+Example:
+    >>> cfg = RunConfig.from_dict({"game": "Pong", "env": {"frame_skip": 2}})
+    >>> cfg.algo, cfg.env.frame_skip
+    ('a2c', 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.environments import EnvSettings
+
+CONFIG_FILE = "config.yaml"
+TABLE_FILE = "reward_table.json"
+
+
+class TrainError(RuntimeError):
+    """A run cannot start or continue; the message says why."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; written to ``config.yaml`` in the run directory.
+
+    Attributes:
+        game: Atari game name or Gymnasium env id, as given.
+        algo: Algorithm name (see :data:`agents.algorithms.registry.ALGOS`).
+        shaping: ``manual`` (reward table from the manual) or ``none``.
+        steps: Total environment steps (all environments together).
+        seed: Seed of the model, environments and RNGs.
+        device: ``auto``, ``cpu`` or ``cuda`` (``cuda:N``).
+        vec_env: ``auto``, ``dummy`` (in-process) or ``subproc`` (one process per env).
+        save_every: Checkpoint period in environment steps.
+        eval_episodes: Episodes of the final evaluation (0 = none).
+        eval_deterministic: Greedy actions in evaluation (default: sample).
+        manual: A user manual file instead of the shipped one.
+        overrides: YAML/JSON file fixing reward-table entries.
+        aux_scale: Multiplier of the table's rewards.
+        anneal_steps: Steps over which the auxiliary weight decays (0 = constant).
+        final_weight: Auxiliary weight after annealing, as a fraction.
+        hparams_file: User hyperparameter YAML (overrides the preset).
+        env: Environment settings.
+        hparams: The algorithm's resolved hyperparameters (filled in at start).
+    """
+
+    game: str
+    algo: str = "a2c"
+    shaping: str = "manual"
+    steps: int = 0
+    seed: int = 0
+    device: str = "auto"
+    vec_env: str = "auto"
+    save_every: int = 100_000
+    eval_episodes: int = 10
+    eval_deterministic: bool = False
+    manual: str | None = None
+    overrides: str | None = None
+    aux_scale: float = 1.0
+    anneal_steps: int = 0
+    final_weight: float = 0.0
+    hparams_file: str | None = None
+    env: EnvSettings = field(default_factory=EnvSettings)
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        data = dict(data)
+        env = EnvSettings(**data.pop("env", {}))
+        return cls(env=env, **data)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` if available else ``cpu``; CUDA requested without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainError(f"--device {device} but no CUDA GPU is available to torch "
+                             f"(torch {torch.__version__}); use --device cpu or auto")
+        return device
+    if device == "cpu":
+        return device
+    raise TrainError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    """The :class:`RunConfig` a run directory was started with.
+
+    Raises:
+        TrainError: no ``config.yaml`` (not a run directory), or an unreadable one.
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise TrainError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
+    try:
+        return RunConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, TypeError, AttributeError, UnicodeDecodeError) as err:
+        raise TrainError(f"{path} is corrupt ({err})") from None
