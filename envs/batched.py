@@ -537,7 +537,7 @@ def make_extractor(game: str | GameSpec, num_envs: int) -> BatchedExtractor | Fa
     """A :class:`BatchedExtractor` for games in :data:`BATCHED_GAMES`, else a :class:`FallbackExtractor`.
 
     Example:
-        >>> type(make_extractor("Skiing", 4)).__name__, type(make_extractor("Frostbite", 4)).__name__
+        >>> type(make_extractor("Pong", 4)).__name__, type(make_extractor("Frostbite", 4)).__name__
         ('BatchedExtractor', 'FallbackExtractor')
     """
     spec = game if isinstance(game, GameSpec) else resolve_game(game)
