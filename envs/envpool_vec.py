@@ -316,11 +316,11 @@ class EnvpoolAtari:
         events = None
         if self._extractor is not None:
             self.last_objects = batch = self._extractor.update(ram)
-            events = [[] for _ in range(self.num_envs)]
-            for source in self._sources:
-                for i, found in enumerate(source.update(batch, steps)):
-                    if found:
-                        events[i].extend(found)
+            events = (self._sources[0].update(batch, steps) if self._sources
+                      else [[] for _ in range(self.num_envs)])
+            for source in self._sources[1:]:
+                for mine, found in zip(events, source.update(batch, steps)):
+                    mine.extend(found)
         done = terminated | truncated
         out = StepBatch(obs, np.sign(game_reward).astype(np.float32) if self.clip else
                         game_reward.astype(np.float32), game_reward, terminated, truncated,

@@ -59,23 +59,33 @@ def _track_ball(axis: int) -> Policy:
     return policy
 
 
-def _persistent_random(frame: ObjectFrame, meanings: list[str], rng: np.random.Generator) -> int:
-    """Random actions held for a while (Skiing: weaves through trees, flags and moguls)."""
-    state = _persistent_random.__dict__.setdefault("state", {})
-    key = id(rng)
-    action, left = state.get(key, (0, 0))
-    if left <= 0:
-        action, left = int(rng.integers(len(meanings))), int(rng.integers(2, 12))
-    state[key] = (action, left - 1)
-    return action
+class _HeldRandom:
+    """Random actions, each held for 2 to 11 steps (Skiing: weaves into trees, flags, moguls)."""
+
+    def __init__(self) -> None:
+        self.action, self.left = 0, 0
+
+    def __call__(self, frame: ObjectFrame, meanings: list[str], rng: np.random.Generator) -> int:
+        if self.left <= 0:
+            self.action, self.left = int(rng.integers(len(meanings))), int(rng.integers(2, 12))
+        self.left -= 1
+        return self.action
 
 
-#: Scripted policies that produce many contacts, per game.
-CONTACT_POLICIES: dict[str, Policy] = {
-    "Pong": _track_ball(1),
-    "Breakout": _track_ball(0),
-    "Freeway": lambda frame, meanings, rng: meanings.index("UP"),
-    "Skiing": _persistent_random,
+def _always(action: str) -> Policy:
+    return lambda frame, meanings, rng: meanings.index(action)
+
+
+def _uniform(frame: ObjectFrame, meanings: list[str], rng: np.random.Generator) -> int:
+    return int(rng.integers(len(meanings)))
+
+
+#: Scripted policies that produce many contacts: game -> factory of a fresh policy.
+CONTACT_POLICIES: dict[str, Callable[[], Policy]] = {
+    "Pong": lambda: _track_ball(1),
+    "Breakout": lambda: _track_ball(0),
+    "Freeway": lambda: _always("UP"),
+    "Skiing": _HeldRandom,
 }
 
 
@@ -105,8 +115,8 @@ def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, s
     Args:
         game: The game.
         frames: Emulator frames to play.
-        policy: Chooses each agent step's action; defaults to the game's entry
-            in :data:`CONTACT_POLICIES` (random actions for other games).
+        policy: Chooses each agent step's action; defaults to a fresh policy
+            from :data:`CONTACT_POLICIES` (uniformly random actions for other games).
         seed: Seed of the emulator and the policy.
         frame_skip: Frames per agent step (the action is repeated).
         sticky_actions: ALE's repeat-action probability per frame.
@@ -117,7 +127,7 @@ def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, s
     spec = game if isinstance(game, GameSpec) else resolve_game(game)
     if not isinstance(frames, int) or frames < 1:
         raise ValueError(f"frames must be an int >= 1, got {frames!r}")
-    policy = policy or CONTACT_POLICIES.get(spec.name, lambda f, m, rng: int(rng.integers(len(m))))
+    policy = policy or CONTACT_POLICIES.get(spec.name, lambda: _uniform)()
     env = gym.make(spec.ale_id, frameskip=1, repeat_action_probability=sticky_actions)
     ale = env.unwrapped.ale
     meanings = env.unwrapped.get_action_meanings()

@@ -204,6 +204,7 @@ class SweptDetector:
         start = box[..., :2].copy()
         vel = np.zeros((n, k, 2), np.int64)
         touching = np.zeros((n, k), bool)
+        found = np.zeros((n, k), bool)
         if prev is not None:
             found, src = self._match(prev, key)
             start = np.where(found[..., None], prev["box"].reshape(-1, 4)[src, :2], start)
@@ -240,6 +241,8 @@ class SweptDetector:
                             av_start, av_vel, av_end, av_disp, fs)
         frame = np.stack([straight, obj_bounce, av_bounce]).astype(np.float64)
         frame = np.where(frame >= 0, frame, np.inf).min(0)
+        # Without a path (new object, or a jump) the contact is seen on the last frame.
+        frame = np.where((~found | jumped) & np.isfinite(frame), fs - 1, frame)
         interactable = present & self._eligible[cat] & has_av[:, None]
         hit = interactable & ~touching & np.isfinite(frame)
         # The per-frame detector's test on this step's last frame.
