@@ -179,7 +179,7 @@ def choose_backend(backend: str, spec: GameSpec | None, *, track_objects: bool =
             raise ValueError("the envpool backend runs Atari games only")
         if not envpool_available():
             raise ValueError("backend 'envpool' needs the envpool package (pip install envpool; "
-                             "wheels for CPython 3.11 and 3.12 on Linux)")
+                             "wheels for CPython 3.11-3.13)")
         return backend
     if backend == "gymnasium" or spec is None or not envpool_available():
         return "gymnasium"

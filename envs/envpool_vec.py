@@ -65,7 +65,7 @@ from envs.interactions import INTERACTIONS_KEY, InteractionEvent
 
 
 def envpool_available() -> bool:
-    """Whether the ``envpool`` package is installed (wheels exist for CPython 3.11 and 3.12)."""
+    """Whether the ``envpool`` package is installed (wheels exist for CPython 3.11-3.13)."""
     return importlib.util.find_spec("envpool") is not None
 
 
@@ -183,7 +183,7 @@ class EnvpoolAtari:
             raise ValueError(f"num_threads must be an int >= 1, got {num_threads!r}")
         if not envpool_available():
             raise ImportError("the envpool backend needs the envpool package "
-                              "(pip install envpool; wheels for CPython 3.11 and 3.12 on Linux)")
+                              "(pip install envpool; wheels for CPython 3.11-3.13)")
         width, height = (screen_size, screen_size) if isinstance(screen_size, int) else screen_size
         self.num_envs = num_envs
         self.frame_skip = frame_skip
@@ -216,7 +216,7 @@ class EnvpoolAtari:
         self.observation_space = gym.spaces.Box(0, 255, shape, np.uint8)
         self.action_space = gym.spaces.Discrete(int(pool_spec.action_space.n))
         self._pool = None
-        self._seed: int | list[int] | None = None
+        self._seed: list[int] | None = None
         self._sources = []
         self._extractor = None
         if track_objects:

@@ -59,6 +59,18 @@ def test_same_game_as_todays_path_step_for_step(game, kw, ends):
         assert -7 <= fast_score - score < 0       # one more frame of elapsed time
 
 
+@pytest.mark.parametrize("kw", [{"frame_stack": 1}, {"grayscale": False, "frame_stack": 2},
+                                {"screen_size": (64, 48)}])
+def test_other_observation_settings_match_too(kw):
+    ours, fast = deterministic_pair("MsPacman", **kw)
+    obs, _ = ours.reset(seed=0)
+    assert fast.observation_space == ours.observation_space
+    np.testing.assert_array_equal(fast.reset(seed=0)[0], obs)
+    for a in (1, 2, 3, 4):
+        np.testing.assert_array_equal(fast.step(np.array([a])).obs[0], ours.step(a)[0])
+    fast.close()
+
+
 def test_seeds_sticky_actions_and_no_op_starts():
     def run(seed, sticky=0.25, noop_max=30):
         env = EnvpoolAtari("Pong", 3, sticky_actions=sticky, noop_max=noop_max, num_threads=2)
