@@ -231,23 +231,34 @@ class SweptDetector:
 
         fr, fs, m = self._frames, self.frame_skip, self.margin
         size = box[..., 2:]
-        av_line = _path(av_start, av_disp, fr)
-        av_ext = _path(av_start, av_vel, fr)
-        obj_line = _path(start, disp, fr)
-        straight = _first(_overlap(obj_line, size, av_line, av_size, m))
-        obj_bounce = _bounce(_overlap(_path(start, vel, fr), size, av_line, av_size, m),
-                             start, vel, box[..., :2], disp, fs)
-        av_bounce = _bounce(_overlap(obj_line, size, av_ext, av_size, m),
-                            av_start, av_vel, av_end, av_disp, fs)
-        frame = np.stack([straight, obj_bounce, av_bounce]).astype(np.float64)
-        frame = np.where(frame >= 0, frame, np.inf).min(0)
-        # Without a path (new object, or a jump) the contact is seen on the last frame.
-        frame = np.where((~found | jumped) & np.isfinite(frame), fs - 1, frame)
         interactable = present & self._eligible[cat] & has_av[:, None]
-        hit = interactable & ~touching & np.isfinite(frame)
         # The per-frame detector's test on this step's last frame.
         static = interactable & _overlap(box[..., None, :2], size, av_end[..., None, :],
                                          av_size, m)[..., 0]
+        # Frame-by-frame tests only where the regions both sides can cover in this step meet.
+        ends = np.stack([start, box[..., :2], start + vel])
+        av_ends = np.stack([av_start, av_end, av_start + av_vel])
+        near = (interactable & ~touching
+                & (ends.min(0) < av_ends.max(0) + av_size + m).all(-1)
+                & (av_ends.min(0) < ends.max(0) + size + m).all(-1))
+        ii, jj = np.nonzero(near)
+        o_start, o_disp, o_vel, o_size = start[ii, jj], disp[ii, jj], vel[ii, jj], size[ii, jj]
+        a_start, a_disp, a_vel = av_start[ii, 0], av_disp[ii, 0], av_vel[ii, 0]
+        a_size, a_end = av_size[ii, 0], av_end[ii, 0]
+        a_line = _path(a_start, a_disp, fr)
+        o_line = _path(o_start, o_disp, fr)
+        straight = _first(_overlap(o_line, o_size, a_line, a_size, m))
+        obj_bounce = _bounce(_overlap(_path(o_start, o_vel, fr), o_size, a_line, a_size, m),
+                             o_start, o_vel, box[ii, jj, :2], o_disp, fs)
+        av_bounce = _bounce(_overlap(o_line, o_size, _path(a_start, a_vel, fr), a_size, m),
+                            a_start, a_vel, a_end, a_disp, fs)
+        first = np.stack([straight, obj_bounce, av_bounce]).astype(np.float64)
+        first = np.where(first >= 0, first, np.inf).min(0)
+        # Without a path (new object, or a jump) the contact is seen on the last frame.
+        first = np.where((~found[ii, jj] | jumped[ii, jj]) & np.isfinite(first), fs - 1, first)
+        frame = np.full((n, k), np.inf)
+        frame[ii, jj] = first
+        hit = np.isfinite(frame)
 
         categories = batch.categories
         steps = np.asarray(steps)
