@@ -2,13 +2,15 @@
 
 The wrapper order is what keeps the logged score honest::
 
-    make_env(game) ... Monitor (game score)  [SignReward]   per worker process
+    make_env(game) ... Monitor (game score)  [SignReward]   per worker process   (backend gymnasium)
     SubprocVecEnv / DummyVecEnv
+      or
+    EnvpoolVecEnv: game score in info["episode"], clipping    in C++ threads  (backend envpool)
     ManualRewardVecEnv     + table reward per interaction   (shaping="manual")
     VecNormalize           reward scaling only               (normalize_reward)
 
 so ``info["episode"]``, ``rollout/ep_rew_mean`` and evaluation scores are the
-unclipped, unshaped game score.
+unclipped, unshaped game score on both backends.
 
 Example:
     >>> from agents.environments import resolve_target
@@ -74,6 +76,9 @@ class EnvSettings:
         clip_reward: Clip the game reward to its sign; ``None`` = the game's default.
         max_episode_frames: Truncate episodes after this many emulator frames.
         touch_margin: Contact margin in pixels; ``None`` = the game's default.
+        backend: ``gymnasium`` (per-frame detection, one process per env) or
+            ``envpool`` (the fast path, :mod:`envs.envpool_vec`); Atari only.
+            Runs recorded before the field existed trained on ``gymnasium``.
     """
 
     frame_skip: int = 4
@@ -82,6 +87,7 @@ class EnvSettings:
     clip_reward: bool | None = None
     max_episode_frames: int = 108_000
     touch_margin: int | None = None
+    backend: str = "gymnasium"
 
 
 def _quiet_worker() -> None:
@@ -131,9 +137,23 @@ def choose_vec_env(kind: str, n_envs: int) -> str:
 
 def make_vec(target: Target, settings: EnvSettings, n_envs: int, seed: int, *,
              track_objects: bool, vec_env: str = "auto"):
-    """An SB3 VecEnv of ``n_envs`` environments seeded ``seed, seed+1, ...``."""
+    """An SB3 VecEnv of ``n_envs`` environments seeded ``seed, seed+1, ...``.
+
+    Atari games run on ``settings.backend``; ``vec_env`` applies to the
+    ``gymnasium`` backend and to non-Atari envs.
+    """
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
+    if target.atari and settings.backend == "envpool":
+        from envs.envpool_vec import EnvpoolVecEnv
+
+        venv = EnvpoolVecEnv(
+            target.spec, n_envs, frame_skip=settings.frame_skip,
+            frame_stack=settings.frame_stack, sticky_actions=settings.sticky_actions,
+            clip_reward=settings.clip_reward, max_episode_frames=settings.max_episode_frames,
+            touch_margin=settings.touch_margin, track_objects=track_objects)
+        venv.seed(seed)
+        return venv
     kind = choose_vec_env(vec_env, n_envs)
     fns = [env_factory(target, settings, track_objects=track_objects, in_worker=kind == "subproc")
            for _ in range(n_envs)]

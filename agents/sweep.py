@@ -69,8 +69,9 @@ RESULT_FIELDS = ["game", "algo", "shaping", "seed", "steps", "frames", "final_sc
 #: agents.train options a sweep may set (name -> type); anything else is a config error.
 TRAIN_OPTIONS: dict[str, type] = {
     "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
-    "vec_env": str, "device": str, "save_every": int, "aux_scale": float, "anneal_steps": int,
-    "final_weight": float, "config": str, "manual": str, "overrides": str, "value_head": str,
+    "vec_env": str, "env_backend": str, "device": str, "save_every": int, "aux_scale": float,
+    "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
+    "value_head": str,
 }
 #: What ``overrides[].match`` and ``--only`` select runs by.
 MATCH_KEYS = ("game", "algo", "shaping", "seed")

@@ -50,6 +50,8 @@ from agents.runs import (
     read_run_config,
     resolve_device,
 )
+from envs.atari import choose_backend
+from envs.envpool_vec import envpool_available
 from envs.games import UnknownGameError
 from reward_shaping.wrappers import find_shaper
 
@@ -214,9 +216,10 @@ class Run:
                                ckpt.step if ckpt else None, progress=self.progress)
         if ckpt is not None:  # episode count continues across resumes
             callback.episodes = int(ckpt.state.get("episodes", 0))
+        backend = cfg.env.backend if self.target.atari else "gymnasium"
         print(f"training {cfg.algo} on {self.target.env_id} ({cfg.shaping} shaping) for "
-              f"{cfg.steps:,} steps: {hp.n_envs} envs, device {model.device}, run dir {self.run_dir}",
-              flush=True)
+              f"{cfg.steps:,} steps: {hp.n_envs} envs ({backend}), device {model.device}, "
+              f"run dir {self.run_dir}", flush=True)
         first_step = model.num_timesteps
         try:
             with stop:
@@ -260,6 +263,7 @@ class Run:
         summary = {
             "game": self.target.name, "env_id": self.target.env_id, "algo": self.cfg.algo,
             "shaping": self.cfg.shaping, "seed": self.cfg.seed, "device": device,
+            "env_backend": self.cfg.env.backend if self.target.atari else "gymnasium",
             "steps": int(model.num_timesteps),
             "frames": int(model.num_timesteps) * (self.cfg.env.frame_skip if self.target.atari else 1),
             "wall_time_s": round(wall, 2), "steps_per_s": round(sps, 1),
@@ -301,7 +305,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", type=Path, help="hyperparameter YAML overriding the preset")
     p.add_argument("--value-head", choices=["scalar", "hl_gauss"],
                    help="critic: scalar regression or HL-Gauss histogram (default: the preset's)")
-    p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"])
+    p.add_argument("--env-backend", default="auto", choices=["auto", "envpool", "gymnasium"],
+                   help="Atari environments: envpool (the fast path: emulation and "
+                   "preprocessing in C++ threads, contacts once per agent step) or gymnasium "
+                   "(Python wrappers, contacts on every emulator frame); auto: envpool where "
+                   "it is installed and has a batched object extractor for the game")
+    p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"],
+                   help="gymnasium backend and non-Atari envs: in-process or one process per env")
     p.add_argument("--save-every", type=float, default=100_000, help="checkpoint period in steps")
     p.add_argument("--eval-episodes", type=int, default=10, help="final evaluation episodes")
     p.add_argument("--eval-deterministic", action="store_true", help="greedy evaluation actions")
@@ -332,6 +342,11 @@ def _steps(value: float | None, flag: str) -> int | None:
 def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     target = resolve_target(args.game)
     preset = "atari" if target.atari else "classic"
+    try:
+        backend = choose_backend(args.env_backend, target.spec,
+                                 track_objects=args.shaping == "manual")
+    except ValueError as err:
+        raise TrainError(f"--env-backend: {err}") from None
     hp_overrides: dict[str, Any] = {"n_envs": args.n_envs} if args.n_envs is not None else {}
     if args.value_head is not None:
         hp_overrides["value_head"] = args.value_head
@@ -343,7 +358,7 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         manual=args.manual, overrides=args.overrides, aux_scale=args.aux_scale,
         anneal_steps=int(args.anneal_steps), final_weight=args.final_weight,
         hparams_file=str(args.config) if args.config else None,
-        env=EnvSettings(max_episode_frames=args.max_episode_frames),
+        env=EnvSettings(max_episode_frames=args.max_episode_frames, backend=backend),
     )
     _validate(cfg, target)
     hp = load_config(cfg.algo, preset, cfg.hparams_file, hp_overrides or None)
@@ -361,6 +376,10 @@ def _resume_config(args: argparse.Namespace) -> RunConfig:
         raise TrainError(f"cannot resume: {err}") from None
     if args.game is not None and resolve_target(args.game) != resolve_target(cfg.game):
         raise TrainError(f"{args.resume} trains {cfg.game}, not {args.game}")
+    if cfg.env.backend == "envpool" and not envpool_available():
+        # The other backend detects contacts differently: no silent switch mid-run.
+        raise TrainError(f"{args.resume} trains on the envpool backend, which is not installed "
+                         "here (pip install envpool; CPython 3.11-3.13)")
     steps = _steps(args.steps, "--steps")
     if steps is not None:
         cfg.steps = steps

@@ -1,32 +1,39 @@
-"""Training throughput with manual shaping on vs off, same settings, same machine.
+"""Training throughput: today's path against the fast path, shaping on and off, several env counts.
 
-Runs ``python -m agents.train`` twice (``--shaping none``, then ``manual``) for
-the same number of steps with evaluation off, reads each run's
-``summary.json`` (steps/s of the learning loop, excluding start-up and the
-reward-table build) and prints the ratio.
+Runs ``python -m agents.train`` once per combination of env backend
+(``gymnasium``: today's path, per-frame detection in Python wrappers;
+``envpool``: the fast path), shaping (``none``, ``manual``) and env count, the
+same number of steps each with evaluation off, one after the other, and reads
+each run's ``summary.json`` (steps/s of the learning loop, excluding start-up
+and the reward-table build).  Prints a table with steps/s and the ratios
+fast/today and manual/none.
 
 Usage::
 
-    python benchmarks/train_throughput.py Skiing --steps 20000 --n-envs 16 --device cuda
+    python benchmarks/train_throughput.py Skiing --steps 40000 --n-envs 16 64 256 --device cuda
+    python benchmarks/train_throughput.py Skiing --steps 2000 --n-envs 16 64 --device cpu
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(game: str, shaping: str, steps: int, n_envs: int, device: str, vec_env: str,
+def run(game: str, backend: str, shaping: str, n_envs: int, args: argparse.Namespace,
         out: Path) -> dict:
-    cmd = [sys.executable, "-m", "agents.train", game, "--shaping", shaping, "--steps", str(steps),
-           "--n-envs", str(n_envs), "--device", device, "--vec-env", vec_env,
-           "--eval-episodes", "0", "--no-progress", "--save-every", str(10 * steps),
+    cmd = [sys.executable, "-m", "agents.train", game, "--algo", args.algo,
+           "--env-backend", backend, "--shaping", shaping, "--steps", str(args.steps),
+           "--n-envs", str(n_envs), "--device", args.device, "--vec-env", args.vec_env,
+           "--eval-episodes", "0", "--no-progress", "--save-every", str(10 * args.steps),
            "--out", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -37,24 +44,55 @@ def run(game: str, shaping: str, steps: int, n_envs: int, device: str, vec_env: 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("game", nargs="?", default="Skiing")
-    p.add_argument("--steps", type=int, default=20_000)
-    p.add_argument("--n-envs", type=int, default=16)
+    p.add_argument("--algo", default="a2c")
+    p.add_argument("--steps", type=int, default=20_000, help="environment steps per run")
+    p.add_argument("--n-envs", type=int, nargs="+", default=[16, 64, 256])
+    p.add_argument("--backends", nargs="+", default=["gymnasium", "envpool"],
+                   choices=["gymnasium", "envpool"])
+    p.add_argument("--shaping", nargs="+", default=["none", "manual"], choices=["none", "manual"])
     p.add_argument("--device", default="auto")
-    p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"])
+    p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"],
+                   help="today's path: in-process or one process per env")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args()
-    results = {}
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for shaping in ("none", "manual"):
-            s = run(args.game, shaping, args.steps, args.n_envs, args.device, args.vec_env,
-                    Path(tmp) / shaping)
-            results[shaping] = {"steps_per_s": s["steps_per_s"], "steps": s["steps"],
-                                "device": s["device"]}
-            print(f"{args.game} a2c shaping={shaping:<6} {s['steps']} steps on {s['device']}, "
-                  f"{args.n_envs} envs: {s['steps_per_s']:.0f} steps/s", flush=True)
-    ratio = results["manual"]["steps_per_s"] / results["none"]["steps_per_s"]
-    results["ratio_manual_over_none"] = ratio
-    print(f"ratio manual/none: {ratio:.2f}")
+        for n in args.n_envs:
+            for backend in args.backends:
+                for shaping in args.shaping:
+                    t0 = time.time()
+                    s = run(args.game, backend, shaping, n, args,
+                            Path(tmp) / f"{backend}-{shaping}-{n}")
+                    results.append({"backend": backend, "shaping": shaping, "n_envs": n,
+                                    "steps": s["steps"], "steps_per_s": s["steps_per_s"],
+                                    "device": s["device"]})
+                    print(f"{args.game} {args.algo} {backend:<9} shaping={shaping:<6} {n:>4} envs: "
+                          f"{s['steps_per_s']:>8.0f} steps/s ({s['steps']} steps on {s['device']}, "
+                          f"{time.time() - t0:.0f} s with start-up)", flush=True)
+
+    def sps(backend: str, shaping: str, n: int) -> float | None:
+        return next((r["steps_per_s"] for r in results if (r["backend"], r["shaping"],
+                                                            r["n_envs"]) == (backend, shaping, n)),
+                    None)
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}" if a and b else "-"
+
+    cols = [(b, s) for b in args.backends for s in args.shaping]
+    print(f"\n{args.game}, {args.algo}, {args.steps} steps per run, device {results[0]['device']}, "
+          f"{platform.node()}")
+    print("| envs | " + " | ".join(f"{'today' if b == 'gymnasium' else 'fast'} {s}"
+                                    for b, s in cols)
+          + " | fast/today none | fast/today manual | manual/none today | manual/none fast |")
+    print("|---" * (len(cols) + 5) + "|")
+    for n in args.n_envs:
+        cells = [f"{sps(b, s, n):.0f}" if sps(b, s, n) else "-" for b, s in cols]
+        print(f"| {n} | " + " | ".join(cells) + " | "
+              + " | ".join([ratio(sps("envpool", "none", n), sps("gymnasium", "none", n)),
+                            ratio(sps("envpool", "manual", n), sps("gymnasium", "manual", n)),
+                            ratio(sps("gymnasium", "manual", n), sps("gymnasium", "none", n)),
+                            ratio(sps("envpool", "manual", n), sps("envpool", "none", n))])
+              + " |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

@@ -103,6 +103,11 @@ class InteractionDetector:
         self._touching: set[int] = set()
         self._passes = PassDetector(self.spec)
 
+    @property
+    def touching(self) -> frozenset[int]:
+        """Instance ids of the objects in contact with the avatar on the latest frame."""
+        return frozenset(self._touching)
+
     def reset(self) -> None:
         """Forget current contacts (call on episode reset)."""
         self._touching = set()

@@ -141,7 +141,7 @@ def test_raw_rgb_frames_reachable():
 
 
 def test_vector_env_carries_events_per_env():
-    venv = make_vec_env("Freeway", 2, vectorization="sync", noop_max=0)
+    venv = make_vec_env("Freeway", 2, backend="gymnasium", vectorization="sync", noop_max=0)
     venv.reset(seed=0)
     up = 1  # Freeway's minimal action set: NOOP, UP, DOWN
     hits = [0, 0]
@@ -155,7 +155,7 @@ def test_vector_env_carries_events_per_env():
 
 @pytest.mark.slow
 def test_async_vector_env_in_worker_processes():
-    venv = make_vec_env("Pong", 2, vectorization="async", ram_in_info=True)
+    venv = make_vec_env("Pong", 2, backend="gymnasium", vectorization="async", ram_in_info=True)
     obs, infos = venv.reset(seed=1)
     assert obs.shape == (2, 4, 84, 84)
     _, _, _, _, infos = venv.step(np.zeros(2, dtype=np.int64))

@@ -13,11 +13,20 @@ import pytest
 import yaml
 
 from agents.algorithms.config import ConfigError, load_config
+from agents.algorithms.registry import ALGOS
+from agents.runs import RunConfig
 from agents.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ATARI = ["--n-envs", "2", "--max-episode-frames", "1200", "--vec-env", "dummy",
               "--no-progress", "--device", "cpu"]
+# Short rollouts and a small, early replay: every algorithm updates within a few dozen steps.
+TINY_HP = {
+    "ppo": "atari:\n  n_steps: 16\n  batch_size: 32\n",
+    "pg": "atari:\n  n_steps: 16\n",
+    **dict.fromkeys(["qrdqn", "dsac"], "atari:\n  learning_starts: 32\n  batch_size: 8\n"
+                    "  buffer_size: 1000\n  optimize_memory_usage: false\n"),
+}
 TINY_CARTPOLE = ["--shaping", "none", "--n-envs", "2", "--vec-env", "dummy", "--no-progress",
                  "--device", "cpu", "--eval-episodes", "0"]
 
@@ -236,3 +245,38 @@ def test_skiing_missed_gate_penalty_reaches_the_agent_unclipped(tmp_path):
     assert raw <= -2500  # at least 5 missed gates
     assert reward[0] == pytest.approx(raw / np.sqrt(norm.ret_rms.var + norm.epsilon), rel=1e-5)
     assert reward[0] < -10
+
+
+@pytest.mark.parametrize("algo", sorted(ALGOS))
+def test_every_algorithm_trains_on_the_fast_path(tmp_path, algo):
+    pytest.importorskip("envpool")
+    out = tmp_path / algo
+    args = [*TINY_ATARI, "--max-episode-frames", "120", "--env-backend", "envpool",
+            "--eval-episodes", "1", "--save-every", "40"]
+    if algo in TINY_HP:
+        (tmp_path / "hp.yml").write_text(TINY_HP[algo])
+        args += ["--config", str(tmp_path / "hp.yml")]
+    assert main(["Skiing", "--algo", algo, "--steps", "64", "--out", str(out), *args]) == 0
+    if algo == "a2c":  # resuming restarts the envpool environments
+        assert main(["--resume", str(out), "--steps", "100"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["env"]["backend"] == "envpool"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env_backend"] == "envpool" and summary["algo"] == algo
+    assert summary["steps"] >= 64 and summary["frames"] == 4 * summary["steps"]
+    assert summary["eval"]["lengths"] == [30] and summary["eval"]["scores"][0] < -30
+    episodes = rows(out / "episodes.csv")
+    # 30-step episodes: the game score (minus elapsed time), the table's -5 per contact.
+    assert episodes and all(int(e["length"]) == 30 and float(e["score"]) < -30 for e in episodes)
+    assert all(float(e["aux_return"]) == -5 * sum(json.loads(e["paid"]).values())
+               for e in episodes)
+
+
+def test_backend_choice_is_recorded_and_old_runs_stay_on_theirs(tmp_path, capsys):
+    assert RunConfig.from_dict({"game": "Skiing", "env": {"frame_skip": 4}}).env.backend == \
+        "gymnasium"  # config.yaml written before the field existed
+    assert main(["CartPole-v1", "--env-backend", "envpool", "--out", str(tmp_path / "x"),
+                 *TINY_CARTPOLE]) == 2
+    assert "Atari games only" in capsys.readouterr().err
+    out = tmp_path / "cp"
+    assert main(["CartPole-v1", "--steps", "64", "--out", str(out), *TINY_CARTPOLE]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["env"]["backend"] == "gymnasium"
