@@ -25,7 +25,8 @@ settings, so a retrained head invalidates cached tables.
 
 Example:
     >>> from reward_shaping.consequence import ConsequenceBackend
-    >>>     >>> b = ConsequenceBackend()
+    >>> from reward_shaping.qa import Evidence
+    >>> b = ConsequenceBackend()
     >>> d = b.decide("Freeway", "Car", ["car", "truck"],
     ...              [Evidence("A car that runs over your hen puts her back on the curb.", 0.8)], [])
     >>> d.answer, d.question
@@ -105,6 +106,10 @@ def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
 _PREPOSITIONS = {"on", "of", "in", "at", "from", "with", "by", "to", "for", "near"}
 
 
+# How many words around a head noun the rest of a multi-word name may be spread.
+_NEAR = 5
+
+
 def _head(term: str) -> str:
     words = term.lower().split()
     for i, w in enumerate(words):
@@ -118,9 +123,9 @@ def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[i
 
     A term counts where it appears as written (plural and possessive allowed).
     Failing that, a multi-word term counts where all its words of three or more
-    letters appear in the sentence in any order ("an enemy patrol sub cruises
-    along the surface" names the "surface patrol sub"); its head noun is then
-    the mention.
+    letters appear within a few words of its head noun, in any order ("an enemy
+    patrol sub cruises along the surface" names the "surface patrol sub"); the
+    head noun is then the mention.
 
     >>> text = "An enemy patrol sub cruises along the surface."
     >>> [text[a:b] for a, b in find_mentions(text, ["surface patrol sub", "enemy sub on the surface"])]
@@ -132,16 +137,19 @@ def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[i
     spans = [m.span() for m in pattern.finditer(text)]
     if spans:
         return spans
-    words = set(re.findall(r"[a-z]+", text.lower()))
+    words = [(m.group().lower(), m.span()) for m in re.finditer(r"[A-Za-z]+", text)]
 
-    def present(w: str) -> bool:
-        return w in words or f"{w}s" in words or f"{w}es" in words
+    def near(i: int, w: str) -> bool:
+        return any(v in (w, f"{w}s", f"{w}es") for v, _ in words[max(0, i - _NEAR):i + _NEAR + 1])
 
     for term in terms:
         content = [w for w in re.findall(r"[a-z]+", term.lower()) if len(w) >= 3]
-        if len(content) >= 2 and all(present(w) for w in content):
-            head = term_pattern([_head(term)])
-            spans += [m.span() for m in head.finditer(text)]
+        head = _head(term)
+        if len(content) < 2 or head not in content:
+            continue
+        for i, (w, span) in enumerate(words):
+            if w in (head, f"{head}s", f"{head}es") and all(near(i, c) for c in content):
+                spans.append(span)
     return sorted(set(spans))
 
 
