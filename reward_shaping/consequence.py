@@ -14,8 +14,8 @@ event is good (``yes``), bad (``no``), or says nothing about it (``neutral``).
 * Only sentences that name the object count.  An object the manual never names
   is neutral, "not stated", whatever loose similarity says.
 * Sentence probabilities are averaged with relevance weights; ``yes``/``no``
-  needs its probability above :attr:`ConsequenceBackend.min_stated` and above
-  the other.
+  needs one sentence that states it clearly and a clear lead over the other
+  (:class:`ConsequenceBackend`'s ``min_stated`` and ``margin``).
 
 The classifier's weights ship in ``reward_shaping/data/polarity_head.npz`` (a
 multinomial logistic regression, tens of kilobytes), trained by
@@ -213,29 +213,39 @@ class ConsequenceBackend(Backend):
     """Offline yes/no/neutral from a classifier trained to read consequences.
 
     Args:
-        min_stated: ``yes``/``no`` needs its averaged probability at least this
-            high (and above the other); below it the manual names the object
-            without saying what touching it does: neutral.
+        min_stated: A yes/no needs at least one evidence sentence whose p(yes)
+            or p(no) reaches this; below it the manual names the object without
+            saying what the event does: neutral, "not decided".
+        margin: ...and the relevance-weighted p(yes) and p(no) must differ by
+            this share of their sum; below it the evidence is mixed: neutral.
+        evidence_k: How many sentences to retrieve per object (sentences that
+            say nothing cost little: they do not dilute p(yes) against p(no)).
         head: Classifier file; default: the shipped one.
         device: Torch device of the encoder.
     """
 
     name = "consequence"
 
-    def __init__(self, min_stated: float = 0.3, head: str | Path | None = None,
-                 device: str = "cpu") -> None:
-        # A probability threshold: outside [0, 1] it would silence or force every answer.
-        if not 0.0 <= min_stated <= 1.0:
-            raise ValueError(f"min_stated must be in [0, 1], got {min_stated}")
+    def __init__(self, min_stated: float = 0.4, margin: float = 0.1, evidence_k: int = 6,
+                 head: str | Path | None = None, device: str = "cpu") -> None:
+        # Probability thresholds: outside [0, 1] they would silence or force every answer.
+        if not 0.0 <= min_stated <= 1.0 or not 0.0 <= margin < 1.0:
+            raise ValueError(f"min_stated must be in [0, 1] and margin in [0, 1), "
+                             f"got {min_stated} and {margin}")
+        if evidence_k < 1:
+            raise ValueError(f"evidence_k must be >= 1, got {evidence_k}")
         self.min_stated = min_stated
+        self.margin = margin
+        self.evidence_k = evidence_k
         self.head_path = Path(head) if head is not None else HEAD_FILE
         self.device = device
         self.head = PolarityHead(self.head_path)
 
     def settings(self) -> dict:
         # The weights' hash: a retrained classifier must not reuse old tables.
-        return {"min_stated": self.min_stated, "head_sha256": self.head.sha256,
-                "placeholder": PLACEHOLDER}
+        return {"min_stated": self.min_stated, "margin": self.margin,
+                "evidence_k": self.evidence_k, "head_sha256": self.head.sha256,
+                "placeholder": PLACEHOLDER, "views": list(VIEWS)}
 
     def probabilities(self, sentences: list[str], terms: list[str], kind: str = "touch") -> np.ndarray:
         """Per sentence: p(good), p(bad), p(none) for event ``kind`` with the object ``terms``."""
@@ -256,14 +266,15 @@ class ConsequenceBackend(Backend):
         # Relevance (similarity plus mention bonuses) decides how much each sentence counts.
         weights = np.array([max(e.relevance, 0.05) for e in stated]) ** 2
         p_yes, p_no, p_neutral = (weights @ probs / weights.sum()).round(4).tolist()
-        best = max(p_yes, p_no)
         detail = f"p(yes)={p_yes:.2f} p(no)={p_no:.2f} from {len(stated)} sentence(s)"
         used = tuple(e.sentence for e in stated)
-        if best < self.min_stated or p_yes == p_no:
+        if probs[:, :2].max() < self.min_stated:
             return Decision("neutral", round(p_neutral, 3), f"not decided: {detail}",
+                            question, p_yes, p_no, p_neutral, used)
+        if abs(p_yes - p_no) < self.margin * (p_yes + p_no):
+            return Decision("neutral", round(p_neutral, 3), f"evidence is mixed: {detail}",
                             question, p_yes, p_no, p_neutral, used)
         answer = "yes" if p_yes > p_no else "no"
         # Confidence: the winning side's share of the stated probability.
-        confidence = round(best / (p_yes + p_no), 3)
+        confidence = round(max(p_yes, p_no) / (p_yes + p_no), 3)
         return Decision(answer, confidence, detail, question, p_yes, p_no, p_neutral, used)
-

@@ -201,7 +201,8 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             # "submarine" is also what many manuals call the player's own avatar.
             others = tuple(t for c in spec.interactable if c != cat
                            for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
-            evidence = index.evidence_for(cat, depicts=depicts, others=others, avatar=avatar)
+            evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
+                                          depicts=depicts, others=others, avatar=avatar)
             # A word the avatar goes by ("submarine") names the avatar, not this object.
             terms = [t for t in object_terms(cat, depicts) if t not in avatar]
             d = backend.decide(spec.name, cat, terms, evidence, objective)

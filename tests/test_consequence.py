@@ -116,6 +116,8 @@ def test_unmentioned_empty_and_garbage_evidence_stay_neutral(backend):
         backend.decide("Skiing", "Yeti", ["yeti"], [], [], kind="hug")
     with pytest.raises(ValueError, match="min_stated"):
         ConsequenceBackend(min_stated=1.5)
+    with pytest.raises(ValueError, match="evidence_k"):
+        ConsequenceBackend(evidence_k=0)
 
 
 def test_object_the_manual_never_names_gets_zero(tmp_path):
