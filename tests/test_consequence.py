@@ -162,3 +162,15 @@ def test_broken_weights_file_is_reported(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(RuntimeError, match="cannot load the polarity classifier"):
         PolarityHead(bad)
+
+
+def test_tables_written_before_probabilities_still_load():
+    from reward_shaping.table import RewardTable
+
+    old = {"game": "Freeway", "manual_sha256": "0" * 64, "manual_source": "freeway.md",
+           "backend": "embedding", "settings": {}, "scale": 5.0, "key": "k", "questions": {},
+           "version": 2, "objects": {"Car": {"reward": -5.0, "answer": "no", "confidence": 0.9,
+                                             "evidence": ["Cars hurt."], "source": "backend",
+                                             "note": ""}}}
+    car = RewardTable.from_json(old).objects["Car"]
+    assert (car.reward, car.question, car.p_yes) == (-5.0, "", None)
