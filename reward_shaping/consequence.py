@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from reward_shaping.encoder import embed
+from reward_shaping.qa import head_noun, term_pattern
 from reward_shaping.reasoning import EVENT_KINDS as KINDS
 from reward_shaping.reasoning import Backend, Decision, question_for
 
@@ -92,30 +93,8 @@ def sentence_vectors(masked: list[str], raw: list[str], device: str = "cpu") -> 
     return np.hstack(np.split(vectors, len(VIEWS))) if texts else np.zeros((0, 384 * len(VIEWS)))
 
 
-def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
-    """One case-insensitive pattern for any of ``terms``, plural or possessive allowed."""
-    terms = [t for t in terms if t.strip()]
-    if not terms:
-        return None
-    # Longest first, so that "enemy torpedo" wins over "torpedo".
-    alts = sorted((re.escape(t.lower()).replace(r"\ ", r"\s+") for t in terms), key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(alts) + r")(?:e?s)?(?:'s?)?\b", re.IGNORECASE)
-
-
-# Words after which a multi-word name's head noun has ended ("sub on the surface").
-_PREPOSITIONS = {"on", "of", "in", "at", "from", "with", "by", "to", "for", "near"}
-
-
 # How many words around a head noun the rest of a multi-word name may be spread.
 _NEAR = 5
-
-
-def _head(term: str) -> str:
-    words = term.lower().split()
-    for i, w in enumerate(words):
-        if w in _PREPOSITIONS and i:
-            return words[i - 1]
-    return words[-1]
 
 
 def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
@@ -144,7 +123,7 @@ def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[i
 
     for term in terms:
         content = [w for w in re.findall(r"[a-z]+", term.lower()) if len(w) >= 3]
-        head = _head(term)
+        head = head_noun(term)
         if len(content) < 2 or head not in content:
             continue
         for i, (w, span) in enumerate(words):

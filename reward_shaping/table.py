@@ -178,6 +178,8 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         OBJECTIVE_QUESTION,
         SYNONYMS,
         ManualIndex,
+        fallback_terms,
+        head_noun,
         object_terms,
     )
 
@@ -188,6 +190,10 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         AVATAR_QUESTION: [e.sentence for e in index.ask([AVATAR_QUESTION], top_k=2)],
     }
     avatar = tuple(object_terms(spec.avatar, spec.depicts.get(spec.avatar, ()))) if spec.avatar else ()
+    # A word the avatar goes by ("submarine") names the avatar, not an object.
+    words = {c: [t for t in object_terms(c, spec.depicts.get(c, ())) if t not in avatar]
+             for c in spec.interactable}
+    heads = [h for c in words for h in dict.fromkeys(map(head_noun, words[c]))]
     objects: dict[str, ObjectReward] = {}
     for cat in spec.categories:
         if cat == spec.avatar:
@@ -201,10 +207,14 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             # "submarine" is also what many manuals call the player's own avatar.
             others = tuple(t for c in spec.interactable if c != cat
                            for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
+            terms = words[cat]
+            if not index.names(terms):
+                # Heads shared with another object, or the avatar's, would name the wrong thing.
+                taken = set(avatar) | {h for h in heads if heads.count(h) > 1}
+                terms = terms + fallback_terms(terms, taken)
             evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
-                                          depicts=depicts, others=others, avatar=avatar)
-            # A word the avatar goes by ("submarine") names the avatar, not this object.
-            terms = [t for t in object_terms(cat, depicts) if t not in avatar]
+                                          depicts=depicts, others=others, avatar=avatar,
+                                          terms=terms)
             d = backend.decide(spec.name, cat, terms, evidence, objective)
             reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
             used = [e.sentence for e in evidence] if d.evidence is None else list(d.evidence)
