@@ -214,6 +214,7 @@ _DEPICTS = {
         "Reward": ("treasure", "bonus item", "prize"),
     },
     "Kangaroo": {"Player": ("kangaroo",), "ThrownCoconut": ("thrown coconut", "apple core")},
+    "Berzerk": {"Enemy": ("robot",)},
 }
 
 

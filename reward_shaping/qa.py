@@ -42,7 +42,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "Shark": ("shark", "killer shark"),
     "Submarine": ("enemy submarine", "enemy sub"),
     "SurfaceSubmarine": ("surface patrol sub", "enemy sub on the surface"),
-    "EnemyMissile": ("enemy torpedo", "enemy missile", "enemy bullet"),
+    "EnemyMissile": ("enemy torpedo", "enemy missile", "enemy bullet", "enemy shot", "enemy laser"),
     "Diver": ("diver", "swimmer"),
     "Consumable": ("object to collect", "item"),
     "Reward": ("bonus item", "prize"),
@@ -62,6 +62,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "House": ("house",),
     "Police": ("police car", "cop"),
     "Bank": ("bank",),
+    "Rope": ("rope", "vine"),
+    "Tarpit": ("tar pit",),
+    "Waterhole": ("water hole", "lake", "swamp", "pond"),
+    "GoldenBar": ("gold bar", "golden bar"),
+    "Disk": ("disk", "disc", "flying disc"),
+    "FloatingBlock": ("ice floe", "floe", "block of ice", "ice block"),
+    "Logs": ("log",),
 }
 
 # Sentence ends, except after abbreviations such as "Ms." or "e.g.".
@@ -122,11 +129,51 @@ AVATAR_QUESTION = "Who or what does the player control in the game?"
 CLAUSE_BREAK = re.compile(r"[,;:\u2014]| - ")
 
 
-def _mentions(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
-    """One pattern for any of ``terms`` (lower case, optional plural), or None."""
+def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
+    """One case-insensitive pattern for any of ``terms``, or None for no terms.
+
+    Plurals ("bus" -> "buses", "enemy" -> "enemies") and possessives count.
+
+    >>> bool(term_pattern(["enemy sub"]).search("Enemy  subs attack.")), term_pattern([])
+    (True, None)
+    """
+    terms = [t for t in terms if t.strip()]
     if not terms:
         return None
-    return re.compile("|".join(rf"\b{re.escape(t.lower())}(e?s)?\b" for t in terms))
+    alts = []
+    for t in sorted(terms, key=len, reverse=True):  # longest first: "enemy torpedo" before "torpedo"
+        body = re.escape(t.lower()).replace(r"\ ", r"\s+")
+        if t.endswith("y"):
+            body = f"{body[:-1]}(?:y|ies)"
+        alts.append(body)
+    return re.compile(r"\b(?:" + "|".join(alts) + r")(?:e?s)?(?:'s?)?\b", re.IGNORECASE)
+
+
+# Words after which a multi-word name's head noun has ended ("sub on the surface").
+_PREPOSITIONS = {"on", "of", "in", "at", "from", "with", "by", "to", "for", "near"}
+
+
+def head_noun(term: str) -> str:
+    """The noun a (multi-word) name is about: ``"enemy sub on the surface"`` -> ``"sub"``."""
+    words = term.lower().split()
+    for i, w in enumerate(words):
+        if w in _PREPOSITIONS and i:
+            return words[i - 1]
+    return words[-1]
+
+
+def fallback_terms(terms: list[str], taken: set[str]) -> list[str]:
+    """Head nouns of ``terms``' multi-word names, for a manual that uses none of them.
+
+    A manual may say "the fish" for ``GreenFish`` or "missiles" for an enemy
+    missile; the classifier, not the word, then tells whose missile it is.
+    Head nouns in ``taken`` (the avatar's words, other objects' heads) are left out.
+
+    >>> fallback_terms(["enemy torpedo", "enemy missile", "enemy missile"], {"torpedo"})
+    ['missile']
+    """
+    heads = [head_noun(t) for t in terms if len(t.split()) > 1]
+    return [h for h in dict.fromkeys(heads) if h not in taken and h not in terms and len(h) >= 3]
 
 
 def focus(sentence: str, own: re.Pattern, others: re.Pattern | None) -> str:
@@ -138,7 +185,7 @@ def focus(sentence: str, own: re.Pattern, others: re.Pattern | None) -> str:
     stay, and a sentence that never names the object is left whole.
 
     >>> focus("Keep to the lanes with treasures, and avoid the lyres.",
-    ...       _mentions(["lyre"]), _mentions(["treasure"]))
+    ...       term_pattern(["lyre"]), term_pattern(["treasure"]))
     'and avoid the lyres.'
     """
     if others is None:
@@ -195,9 +242,15 @@ class ManualIndex:
         order = np.argsort(-scores)[:top_k]
         return [Evidence(self.sentences[i], float(scores[i])) for i in order]
 
+    def names(self, terms: list[str]) -> bool:
+        """Whether any sentence of the manual uses one of ``terms``."""
+        pattern = term_pattern(terms)
+        return pattern is not None and any(pattern.search(s) for s in self._lower)
+
     def evidence_for(self, category: str, top_k: int = 4, mention_bonus: float = 0.2,
                      depicts: tuple[str, ...] = (), others: tuple[str, ...] = (),
-                     avatar: tuple[str, ...] = (), contact_bonus: float = 0.1) -> list[Evidence]:
+                     avatar: tuple[str, ...] = (), contact_bonus: float = 0.1,
+                     terms: list[str] | None = None) -> list[Evidence]:
         """Sentences that say what touching ``category`` does.
 
         Args:
@@ -212,14 +265,18 @@ class ManualIndex:
             avatar: Words for the player's avatar ("paddle", "skier").
             contact_bonus: Added on top of ``mention_bonus`` for sentences
                 naming the avatar too: they describe the contact itself.
+            terms: The object's words, if not :func:`object_terms` less the
+                avatar's words (a word the avatar goes by names the avatar).
         """
-        terms = object_terms(category, depicts)
+        if terms is None:
+            terms = [t for t in object_terms(category, depicts) if t not in avatar]
+        terms = terms or [_words(category)]
         questions = [t.format(term) for term in terms for t in OBJECT_QUESTIONS]
-        own = _mentions(terms)
-        other = _mentions([t for t in others if not own.fullmatch(t)])
+        own = term_pattern(terms)
+        other = term_pattern([t for t in others if not own.fullmatch(t)])
         mentions = np.array([bool(own.search(s)) for s in self._lower])
         bonus = mention_bonus * mentions
-        player = _mentions(avatar)
+        player = term_pattern(avatar)
         if player is not None:
             bonus = bonus + contact_bonus * (mentions & [bool(player.search(s)) for s in self._lower])
         found = self.ask(questions, top_k, bonus=bonus)

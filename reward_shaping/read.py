@@ -3,6 +3,7 @@
 Usage::
 
     python -m reward_shaping.read Skiing
+    python -m reward_shaping.read Seaquest --evidence 3   # evidence, question and probabilities
     python -m reward_shaping.read MsPacman --manual my_manual.txt --json table.json
     python -m reward_shaping.read Pong --backend openai --base-url http://127.0.0.1:11434/v1 --model llama3.1
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from envs.games import UnknownGameError
 from manuals import ManualError
 from reward_shaping.encoder import EncoderUnavailableError
-from reward_shaping.reasoning import BACKENDS, ReasoningError
+from reward_shaping.reasoning import BACKENDS, DEFAULT_BACKEND, ReasoningError
 from reward_shaping.table import (
     DEFAULT_SCALE,
     RewardTableError,
@@ -36,8 +37,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("game", help="game name, e.g. Skiing, MsPacman, ALE/Pong-v5")
     p.add_argument("--manual", type=Path, help="your own manual (.txt/.md); default: the shipped one")
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="embedding",
-                   help="reasoning backend (default: embedding, offline)")
+    p.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+                   help=f"reasoning backend (default: {DEFAULT_BACKEND}, offline; embedding: "
+                   "the older, faster similarity rule; openai: a served model)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the table as JSON")
     p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
                    help=f"reward magnitude for yes/no (default {DEFAULT_SCALE:g}, as in the paper)")
@@ -45,7 +47,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, help=f"table cache (default {default_cache_dir()})")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--evidence", type=int, default=1, metavar="K",
-                   help="evidence sentences printed per object (default 1)")
+                   help="evidence sentences printed per object (default 1); with K > 1 the "
+                   "question asked and the backend's detail are printed too")
     g = p.add_argument_group("openai backend")
     g.add_argument("--base-url", default="http://127.0.0.1:11434/v1",
                    help="OpenAI-compatible server (default: local Ollama)")
@@ -56,6 +59,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.scale <= 0:
         p.error("--scale must be > 0")
+    if args.evidence < 0:
+        p.error("--evidence must be >= 0")
     return args
 
 
@@ -77,13 +82,20 @@ def main(argv: list[str] | None = None) -> int:
           f"sha {table.manual_sha256[:10]})")
     for question, sentences in table.questions.items():
         print(f"  {question} -> {sentences[0] if sentences else '(no evidence)'}")
-    print(f"{'object':<18}{'reward':>7}  {'answer':<8}{'conf':>5}  evidence")
+    print(f"{'object':<18}{'reward':>7}  {'answer':<8}{'conf':>5}{'p(yes)':>7}{'p(no)':>6}  evidence")
+    indent = " " * 53
     for cat, e in table.objects.items():
         marker = " [override]" if e.source == "override" else ""
         first = e.evidence[0] if e.evidence and args.evidence else f"({e.note})"
-        print(f"{cat:<18}{e.reward:>+7.1f}  {e.answer:<8}{e.confidence:>5.2f}  {first}{marker}")
+        probs = "".join(f"{p:>{w}.2f}" if p is not None else f"{'-':>{w}}"
+                        for p, w in ((e.p_yes, 7), (e.p_no, 6)))
+        print(f"{cat:<18}{e.reward:>+7.1f}  {e.answer:<8}{e.confidence:>5.2f}{probs}  {first}{marker}")
         for extra in e.evidence[1:args.evidence]:
-            print(f"{'':<40}{extra}")
+            print(f"{indent}{extra}")
+        if args.evidence > 1 and e.source != "rule":
+            if e.question:
+                print(f"{indent}Q: {e.question}")
+            print(f"{indent}-> {e.note}")
     if args.json:
         atomic_write_text(args.json, json.dumps(table.to_json(), indent=1))
         print(f"wrote {args.json}")

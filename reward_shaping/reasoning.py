@@ -2,7 +2,9 @@
 
 One interface, chosen by name (:func:`get_backend`):
 
-* ``embedding`` (default, offline): compares each evidence sentence with
+* ``consequence`` (default, offline): a classifier trained to read what
+  touching an object does (:mod:`reward_shaping.consequence`).
+* ``embedding`` (offline, the fast fallback): compares each evidence sentence with
   descriptions of outcomes (scoring points, gaining a life, rescuing vs. losing
   a life, crashing, losing time) in the embedded sentence model's space.
 * ``openai``: any OpenAI-compatible chat-completions server (Ollama, vLLM,
@@ -41,11 +43,42 @@ class Decision:
         answer: ``"yes"`` (good for the player), ``"no"`` (bad) or ``"neutral"``.
         confidence: In [0, 1].
         detail: Short, human-readable reason (shown in tables).
+        question: The question the backend answered.
+        p_yes: Probability of "yes", for backends that compute one.
+        p_no: Probability of "no".
+        p_neutral: Probability that the evidence says neither.
+        evidence: The sentences the decision rests on, when the backend used
+            only some of those it was given (``None``: all of them).
     """
 
     answer: Answer
     confidence: float
     detail: str = ""
+    question: str = ""
+    p_yes: float | None = None
+    p_no: float | None = None
+    p_neutral: float | None = None
+    evidence: tuple[str, ...] | None = None
+
+
+#: Events a backend can be asked about: the avatar touching an object, or going
+#: through / missing a gate-like object.
+EVENT_KINDS = ("touch", "pass", "miss")
+
+
+def question_for(term: str, kind: str = "touch") -> str:
+    """The paper-style yes/no question about event ``kind`` with the object ``term``.
+
+    >>> question_for("gate", "miss")
+    'Is it good for you to miss the gate?'
+    """
+    questions = {"touch": "Should you touch the {} if you want to win?",
+                 "pass": "Should you go through the {} if you want to win?",
+                 "miss": "Is it good for you to miss the {}?"}
+    if kind not in questions:
+        # A typo would otherwise silently ask about touching.
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
+    return questions[kind].format(term)
 
 
 class Backend:
@@ -58,7 +91,17 @@ class Backend:
         return {}
 
     def decide(self, game: str, category: str, terms: list[str], evidence: list[Evidence],
-               objective: list[Evidence]) -> Decision:
+               objective: list[Evidence], kind: str = "touch") -> Decision:
+        """Answer :func:`question_for` about ``category`` from ``evidence``.
+
+        Args:
+            game: Canonical game name.
+            category: Detector category name.
+            terms: Words the manual may use for it, most specific first.
+            evidence: Retrieved sentences, best first.
+            objective: Sentences about the game's goal.
+            kind: The event asked about: ``touch``, ``pass`` or ``miss``.
+        """
         raise NotImplementedError
 
 
@@ -158,21 +201,24 @@ class EmbeddingBackend(Backend):
                 out[i] = d
         return out
 
-    def decide(self, game, category, terms, evidence, objective) -> Decision:
+    def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:
+        # Outcome similarity has no notion of the event; the kind only shapes the question.
+        question = question_for(terms[0] if terms else category, kind)
         relevant = [e for e in evidence if e.relevance >= self.min_relevance]
         if not relevant:
             best = max((e.relevance for e in evidence), default=0.0)
             return Decision("neutral", round(min(1.0, 1.0 - best), 3),
-                            "the manual does not discuss touching it")
+                            "the manual does not discuss touching it", question)
         pol = self.polarity([e.text for e in relevant])
         weights = np.array([e.relevance for e in relevant]) ** 2
         score = float((pol * weights).sum() / weights.sum())
         confidence = round(float(np.tanh(abs(score) / 0.08)), 3)
         if score >= self.margin:
-            return Decision("yes", confidence, f"evidence leans good ({score:+.3f})")
+            return Decision("yes", confidence, f"evidence leans good ({score:+.3f})", question)
         if score <= -self.margin:
-            return Decision("no", confidence, f"evidence leans bad ({score:+.3f})")
-        return Decision("neutral", round(1.0 - confidence, 3), f"evidence is mixed ({score:+.3f})")
+            return Decision("no", confidence, f"evidence leans bad ({score:+.3f})", question)
+        return Decision("neutral", round(1.0 - confidence, 3), f"evidence is mixed ({score:+.3f})",
+                        question)
 
 
 class OpenAIBackend(Backend):
@@ -230,11 +276,11 @@ class OpenAIBackend(Backend):
             raise ReasoningError(f"unparseable model answer (expected Yes or No): {text[:80]!r}")
         return m.group(1)  # type: ignore[return-value]
 
-    def decide(self, game, category, terms, evidence, objective) -> Decision:
+    def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:
         context = " ".join(e.sentence for e in objective + evidence)
+        asked = question_for(terms[0] if terms else category, kind)
         question = (f"Context from the {game} game manual: {context}\n"
-                    f"Question: Is it good for the player to touch, hit or collect the "
-                    f"{terms[0]} ({category})? Answer with Yes or No only.")
+                    f"Question: {asked} ({category}) Answer with Yes or No only.")
         payload = {"model": self.model, "temperature": 0,
                    "messages": [{"role": "system", "content": "You answer questions about video "
                                  "game manuals with a single word: Yes or No."},
@@ -259,17 +305,29 @@ class OpenAIBackend(Backend):
                 last = f"malformed chat-completions response from {self.base_url} ({err})"
                 continue
             try:
-                return Decision(self.parse_answer(content), 1.0, f"{self.model}: {content.strip()[:60]}")
+                return Decision(self.parse_answer(content), 1.0,
+                                f"{self.model}: {content.strip()[:60]}", asked)
             except ReasoningError as err:
                 last = str(err)
         raise ReasoningError(f"{category}: {last} (after {self.retries + 1} attempts)")
 
 
-BACKENDS = {"embedding": EmbeddingBackend, "openai": OpenAIBackend}
+def _consequence_backend(**kwargs) -> Backend:
+    # Imported on use: reward_shaping.consequence builds on this module.
+    from reward_shaping.consequence import ConsequenceBackend
+
+    return ConsequenceBackend(**kwargs)
+
+
+#: Backend name -> constructor.
+BACKENDS = {"consequence": _consequence_backend, "embedding": EmbeddingBackend,
+            "openai": OpenAIBackend}
+#: The backend used when none is named.
+DEFAULT_BACKEND = "consequence"
 
 
 def get_backend(name: str, **kwargs) -> Backend:
-    """Construct a backend by name (``embedding`` or ``openai``)."""
+    """Construct a backend by name (``consequence``, ``embedding`` or ``openai``)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown reasoning backend {name!r}; choose one of: {', '.join(BACKENDS)}")
     return BACKENDS[name](**kwargs)

@@ -32,7 +32,7 @@ from manuals import Manual, load_manual
 log = logging.getLogger(__name__)
 
 #: Bump when the table format or the decision pipeline changes: old caches are then ignored.
-TABLE_VERSION = 2
+TABLE_VERSION = 3
 DEFAULT_SCALE = 5.0
 
 
@@ -52,6 +52,10 @@ class ObjectReward:
         evidence: Manual sentences the decision rests on, best first.
         source: ``backend``, ``rule`` or ``override``.
         note: Backend detail or the override's note.
+        question: The question the backend answered (empty for rules).
+        p_yes: The backend's probability of "yes" (None if it has none).
+        p_no: Its probability of "no".
+        p_neutral: Its probability that the evidence says neither.
     """
 
     reward: float
@@ -60,6 +64,10 @@ class ObjectReward:
     evidence: list[str] = field(default_factory=list)
     source: str = "backend"
     note: str = ""
+    question: str = ""
+    p_yes: float | None = None
+    p_no: float | None = None
+    p_neutral: float | None = None
 
 
 @dataclass
@@ -170,6 +178,8 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         OBJECTIVE_QUESTION,
         SYNONYMS,
         ManualIndex,
+        fallback_terms,
+        head_noun,
         object_terms,
     )
 
@@ -180,6 +190,10 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         AVATAR_QUESTION: [e.sentence for e in index.ask([AVATAR_QUESTION], top_k=2)],
     }
     avatar = tuple(object_terms(spec.avatar, spec.depicts.get(spec.avatar, ()))) if spec.avatar else ()
+    # A word the avatar goes by ("submarine") names the avatar, not an object.
+    words = {c: [t for t in object_terms(c, spec.depicts.get(c, ())) if t not in avatar]
+             for c in spec.interactable}
+    heads = [h for c in words for h in dict.fromkeys(map(head_noun, words[c]))]
     objects: dict[str, ObjectReward] = {}
     for cat in spec.categories:
         if cat == spec.avatar:
@@ -193,11 +207,19 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             # "submarine" is also what many manuals call the player's own avatar.
             others = tuple(t for c in spec.interactable if c != cat
                            for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
-            evidence = index.evidence_for(cat, depicts=depicts, others=others, avatar=avatar)
-            d = backend.decide(spec.name, cat, object_terms(cat, depicts), evidence, objective)
+            terms = words[cat]
+            if not index.names(terms):
+                # Heads shared with another object, or the avatar's, would name the wrong thing.
+                taken = set(avatar) | {h for h in heads if heads.count(h) > 1}
+                terms = terms + fallback_terms(terms, taken)
+            evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
+                                          depicts=depicts, others=others, avatar=avatar,
+                                          terms=terms)
+            d = backend.decide(spec.name, cat, terms, evidence, objective)
             reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
-            objects[cat] = ObjectReward(reward, d.answer, d.confidence,
-                                        [e.sentence for e in evidence], "backend", d.detail)
+            used = [e.sentence for e in evidence] if d.evidence is None else list(d.evidence)
+            objects[cat] = ObjectReward(reward, d.answer, d.confidence, used, "backend", d.detail,
+                                        d.question, d.p_yes, d.p_no, d.p_neutral)
     for cat in spec.hud_categories:
         objects[cat] = ObjectReward(0.0, "hud", 1.0, [], "rule", "heads-up display, not touchable")
     return objects, questions
@@ -206,7 +228,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
 def build_reward_table(
     game: str,
     manual_path: str | Path | None = None,
-    backend: str = "embedding",
+    backend: str | None = None,
     backend_options: dict[str, Any] | None = None,
     scale: float = DEFAULT_SCALE,
     overrides: str | Path | None = None,
@@ -218,21 +240,21 @@ def build_reward_table(
     Args:
         game: Any name the env layer accepts.
         manual_path: A user manual; default: the shipped one.
-        backend: ``embedding`` or ``openai``.
+        backend: ``consequence`` (the default), ``embedding`` or ``openai``.
         backend_options: Keyword arguments for the backend.
         scale: Reward for a "yes" (and minus it for a "no"); the paper uses 5.
         overrides: YAML/JSON file fixing entries; applied after the cache.
         cache_dir: Where tables are cached; default :func:`default_cache_dir`.
         use_cache: Read and write the cache.
     """
-    from reward_shaping.reasoning import get_backend
+    from reward_shaping.reasoning import DEFAULT_BACKEND, get_backend
 
     # A non-positive scale would silently invert or erase every decision.
     if not isinstance(scale, (int, float)) or scale <= 0:
         raise ValueError(f"scale must be a positive number, got {scale!r}")
     spec = resolve_game(game)
     manual = load_manual(spec.name, manual_path)
-    engine = get_backend(backend, **(backend_options or {}))
+    engine = get_backend(backend or DEFAULT_BACKEND, **(backend_options or {}))
     settings = engine.settings()
     key = _cache_key(spec, manual, engine.name, settings, float(scale))
     cache_file = Path(cache_dir or default_cache_dir()) / f"{spec.name}-{key[:16]}.json"

@@ -1,4 +1,7 @@
-"""Reward tables from the shipped manuals with the real embedded model (offline)."""
+"""Reward tables from the shipped manuals with the real embedded model (offline).
+
+Signs are checked for the default ``consequence`` backend and the ``embedding`` fallback.
+"""
 
 import json
 import math
@@ -20,15 +23,28 @@ SIGN = {"+": 1, "-": -1, "0": 0}
 def _cases():
     for game, table in EXPECT.items():
         for cat, label in table.items():
-            marks = [pytest.mark.xfail(strict=True, reason="known miss of the embedded backend")] \
+            marks = [pytest.mark.xfail(strict=True, reason="known miss")] \
                 if label.endswith("!") else []
             yield pytest.param(game, cat, label.rstrip("!"), id=f"{game}-{cat}", marks=marks)
 
 
+BACKENDS = ["consequence", "embedding"]
+
+
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def tables(cache):
+    """Tables of the default backend."""
     return {game: build_reward_table(game, cache_dir=cache) for game in EXPECT}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def signed_tables(request, cache):
+    return {game: build_reward_table(game, backend=request.param, cache_dir=cache) for game in EXPECT}
 
 
 def test_expectations_cover_every_category_of_every_shipped_game():
@@ -40,8 +56,8 @@ def test_expectations_cover_every_category_of_every_shipped_game():
 
 
 @pytest.mark.parametrize("game, category, label", list(_cases()))
-def test_reward_sign_matches_hand_label(tables, game, category, label):
-    entry = tables[game].objects[category]
+def test_reward_sign_matches_hand_label(signed_tables, game, category, label):
+    entry = signed_tables[game].objects[category]
     if label == "?":
         return
     assert math.copysign(1, entry.reward) * (entry.reward != 0) == SIGN[label], entry
@@ -66,8 +82,9 @@ def test_reward_sign_matches_hand_label(tables, game, category, label):
      ("Freeway", "freeway_encyclopedia.txt", {"Car": -1})],
     ids=lambda v: v if isinstance(v, str) else "",
 )
-def test_unseen_terse_manuals(tmp_path, game, manual, expected):
-    table = build_reward_table(game, HERE / "manuals_alt" / manual, cache_dir=tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unseen_terse_manuals(tmp_path, backend, game, manual, expected):
+    table = build_reward_table(game, HERE / "manuals_alt" / manual, backend, cache_dir=tmp_path)
     got = {c: int(math.copysign(1, table.objects[c].reward)) * (table.objects[c].reward != 0)
            for c in expected}
     assert got == expected

@@ -1,0 +1,259 @@
+"""The ``consequence`` reasoning backend: a trained reader of what touching an object does.
+
+A small polarity classifier on top of the embedded all-MiniLM-L6-v2 encoder
+answers the paper's question, "Should you touch the X if you want to win?", one
+evidence sentence at a time, with three probabilities: the sentence says the
+event is good (``yes``), bad (``no``), or says nothing about it (``neutral``).
+
+* The object's own words in a sentence are replaced by a placeholder before it
+  is embedded, so the classifier reads what happens to and around the object
+  ("the X chases you", "the ball breaks the X", "enemy ships fire X at you"),
+  not whether its name sounds friendly.
+* The event asked about is part of the input (``touch``; ``pass`` and ``miss``
+  for gates): "missing a gate adds a penalty" is bad for ``miss``.
+* Only sentences that name the object count.  An object the manual never names
+  is neutral, "not stated", whatever loose similarity says.
+* Sentence probabilities are averaged with relevance weights; ``yes``/``no``
+  needs one sentence that states it clearly and a clear lead over the other
+  (:class:`ConsequenceBackend`'s ``min_stated`` and ``margin``).
+
+The classifier's weights ship in ``reward_shaping/data/polarity_head.npz`` (a
+multinomial logistic regression, tens of kilobytes), trained by
+``python -m reward_shaping.train_polarity`` on the project's own corpus
+``reward_shaping/data/consequences.yaml``.  Their hash is part of the backend's
+settings, so a retrained head invalidates cached tables.
+
+Example:
+    >>> from reward_shaping.consequence import ConsequenceBackend
+    >>> from reward_shaping.qa import Evidence
+    >>> b = ConsequenceBackend()
+    >>> d = b.decide("Freeway", "Car", ["car", "truck"],
+    ...              [Evidence("A car that runs over your hen puts her back on the curb.", 0.8)], [])
+    >>> d.answer, d.question
+    ('no', 'Should you touch the car if you want to win?')
+    >>> b.decide("Freeway", "Car", ["car"], [Evidence("The hen crosses the road.", 0.4)], []).detail
+    'not stated: no evidence sentence names the car'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+
+from reward_shaping.encoder import embed
+from reward_shaping.qa import head_noun, term_pattern
+from reward_shaping.reasoning import EVENT_KINDS as KINDS
+from reward_shaping.reasoning import Backend, Decision, question_for
+
+DATA_DIR = Path(__file__).with_name("data")
+#: The shipped classifier (see :mod:`reward_shaping.train_polarity`).
+HEAD_FILE = DATA_DIR / "polarity_head.npz"
+#: The training corpus, written for rnr (never a real manual's sentences).
+CORPUS_FILE = DATA_DIR / "consequences.yaml"
+
+#: Class order of the classifier's outputs.
+LABELS = ("good", "bad", "none")
+#: What replaces the object's words before a sentence is embedded.
+PLACEHOLDER = "thing"
+#: The views of a sentence the classifier reads, each embedded on its own:
+#: ``masked`` (object words replaced: what happens around the object) and
+#: ``raw`` (as written: what kind of thing it is, a ball or a bullet).
+VIEWS = ("masked", "raw")
+
+_MARKED = re.compile(r"\[([^\]]+)\]")
+
+
+def mask_marked(text: str) -> str:
+    """A corpus sentence with its ``[object]`` marks replaced by the placeholder.
+
+    >>> mask_marked("If a [ghost] catches you, you lose a life.")
+    'If a thing catches you, you lose a life.'
+    """
+    return _MARKED.sub(PLACEHOLDER, text)
+
+
+def unmark(text: str) -> str:
+    """A corpus sentence as written, without its ``[object]`` marks."""
+    return _MARKED.sub(r"\1", text)
+
+
+def sentence_vectors(masked: list[str], raw: list[str], device: str = "cpu") -> np.ndarray:
+    """The classifier's sentence input: one embedding per :data:`VIEWS` entry, side by side."""
+    if len(masked) != len(raw):
+        raise ValueError(f"{len(masked)} masked but {len(raw)} raw sentences")
+    views = {"masked": masked, "raw": raw}
+    texts = [t for v in VIEWS for t in views[v]]
+    # Shortest first: batches of similar length need less padding.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.empty((len(texts), 384), dtype=np.float32)
+    vectors[order] = embed([texts[i] for i in order], device)
+    return np.hstack(np.split(vectors, len(VIEWS))) if texts else np.zeros((0, 384 * len(VIEWS)))
+
+
+# How many words around a head noun the rest of a multi-word name may be spread.
+_NEAR = 5
+
+
+def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
+    """Character spans where ``text`` names the object.
+
+    A term counts where it appears as written (plural and possessive allowed).
+    Failing that, a multi-word term counts where all its words of three or more
+    letters appear within a few words of its head noun, in any order ("an enemy
+    patrol sub cruises along the surface" names the "surface patrol sub"); the
+    head noun is then the mention.
+
+    >>> text = "An enemy patrol sub cruises along the surface."
+    >>> [text[a:b] for a, b in find_mentions(text, ["surface patrol sub", "enemy sub on the surface"])]
+    ['sub']
+    """
+    pattern = term_pattern(terms)
+    if pattern is None:
+        return []
+    spans = [m.span() for m in pattern.finditer(text)]
+    if spans:
+        return spans
+    words = [(m.group().lower(), m.span()) for m in re.finditer(r"[A-Za-z]+", text)]
+
+    def near(i: int, w: str) -> bool:
+        return any(v in (w, f"{w}s", f"{w}es") for v, _ in words[max(0, i - _NEAR):i + _NEAR + 1])
+
+    for term in terms:
+        content = [w for w in re.findall(r"[a-z]+", term.lower()) if len(w) >= 3]
+        head = head_noun(term)
+        if len(content) < 2 or head not in content:
+            continue
+        for i, (w, span) in enumerate(words):
+            if w in (head, f"{head}s", f"{head}es") and all(near(i, c) for c in content):
+                spans.append(span)
+    return sorted(set(spans))
+
+
+def mask_terms(text: str, terms: list[str] | tuple[str, ...]) -> str:
+    """``text`` with every mention of the object replaced by the placeholder.
+
+    >>> mask_terms("Blue ghosts can be eaten; a ghost's touch is deadly.", ["ghost"])
+    'Blue thing can be eaten; a thing touch is deadly.'
+    """
+    for a, b in reversed(find_mentions(text, terms)):
+        text = text[:a] + PLACEHOLDER + text[b:]
+    return text
+
+
+def features(vectors: np.ndarray, kinds: list[str]) -> np.ndarray:
+    """Classifier input: the sentence vector, and a copy of it per non-touch event.
+
+    A linear model on ``[v, v*pass, v*miss, pass, miss]`` has its own weights
+    for gates without needing separate training data for everything else.
+    """
+    if len(vectors) != len(kinds):
+        raise ValueError(f"{len(vectors)} vectors but {len(kinds)} kinds")
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown event kind(s) {sorted(unknown)}; expected one of {KINDS}")
+    k = np.array([[kind == "pass", kind == "miss"] for kind in kinds], dtype=np.float64).reshape(-1, 2)
+    v = np.asarray(vectors, dtype=np.float64)
+    return np.hstack([v, v * k[:, :1], v * k[:, 1:], k])
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class PolarityHead:
+    """The shipped classifier: ``softmax(features @ W + b)`` over :data:`LABELS`."""
+
+    def __init__(self, path: str | Path = HEAD_FILE) -> None:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            with np.load(path, allow_pickle=False) as data:
+                self.W = data["W"].astype(np.float64)
+                self.b = data["b"].astype(np.float64)
+                self.corpus_sha256 = str(data["corpus_sha256"])
+        except (OSError, KeyError, ValueError) as err:
+            raise RuntimeError(f"cannot load the polarity classifier {path} ({err}); reinstall rnr "
+                               "or run: python -m reward_shaping.train_polarity") from None
+        if self.W.ndim != 2 or self.W.shape[1] != len(LABELS) or self.b.shape != (len(LABELS),):
+            raise RuntimeError(f"polarity classifier {path} has the wrong shape {self.W.shape}")
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+
+    def predict(self, vectors: np.ndarray, kinds: list[str]) -> np.ndarray:
+        """Probabilities ``(n, 3)`` in :data:`LABELS` order."""
+        return softmax(features(vectors, kinds) @ self.W + self.b)
+
+
+class ConsequenceBackend(Backend):
+    """Offline yes/no/neutral from a classifier trained to read consequences.
+
+    Args:
+        min_stated: A yes/no needs at least one evidence sentence whose p(yes)
+            or p(no) reaches this; below it the manual names the object without
+            saying what the event does: neutral, "not decided".
+        margin: ...and the relevance-weighted p(yes) and p(no) must differ by
+            this share of their sum; below it the evidence is mixed: neutral.
+        evidence_k: How many sentences to retrieve per object (sentences that
+            say nothing cost little: they do not dilute p(yes) against p(no)).
+        head: Classifier file; default: the shipped one.
+        device: Torch device of the encoder.
+    """
+
+    name = "consequence"
+
+    def __init__(self, min_stated: float = 0.4, margin: float = 0.1, evidence_k: int = 6,
+                 head: str | Path | None = None, device: str = "cpu") -> None:
+        # Probability thresholds: outside [0, 1] they would silence or force every answer.
+        if not 0.0 <= min_stated <= 1.0 or not 0.0 <= margin < 1.0:
+            raise ValueError(f"min_stated must be in [0, 1] and margin in [0, 1), "
+                             f"got {min_stated} and {margin}")
+        if evidence_k < 1:
+            raise ValueError(f"evidence_k must be >= 1, got {evidence_k}")
+        self.min_stated = min_stated
+        self.margin = margin
+        self.evidence_k = evidence_k
+        self.head_path = Path(head) if head is not None else HEAD_FILE
+        self.device = device
+        self.head = PolarityHead(self.head_path)
+
+    def settings(self) -> dict:
+        # The weights' hash: a retrained classifier must not reuse old tables.
+        return {"min_stated": self.min_stated, "margin": self.margin,
+                "evidence_k": self.evidence_k, "head_sha256": self.head.sha256,
+                "placeholder": PLACEHOLDER, "views": list(VIEWS)}
+
+    def probabilities(self, sentences: list[str], terms: list[str], kind: str = "touch") -> np.ndarray:
+        """Per sentence: p(good), p(bad), p(none) for event ``kind`` with the object ``terms``."""
+        if not sentences:
+            return np.zeros((0, len(LABELS)))
+        v = sentence_vectors([mask_terms(s, terms) for s in sentences], sentences, self.device)
+        return self.head.predict(v, [kind] * len(sentences))
+
+    def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:
+        name = terms[0] if terms else category
+        question = question_for(name, kind)
+        terms = list(terms) or [category]
+        stated = [e for e in evidence if find_mentions(e.text, terms)]
+        if not stated:
+            return Decision("neutral", 1.0, f"not stated: no evidence sentence names the {name}",
+                            question=question, evidence=())
+        probs = self.probabilities([e.text for e in stated], terms, kind)
+        # Relevance (similarity plus mention bonuses) decides how much each sentence counts.
+        weights = np.array([max(e.relevance, 0.05) for e in stated]) ** 2
+        p_yes, p_no, p_neutral = (weights @ probs / weights.sum()).round(4).tolist()
+        detail = f"p(yes)={p_yes:.2f} p(no)={p_no:.2f} from {len(stated)} sentence(s)"
+        used = tuple(e.sentence for e in stated)
+        if probs[:, :2].max() < self.min_stated:
+            return Decision("neutral", round(p_neutral, 3), f"not decided: {detail}",
+                            question, p_yes, p_no, p_neutral, used)
+        if abs(p_yes - p_no) < self.margin * (p_yes + p_no):
+            return Decision("neutral", round(p_neutral, 3), f"evidence is mixed: {detail}",
+                            question, p_yes, p_no, p_neutral, used)
+        answer = "yes" if p_yes > p_no else "no"
+        # Confidence: the winning side's share of the stated probability.
+        confidence = round(max(p_yes, p_no) / (p_yes + p_no), 3)
+        return Decision(answer, confidence, detail, question, p_yes, p_no, p_neutral, used)

@@ -1,0 +1,176 @@
+"""The consequence backend: its shipped classifier, its corpus and training, its decisions."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from reward_shaping import train_polarity
+from reward_shaping.consequence import (
+    HEAD_FILE,
+    ConsequenceBackend,
+    PolarityHead,
+    find_mentions,
+    mask_terms,
+)
+from reward_shaping.qa import Evidence
+from reward_shaping.read import main as read_main
+from reward_shaping.table import build_reward_table
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return ConsequenceBackend()
+
+
+def _ev(*sentences, relevance=0.8):
+    return [Evidence(s, relevance) for s in sentences]
+
+
+def test_shipped_weights_are_trained_on_the_shipped_corpus():
+    # Editing the corpus or the fitting settings without retraining fails here.
+    head = PolarityHead()
+    assert head.corpus_sha256 == train_polarity.corpus_sha256(), \
+        "run: python -m reward_shaping.train_polarity"
+    assert HEAD_FILE.stat().st_size < 300_000
+
+
+@pytest.mark.slow
+def test_retraining_reproduces_the_shipped_weights(capsys):
+    # Embeds the whole corpus (tens of seconds on two cores).
+    assert train_polarity.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_fitting_is_deterministic_and_learns():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 20))
+    y = (X @ rng.normal(size=(20, 3))).argmax(axis=1)  # linearly separable
+    W1, b1 = train_polarity.fit(X, y, max_iter=30)
+    W2, b2 = train_polarity.fit(X, y, max_iter=30)
+    assert np.array_equal(W1, W2) and np.array_equal(b1, b2)
+    assert (train_polarity.predict(W1, b1, X).argmax(axis=1) == y).mean() > 0.9
+
+
+def test_corpus_expansion_is_deterministic_and_marks_every_object():
+    a, b = train_polarity.expand_corpus(), train_polarity.expand_corpus()
+    assert a == b and len(a) > 1000
+    assert {(e.kind, e.label) for e in a} == {(k, lab) for k in ("touch", "pass", "miss")
+                                              for lab in ("good", "bad", "none")}
+    assert all("[" in e.text for e in a)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("touch: {good: []}\n", "sections"),
+    ("touch: {great: ['[X] is fine.']}\npass: {}\nmiss: {}\n", "not one of"),
+    ("touch: {good: ['No brackets here.']}\npass: {}\nmiss: {}\n", "brackets"),
+    ("touch: {}\npass: {}\nmiss: {}\ntemplates: {touch: {good: ['{nope} [X].']}}\n", "unknown slots"),
+    ("touch: [unclosed\n", "cannot read"),
+])
+def test_bad_corpus_is_refused(tmp_path, capsys, content, message):
+    path = tmp_path / "corpus.yaml"
+    path.write_text(content)
+    with pytest.raises(train_polarity.CorpusError, match=message):
+        train_polarity.expand_corpus(path)
+    assert train_polarity.main(["--corpus", str(path), "--out", str(tmp_path / "h.npz")]) == 2
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_mentions_and_masking():
+    assert mask_terms("If a ghost catches her, she loses a life.", ["ghost"]) == \
+        "If a thing catches her, she loses a life."
+    # All words of a multi-word name, in any order; the head noun is masked.
+    text = "Enemy subs fire torpedoes of their own."
+    assert [text[a:b] for a, b in find_mentions(text, ["enemy torpedo"])] == ["torpedoes"]
+    assert find_mentions("Your torpedoes sink ships.", ["enemy torpedo"]) == []
+    assert find_mentions("Anything at all.", []) == []
+
+
+# Sentences written for this test (not in the corpus): consequences without a
+# sentiment word, enemies by what they do, tasks, the ball's targets, enemy fire.
+@pytest.mark.parametrize("terms, sentence, kind, answer", [
+    (["car"], "A car that catches your goose carries it back to the far curb.", "touch", "no"),
+    (["ghost"], "The ghosts wander after her and want to swallow her whole.", "touch", "no"),
+    (["diver"], "Your mission: fish the divers out of the sea.", "touch", "yes"),
+    (["brick"], "Every brick your ball smashes adds to the score.", "touch", "yes"),
+    (["enemy bullet"], "The enemy gunships fire bullets at your tank.", "touch", "no"),
+    (["gate"], "Every gate the skier fails to go through costs him five seconds.", "miss", "no"),
+    (["gate"], "Steer your skier between the flags of each gate.", "pass", "yes"),
+])
+def test_decisions_read_consequences(backend, terms, sentence, kind, answer):
+    d = backend.decide("Game", "Thing", terms, _ev(sentence), [], kind=kind)
+    assert d.answer == answer, d
+    assert d.p_yes is not None and abs(d.p_yes + d.p_no + d.p_neutral - 1) < 1e-3
+    assert d.question.startswith({"touch": "Should you touch", "pass": "Should you go through",
+                                  "miss": "Is it good for you to miss"}[kind])
+
+
+def test_unmentioned_empty_and_garbage_evidence_stay_neutral(backend):
+    d = backend.decide("Skiing", "Yeti", ["yeti"], _ev("Trees are dangerous: avoid them."), [])
+    assert (d.answer, d.p_yes, d.evidence) == ("neutral", None, ())
+    assert d.detail.startswith("not stated")
+    assert backend.decide("Skiing", "Yeti", ["yeti"], [], []).answer == "neutral"
+    garbage = backend.decide("Skiing", "Yeti", ["yeti"], _ev("yeti qz vv 0x3f yeti ## %%"), [])
+    assert garbage.answer == "neutral", garbage
+    with pytest.raises(ValueError, match="event kind"):
+        backend.decide("Skiing", "Yeti", ["yeti"], [], [], kind="hug")
+    with pytest.raises(ValueError, match="min_stated"):
+        ConsequenceBackend(min_stated=1.5)
+    with pytest.raises(ValueError, match="evidence_k"):
+        ConsequenceBackend(evidence_k=0)
+
+
+def test_object_the_manual_never_names_gets_zero(tmp_path):
+    manual = tmp_path / "skiing.txt"
+    manual.write_text("Race down the mountain as fast as you can. Trees are deadly: if your "
+                      "skier hits a tree he falls and loses time. Pass between the flags.\n")
+    table = build_reward_table("Skiing", manual, cache_dir=tmp_path)
+    mogul = table.objects["Mogul"]
+    assert (mogul.reward, mogul.answer, mogul.evidence) == (0.0, "neutral", [])
+    assert mogul.note.startswith("not stated") and mogul.question
+    assert table.objects["Tree"].reward == -5.0
+
+
+def test_table_json_and_printout_show_question_and_probabilities(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert read_main(["Freeway", "--cache-dir", str(tmp_path), "--json", str(out),
+                      "--evidence", "2"]) == 0
+    text = capsys.readouterr().out
+    car = json.loads(out.read_text())["objects"]["Car"]
+    assert car["question"] == "Should you touch the car if you want to win?"
+    assert car["p_no"] > car["p_yes"] and car["reward"] == -5.0
+    assert "p(yes)" in text and "Q: Should you touch the car if you want to win?" in text
+    assert f"{car['p_no']:.2f}" in text
+
+
+def test_retrained_weights_invalidate_cached_tables(tmp_path):
+    head = tmp_path / "head.npz"
+    shutil.copy(HEAD_FILE, head)
+    cache = tmp_path / "cache"
+    options = {"head": str(head)}
+    build_reward_table("Freeway", backend_options=options, cache_dir=cache)
+    build_reward_table("Freeway", backend_options=options, cache_dir=cache)
+    assert len(list(cache.glob("*.json"))) == 1
+    h = PolarityHead(head)
+    train_polarity.save_head(head, h.W * 1.01, h.b, h.corpus_sha256)
+    build_reward_table("Freeway", backend_options=options, cache_dir=cache)
+    assert len(list(cache.glob("*.json"))) == 2
+
+
+def test_broken_weights_file_is_reported(tmp_path):
+    bad = tmp_path / "head.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(RuntimeError, match="cannot load the polarity classifier"):
+        PolarityHead(bad)
+
+
+def test_tables_written_before_probabilities_still_load():
+    from reward_shaping.table import RewardTable
+
+    old = {"game": "Freeway", "manual_sha256": "0" * 64, "manual_source": "freeway.md",
+           "backend": "embedding", "settings": {}, "scale": 5.0, "key": "k", "questions": {},
+           "version": 2, "objects": {"Car": {"reward": -5.0, "answer": "no", "confidence": 0.9,
+                                             "evidence": ["Cars hurt."], "source": "backend",
+                                             "note": ""}}}
+    car = RewardTable.from_json(old).objects["Car"]
+    assert (car.reward, car.question, car.p_yes) == (-5.0, "", None)
