@@ -43,6 +43,8 @@ from typing import Any
 
 import yaml
 
+from envs.interactions import event_key
+
 MANIFEST = Path(__file__).with_name("real_manuals") / "manifest.yaml"
 LABELS = ("positive", "negative", "neutral")
 SPLITS = ("tune", "heldout")
@@ -196,8 +198,8 @@ def score(entry: GameEntry, table: Any, categories: Sequence[str]) -> tuple[list
 
     Args:
         entry: The game's labels.
-        table: A :class:`reward_shaping.table.RewardTable` (``objects``: category -> entry
-            with ``reward`` and ``evidence``).
+        table: A :class:`reward_shaping.table.RewardTable` (``objects``: event key, e.g.
+            ``Tree`` or ``Gate:pass``, -> entry with ``reward`` and ``evidence``).
         categories: The categories the game registry knows for this game.
 
     Returns:
@@ -208,20 +210,13 @@ def score(entry: GameEntry, table: Any, categories: Sequence[str]) -> tuple[list
         if lab.category not in categories:
             skipped.append(f"{lab.name}: the game registry has no {lab.category} category")
             continue
-        obj = table.objects.get(lab.category)
+        key = event_key(lab.category, lab.event or "touch")
+        obj = table.objects.get(key)
         if obj is None:
-            skipped.append(f"{lab.name}: the reward table has no {lab.category} entry")
+            skipped.append(f"{lab.name}: the reward table has no {key} entry")
             continue
-        reward = obj.reward
-        if lab.event:
-            events = getattr(obj, "events", None)
-            value = events.get(lab.event) if isinstance(events, Mapping) else None
-            if value is None:
-                skipped.append(f"{lab.name}: the reward table has no reward for that event")
-                continue
-            reward = getattr(value, "reward", value)
         evidence = obj.evidence[0] if getattr(obj, "evidence", None) else ""
-        items.append(Item(lab.name, lab.label, float(reward), evidence))
+        items.append(Item(lab.name, lab.label, float(obj.reward), evidence))
     return items, skipped
 
 

@@ -5,11 +5,15 @@ Usage::
     python -m envs.inspect Skiing --steps 300                  # summary
     python -m envs.inspect Freeway --steps 200 --policy UP --every 1
     python -m envs.inspect MsPacman --steps 400 --gif pacman.gif --png last.png
+    python -m envs.inspect Skiing --steps 1200 --gif              # -> Skiing.gif
 
 Each printed step lists the objects (category, instance, x, y, w, h, dx, dy)
-and the interaction events that began in it; the summary counts objects and
-events per category.  ``--gif`` / ``--png`` save the raw RGB frames with each
-object's box drawn (the avatar in white, touched objects in red, labelled).
+and the events that began in it (``TOUCH``, and ``PASS`` / ``MISS`` for
+passable derived objects such as Skiing's gates); the summary counts objects
+and events per category.  ``--gif`` / ``--png`` save the raw RGB frames with
+each object's box drawn: the avatar in white, touched objects in red, derived
+objects (gates) in their own colour, a gate passed in green labelled PASS and
+one missed in magenta labelled MISS.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from envs.interactions import INTERACTIONS_KEY, InteractionEvent
 from envs.objects import ObjectRecord
 
 _SCALE = 3
+#: Box colour and label of each event kind in the images.
+_EVENT_STYLE = {"touch": ((255, 0, 0), None), "pass": ((0, 255, 0), "PASS"),
+                "miss": ((255, 0, 255), "MISS")}
 
 
 def _colour(category: str) -> tuple[int, int, int]:
@@ -56,9 +63,13 @@ def annotate(
         (rgb.shape[1] * _SCALE, rgb.shape[0] * _SCALE), Image.NEAREST
     )
     draw = ImageDraw.Draw(img)
-    touched = {e.instance for e in events}
+    touched = {e.instance for e in events if e.kind == "touch"}
+
+    def scaled(x, y, w, h):
+        return [x * _SCALE, y * _SCALE, (x + w) * _SCALE - 1, (y + h) * _SCALE - 1]
+
     for o in objects:
-        box = [o.x * _SCALE, o.y * _SCALE, (o.x + o.w) * _SCALE - 1, (o.y + o.h) * _SCALE - 1]
+        box = scaled(o.x, o.y, o.w, o.h)
         if o.instance in touched:
             draw.rectangle(box, outline=(255, 0, 0), width=3)
             draw.text((box[0], max(box[1] - 12, 0)), o.category, fill=(255, 0, 0))
@@ -66,6 +77,14 @@ def annotate(
             draw.rectangle(box, outline=(255, 255, 255), width=2)
         else:
             draw.rectangle(box, outline=_colour(o.category), width=1)
+    for e in events:
+        colour, label = _EVENT_STYLE.get(e.kind, _EVENT_STYLE["touch"])
+        if label is None:
+            continue
+        # Drawn where the event happened: a missed gate may have scrolled on since.
+        box = scaled(*e.object_box)
+        draw.rectangle(box, outline=colour, width=3)
+        draw.text((box[0], max(box[1] - 12, 0)), f"{label} {e.category}", fill=colour)
     if caption:
         draw.text((4, 4), caption, fill=(255, 255, 0))
     return img
@@ -98,7 +117,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="K",
         help="print objects every K steps (0: only events and the summary; default 0)",
     )
-    p.add_argument("--gif", type=Path, help="save an annotated GIF of the run")
+    p.add_argument("--gif", type=Path, nargs="?", const=Path(""), metavar="PATH",
+                   help="save an annotated GIF of the run (default path: GAME.gif)")
     p.add_argument("--png", type=Path, help="save the annotated last frame as PNG")
     p.add_argument("--gif-every", type=int, default=1, metavar="K", help="keep every K-th step in the GIF")
     p.add_argument("--sticky-actions", type=float, default=0.0, help="sticky-action probability (default 0)")
@@ -118,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownGameError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.gif == Path(""):
+        args.gif = Path(f"{spec.name}.gif")
     want_frames = args.gif is not None or args.png is not None
     env = make_env(
         spec,
@@ -138,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     _, info = env.reset(seed=args.seed)
     print(f"{spec.name}: avatar={spec.avatar} interactable={', '.join(spec.interactable)}")
     seen: Counter[str] = Counter()
-    touched: Counter[str] = Counter()
+    happened: Counter[tuple[str, str]] = Counter()
     frames = []
     episodes = 0
     for step in range(1, args.steps + 1):
@@ -150,17 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         objects: list[ObjectRecord] = info["objects"]
         events: list[InteractionEvent] = info[INTERACTIONS_KEY]
         seen.update(o.category for o in objects)
-        touched.update(e.category for e in events)
+        happened.update((e.category, e.kind) for e in events)
         if args.every and step % args.every == 0:
             print(f"step {step:5d} reward {float(reward):+g}: " + " ".join(_format_object(o) for o in objects))
         for e in events:
             print(
-                f"step {step:5d} frame {e.frame:6d} TOUCH {e.category}#{e.instance} "
+                f"step {step:5d} frame {e.frame:6d} {e.kind.upper()} {e.category}#{e.instance} "
                 f"avatar={e.avatar_box} object={e.object_box}"
             )
         if want_frames and (step % args.gif_every == 0 or step == args.steps):
             caption = f"{spec.name} step {step}" + (
-                " touch: " + ",".join(e.category for e in events) if events else ""
+                " " + ",".join(f"{e.kind} {e.category}" for e in events) if events else ""
             )
             frames.append(annotate(env.render(), objects, events, spec.avatar, caption))
         if terminated or truncated:
@@ -168,9 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             env.reset()
     env.close()
     print(f"\nsummary over {args.steps} steps, {episodes} finished episode(s):")
-    print(f"  {'category':<20}{'mean per frame':>16}{'contacts':>10}")
+    kinds = [k for k in ("touch", "pass", "miss") if any(k in spec.event_kinds(c) for c in spec.categories)]
+    print(f"  {'category':<20}{'mean per frame':>16}" + "".join(f"{k:>8}" for k in kinds))
     for cat in spec.categories:
-        print(f"  {cat:<20}{seen[cat] / args.steps:>16.2f}{touched[cat]:>10d}")
+        counts = "".join(f"{happened[cat, k]:>8d}" if k in spec.event_kinds(cat) else f"{'-':>8}"
+                         for k in kinds)
+        print(f"  {cat:<20}{seen[cat] / args.steps:>16.2f}{counts}")
     if args.png:
         frames[-1].save(args.png)
         print(f"saved {args.png}")

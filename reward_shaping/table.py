@@ -1,10 +1,17 @@
-"""Reward tables: manual + backend -> category -> reward, with evidence; cached on disk.
+"""Reward tables: manual + backend -> (category, event kind) -> reward, with evidence; cached.
 
 Built offline once per (game, manual text, backend, settings) and stored as
-JSON; the online wrappers only look categories up.  A corrupt cache file is
-rebuilt, never trusted.  A user overrides file (YAML or JSON, ``{category:
-reward}`` or ``{category: {reward: r, note: "..."}}``) fixes any entry and is
-shown as such.
+JSON; the online wrappers only look events up.  One row per (category, event
+kind), keyed like :func:`envs.interactions.event_key`: ``Tree`` for touching a
+tree, ``Gate:pass`` and ``Gate:miss`` for Skiing's gates.  Tables written
+before event kinds existed (every key a category) load unchanged: their rows
+are touches.  A corrupt cache file is rebuilt, never trusted.  A user overrides
+file (YAML or JSON) fixes any entry and is shown as such::
+
+    Tree: -5                              # touching a tree
+    Mogul: {reward: 0, note: "harmless"}  # with a note
+    Gate: {pass: 5, miss: -5}             # per event kind
+    Gate:miss: {reward: -2, note: "..."}  # one kind, flat
 
 Example:
     >>> from reward_shaping.table import build_reward_table
@@ -13,6 +20,8 @@ Example:
     -5.0
     >>> table.objects["Clock"].answer   # HUD elements are never rewarded
     'hud'
+    >>> table.reward_of("Gate", "pass"), table.reward_of("Gate", "miss")
+    (5.0, -5.0)
 """
 
 from __future__ import annotations
@@ -26,13 +35,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.games import GameSpec, resolve_game
+from envs.games import EVENT_KINDS, GameSpec, resolve_game
+from envs.interactions import event_key, split_key
 from manuals import Manual, load_manual
 
 log = logging.getLogger(__name__)
 
 #: Bump when the table format or the decision pipeline changes: old caches are then ignored.
-TABLE_VERSION = 3
+TABLE_VERSION = 4
 DEFAULT_SCALE = 5.0
 
 
@@ -42,10 +52,10 @@ class RewardTableError(ValueError):
 
 @dataclass
 class ObjectReward:
-    """The reward for the avatar touching one object category.
+    """The reward for one kind of event with one object category (touching a tree).
 
     Attributes:
-        reward: Auxiliary reward per contact.
+        reward: Auxiliary reward per event.
         answer: ``yes`` / ``no`` / ``neutral`` from the backend, or ``hud`` /
             ``avatar`` / ``ignored`` for categories decided by rule.
         confidence: In [0, 1].
@@ -56,6 +66,7 @@ class ObjectReward:
         p_yes: The backend's probability of "yes" (None if it has none).
         p_no: Its probability of "no".
         p_neutral: Its probability that the evidence says neither.
+        kind: The event: ``touch``, ``pass`` or ``miss`` (tables without kinds: ``touch``).
     """
 
     reward: float
@@ -68,6 +79,7 @@ class ObjectReward:
     p_yes: float | None = None
     p_no: float | None = None
     p_neutral: float | None = None
+    kind: str = "touch"
 
 
 @dataclass
@@ -85,9 +97,9 @@ class RewardTable:
     questions: dict[str, list[str]] = field(default_factory=dict)
     version: int = TABLE_VERSION
 
-    def reward_of(self, category: str) -> float:
-        """Reward per contact with ``category`` (0 for unknown categories)."""
-        entry = self.objects.get(category)
+    def reward_of(self, category: str, kind: str = "touch") -> float:
+        """Reward per ``kind`` event with ``category`` (0 for events not in the table)."""
+        entry = self.objects.get(event_key(category, kind))
         return entry.reward if entry else 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -96,7 +108,9 @@ class RewardTable:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RewardTable:
         """Rebuild from :meth:`to_json` output; raises on any missing field."""
-        objects = {k: ObjectReward(**v) for k, v in data["objects"].items()}
+        # Rows of tables written before event kinds existed are touches.
+        objects = {k: ObjectReward(**{"kind": split_key(k)[1], **v})
+                   for k, v in data["objects"].items()}
         fields = {k: data[k] for k in ("game", "manual_sha256", "manual_source", "backend",
                                         "settings", "scale", "key", "questions", "version")}
         return cls(objects=objects, **fields)
@@ -138,10 +152,14 @@ def _cache_key(spec: GameSpec, manual: Manual, backend_name: str, settings: dict
 
 
 def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, str]]:
-    """Read an overrides file: category -> (reward, note).
+    """Read an overrides file: event key (``Tree``, ``Gate:pass``) -> (reward, note).
+
+    Entries are ``category: reward``, ``category: {reward: r, note: "..."}``,
+    ``category: {kind: reward or {reward, note}, ...}`` or ``"category:kind": ...``.
 
     Raises:
-        RewardTableError: unreadable file, bad value, or a category the game lacks.
+        RewardTableError: unreadable file, bad value, or a category or event kind
+            the game does not have.
     """
     import yaml
 
@@ -152,27 +170,46 @@ def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, s
         raise RewardTableError(f"cannot read overrides file {path}: {err}") from None
     if not isinstance(data, dict) or not data:
         raise RewardTableError(f"overrides file {path} must map object categories to rewards")
-    known = set(spec.categories) | set(spec.hud_categories)
     out = {}
-    for cat, value in data.items():
-        if cat not in known:
-            raise RewardTableError(
-                f"overrides file {path} names {cat!r}, which {spec.name} does not have; "
-                f"categories: {', '.join(spec.categories)}"
-            )
-        note = ""
-        if isinstance(value, dict):
-            note = str(value.get("note", ""))
-            value = value.get("reward")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RewardTableError(f"override for {cat!r} in {path} must be a number, got {value!r}")
-        out[cat] = (float(value), note)
+    for name, value in data.items():
+        cat, kind = split_key(str(name))
+        if isinstance(value, dict) and value and set(value) <= set(EVENT_KINDS) and kind == "touch":
+            entries = list(value.items())
+        elif isinstance(value, dict) and not set(value) <= {"reward", "note"}:
+            raise RewardTableError(f"override for {name!r} in {path}: expected a number, "
+                                   f"{{reward, note}} or event kinds ({', '.join(EVENT_KINDS)}), "
+                                   f"got keys {', '.join(map(str, value))}")
+        else:
+            entries = [(kind, value)]
+        for kind, entry in entries:
+            _check_event(spec, cat, kind, path)
+            note = ""
+            if isinstance(entry, dict):
+                note = str(entry.get("note", ""))
+                entry = entry.get("reward")
+            if isinstance(entry, bool) or not isinstance(entry, (int, float)):
+                raise RewardTableError(f"override for {event_key(cat, kind)!r} in {path} must be a "
+                                       f"number, got {entry!r}")
+            out[event_key(cat, kind)] = (float(entry), note)
     return out
+
+
+def _check_event(spec: GameSpec, cat: str, kind: str, path: Path) -> None:
+    """Raise unless the game reports ``kind`` events with ``cat`` (a typo would never pay)."""
+    if cat not in set(spec.categories) | set(spec.hud_categories):
+        raise RewardTableError(
+            f"overrides file {path} names {cat!r}, which {spec.name} does not have; "
+            f"categories: {', '.join(spec.categories)}"
+        )
+    kinds = spec.event_kinds(cat) or ("touch",)
+    if kind not in kinds:
+        raise RewardTableError(f"overrides file {path}: {spec.name}'s {cat} has no {kind!r} events "
+                               f"(it has: {', '.join(kinds)})")
 
 
 def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
                 ) -> tuple[dict[str, ObjectReward], dict[str, list[str]]]:
-    """Per-category rewards, and the evidence for the general questions."""
+    """Rewards per (category, event kind), and the evidence for the general questions."""
     from reward_shaping.qa import (
         AVATAR_QUESTION,
         OBJECTIVE_QUESTION,
@@ -215,11 +252,13 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
                                           depicts=depicts, others=others, avatar=avatar,
                                           terms=terms)
-            d = backend.decide(spec.name, cat, terms, evidence, objective)
-            reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
-            used = [e.sentence for e in evidence] if d.evidence is None else list(d.evidence)
-            objects[cat] = ObjectReward(reward, d.answer, d.confidence, used, "backend", d.detail,
-                                        d.question, d.p_yes, d.p_no, d.p_neutral)
+            for kind in spec.event_kinds(cat):
+                d = backend.decide(spec.name, cat, terms, evidence, objective, kind=kind)
+                reward = {"yes": scale, "no": -scale}.get(d.answer, 0.0)
+                used = [e.sentence for e in evidence] if d.evidence is None else list(d.evidence)
+                objects[event_key(cat, kind)] = ObjectReward(
+                    reward, d.answer, d.confidence, used, "backend", d.detail, d.question,
+                    d.p_yes, d.p_no, d.p_neutral, kind)
     for cat in spec.hud_categories:
         objects[cat] = ObjectReward(0.0, "hud", 1.0, [], "rule", "heads-up display, not touchable")
     return objects, questions
@@ -274,9 +313,9 @@ def build_reward_table(
         if use_cache:
             atomic_write_text(cache_file, json.dumps(table.to_json(), indent=1))
     if overrides is not None:
-        for cat, (reward, note) in load_overrides(overrides, spec).items():
-            old = table.objects.get(cat)
-            table.objects[cat] = ObjectReward(
+        for key, (reward, note) in load_overrides(overrides, spec).items():
+            old = table.objects.get(key)
+            table.objects[key] = ObjectReward(
                 reward, old.answer if old else "override", 1.0, old.evidence if old else [],
-                "override", note or f"set by {Path(overrides).name}")
+                "override", note or f"set by {Path(overrides).name}", kind=split_key(key)[1])
     return table

@@ -1,5 +1,6 @@
 """One subprocess smoke test per command-line tool."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,27 @@ def test_inspect_prints_objects_events_and_saves_images(tmp_path):
     assert Image.open(png).size == (480, 630)
     with Image.open(gif) as im:
         assert im.n_frames == 15
+
+
+def test_inspect_draws_gates_and_marks_pass_and_miss(tmp_path):
+    import numpy as np
+
+    from envs.inspect import annotate
+    from envs.interactions import InteractionEvent
+
+    proc = subprocess.run([sys.executable, "-m", "envs.inspect", "Skiing", "--steps", "160",
+                           "--gif", "--gif-every", "40"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "MISS Gate#" in proc.stdout and "pass    miss" in proc.stdout
+    with Image.open(tmp_path / "Skiing.gif") as im:  # --gif alone: GAME.gif
+        assert im.n_frames == 4
+    # A pass is drawn in green, a miss in magenta, where the gate was.
+    events = [InteractionEvent(1, 1, "Gate", 7, (0, 0, 5, 5), (20, 30, 27, 15), "pass"),
+              InteractionEvent(1, 1, "Gate", 8, (0, 0, 5, 5), (20, 100, 27, 15), "miss")]
+    img = np.asarray(annotate(np.zeros((210, 160, 3), np.uint8), [], events, "Player"))
+    assert tuple(img[30 * 3 + 5, 20 * 3 + 1]) == (0, 255, 0)
+    assert tuple(img[100 * 3 + 5, 20 * 3 + 1]) == (255, 0, 255)
 
 
 def test_inspect_rejects_bad_input():

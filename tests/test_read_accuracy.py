@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from envs.games import resolve_game
+from envs.interactions import event_key
 from reward_shaping import reasoning
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,17 +31,18 @@ TEXTS = {
               "time. Pass between the two flags of every gate.",
     "Breakout": "Move the paddle to bounce the ball into the wall. Bricks vanish when hit.",
 }
-# What the stub backend answers, per category.
-ANSWERS = {"Car": "no", "Tree": "yes", "Mogul": "yes", "Flag": "neutral", "Ball": "yes", "Block": "yes"}
+# What the stub backend answers, per event key (category, or category:kind).
+ANSWERS = {"Car": "no", "Tree": "yes", "Mogul": "yes", "Flag": "neutral", "Ball": "yes", "Block": "yes",
+           "Gate:pass": "yes", "Gate:miss": "yes"}
 
 
 class StubBackend(reasoning.Backend):
-    """Answers from ANSWERS by category, whatever the evidence."""
+    """Answers from ANSWERS by event, whatever the evidence."""
 
     name = "stub"
 
-    def decide(self, game, category, terms, evidence, objective, **kwargs):
-        return reasoning.Decision(ANSWERS[category], 1.0, "stub")
+    def decide(self, game, category, terms, evidence, objective, kind="touch"):
+        return reasoning.Decision(ANSWERS[event_key(category, kind)], 1.0, "stub")
 
 
 @pytest.fixture
@@ -88,12 +90,12 @@ def test_scores_misses_and_skips_missing_or_changed_texts(stub_backend, dataset,
     assert "SKIPPED Breakout: changed" in printed.err
     # Skiing: Tree answered yes (a miss), Flag neutral (a miss), Mogul rewarded (a false reward).
     assert "miss Tree" in printed.out and "miss Flag" in printed.out and "miss Mogul" in printed.out
-    assert "not scored: Gate:pass" in printed.out
+    assert "Gate:pass" not in printed.out  # scored, and right
     report = json.loads(out.read_text())
     assert report["splits"]["tune"] == {"games": 1, "right": 1, "signed": 1, "neutral_rewarded": 0,
                                         "neutral": 0, "accuracy": 1.0}
     held = report["splits"]["heldout"]
-    assert (held["right"], held["signed"], held["neutral_rewarded"], held["neutral"]) == (0, 2, 1, 1)
+    assert (held["right"], held["signed"], held["neutral_rewarded"], held["neutral"]) == (1, 3, 1, 1)
     misses = sorted(report["games"]["Skiing"]["misses"], key=lambda m: m["category"])
     assert misses == [{"category": "Flag", "label": "negative", "reward": 0.0},
                       {"category": "Mogul", "label": "neutral", "reward": 5.0},
@@ -143,8 +145,8 @@ def test_committed_manifest_labels_every_interactable_category_and_split_follows
     for name, entry in games.items():
         spec = resolve_game(name)
         assert spec.name == name
-        labelled = {lab.category for lab in entry.labels if lab.event is None}
-        assert labelled == set(spec.interactable), name
+        labelled = {event_key(lab.category, lab.event or "touch") for lab in entry.labels}
+        assert labelled == {event_key(c, k) for c in spec.interactable for k in spec.event_kinds(c)}, name
         raw = doc["games"][name]
         assert raw["sources"] and all(s["url"].startswith("http") for s in raw["sources"]), name
         assert all(v["why"].strip() for v in raw["labels"].values()), name

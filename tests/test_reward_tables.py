@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from envs.games import UnknownGameError, resolve_game
+from envs.interactions import event_key
 from manuals import MAX_MANUAL_BYTES, ManualError, load_manual
 from reward_shaping.qa import split_sentences
 from reward_shaping.table import RewardTableError, build_reward_table
@@ -51,7 +52,9 @@ def test_expectations_cover_every_category_of_every_shipped_game():
     assert len(EXPECT) >= 10
     for game, table in EXPECT.items():
         spec = resolve_game(game)
-        assert set(table) == set(spec.categories) | set(spec.hud_categories), game
+        keys = {event_key(c, k) for c in spec.categories for k in spec.event_kinds(c) or ("touch",)}
+        assert set(table) == keys | set(spec.hud_categories), game
+
         load_manual(game)  # a manual ships for it
 
 
@@ -114,6 +117,16 @@ def test_overrides_are_applied_and_shown(tmp_path):
     assert table.objects["Mogul"].reward == 0.0 and table.objects["Tree"].source == "backend"
     # The cache holds the backend's table, not the overridden one.
     assert build_reward_table("Skiing", cache_dir=tmp_path).objects["Flag"].reward == -5.0
+    over.write_text("Gate: {pass: 5, miss: {reward: -2, note: five seconds}}\nGate:pass: 3\n")
+    table = build_reward_table("Skiing", overrides=over, cache_dir=tmp_path)
+    assert (table.reward_of("Gate", "pass"), table.reward_of("Gate", "miss")) == (3.0, -2.0)
+    assert table.objects["Gate:miss"].note == "five seconds" and table.objects["Gate:miss"].kind == "miss"
+    for bad, message in [("Gate: {touch: 5}", "Skiing's Gate has no 'touch' events"),
+                         ("Tree:pass: 5", "Skiing's Tree has no 'pass' events"),
+                         ("Gate: {through: 5}", "expected a number, {reward, note} or event kinds")]:
+        over.write_text(bad + "\n")
+        with pytest.raises(RewardTableError, match=message):
+            build_reward_table("Skiing", overrides=over, cache_dir=tmp_path)
     over.write_text("Yeti: -5\n")
     with pytest.raises(RewardTableError, match="'Yeti', which Skiing does not have"):
         build_reward_table("Skiing", overrides=over, cache_dir=tmp_path)
@@ -199,3 +212,18 @@ def test_unmarked_consequences_are_scored_on_their_own(sentence, consequence):
 
     m = _UNMARKED_CONSEQUENCE.match(sentence)
     assert (m.group(1) if m else None) == consequence
+
+
+def test_single_value_tables_from_before_event_kinds_still_load_and_pay():
+    from reward_shaping.table import RewardTable
+    from reward_shaping.wrappers import reward_lookup
+
+    row = {"answer": "no", "confidence": 0.9, "evidence": ["Trees hurt."], "source": "backend",
+           "note": ""}
+    old = {"game": "Skiing", "manual_sha256": "0" * 64, "manual_source": "skiing.md",
+           "backend": "embedding", "settings": {}, "scale": 5.0, "key": "k", "questions": {},
+           "version": 2, "objects": {"Tree": {"reward": -5.0, **row}, "Flag": {"reward": -5.0, **row}}}
+    table = RewardTable.from_json(old)
+    assert table.objects["Tree"].kind == "touch" and table.reward_of("Tree") == -5.0
+    assert table.reward_of("Gate", "pass") == 0.0  # no gate rows: gates pay nothing
+    assert reward_lookup(table) == {"Tree": -5.0, "Flag": -5.0}

@@ -18,6 +18,12 @@ from agents.runs import RunConfig
 from agents.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _paid_reward(run_dir: Path, episode: dict) -> float:
+    """The auxiliary return an episodes.csv row should have: paid events x the run's table."""
+    objects = json.loads((run_dir / "reward_table.json").read_text())["objects"]
+    return sum(objects[key]["reward"] * n for key, n in json.loads(episode["paid"]).items())
 TINY_ATARI = ["--n-envs", "2", "--max-episode-frames", "1200", "--vec-env", "dummy",
               "--no-progress", "--device", "cpu"]
 # Short rollouts and a small, early replay: every algorithm updates within a few dozen steps.
@@ -60,7 +66,7 @@ def test_skiing_manual_run_end_to_end(tmp_path):
     episodes = rows(out / "episodes.csv")
     assert len(episodes) >= 4
     assert any(float(e["aux_return"]) < 0 for e in episodes), "contacts must pay"
-    assert all(float(e["aux_return"]) == -5 * sum(json.loads(e["paid"]).values()) for e in episodes)
+    assert all(float(e["aux_return"]) == _paid_reward(out, e) for e in episodes)
     progress = rows(out / "progress.csv")
     assert "shaping/aux_return_mean" in progress[-1] and "detector/contacts_per_episode" in progress[-1]
     assert any(p["rollout/ep_rew_mean"] for p in progress)
@@ -265,10 +271,9 @@ def test_every_algorithm_trains_on_the_fast_path(tmp_path, algo):
     assert summary["steps"] >= 64 and summary["frames"] == 4 * summary["steps"]
     assert summary["eval"]["lengths"] == [30] and summary["eval"]["scores"][0] < -30
     episodes = rows(out / "episodes.csv")
-    # 30-step episodes: the game score (minus elapsed time), the table's -5 per contact.
+    # 30-step episodes: the game score (minus elapsed time), the table's reward per event.
     assert episodes and all(int(e["length"]) == 30 and float(e["score"]) < -30 for e in episodes)
-    assert all(float(e["aux_return"]) == -5 * sum(json.loads(e["paid"]).values())
-               for e in episodes)
+    assert all(float(e["aux_return"]) == _paid_reward(out, e) for e in episodes)
 
 
 def test_backend_choice_is_recorded_and_old_runs_stay_on_theirs(tmp_path, capsys):
