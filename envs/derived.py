@@ -141,9 +141,22 @@ class _Crossing:
 
 
 class PassDetector:
-    """Reports ``pass`` / ``miss`` of the passable derived objects in one environment."""
+    """Reports ``pass`` / ``miss`` of the passable derived objects in one environment.
 
-    def __init__(self, game: str | GameSpec) -> None:
+    Args:
+        game: Any name :func:`envs.games.resolve_game` accepts, or a spec.
+        frames_per_update: Emulator frames between two calls of :meth:`update`:
+            1 beneath frame skipping (every frame), ``frame_skip`` on the fast
+            path (once per agent step, :class:`envs.swept.StepPassDetector`).
+            :data:`HALT_FRAMES` and :data:`SETTLE_FRAMES` stay counted in frames.
+    """
+
+    def __init__(self, game: str | GameSpec, frames_per_update: int = 1) -> None:
+        # Zero or negative would never let a verdict settle or a halt count.
+        if isinstance(frames_per_update, bool) or not isinstance(frames_per_update, int) \
+                or frames_per_update < 1:
+            raise ValueError(f"frames_per_update must be an int >= 1, got {frames_per_update!r}")
+        self.frames_per_update = frames_per_update
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
         cats = self.spec.categories
         self._derived = np.array([cats.index(d.category) for d in self.spec.derived], dtype=np.int16)
@@ -185,7 +198,7 @@ class PassDetector:
                 s = _Crossing(above=above, done=above)
             elif not s.done:
                 if self._blocked(frame, i, ax, aw, ay, ah):
-                    s.halted += 1
+                    s.halted += self.frames_per_update
                     s.done = s.halted >= HALT_FRAMES  # a collision: neither passed nor missed
                 else:
                     s.halted = 0
@@ -193,7 +206,7 @@ class PassDetector:
                     centre = ax + aw / 2 + self._rule[int(frame.category[i])][1]
                     s.verdict, s.settle = ("pass" if x <= centre <= x + w else "miss"), SETTLE_FRAMES
                 elif not s.done and s.verdict:
-                    s.settle -= 1
+                    s.settle -= self.frames_per_update
                     if s.settle <= 0:
                         s.done = True
                         out.append((s.verdict, int(i)))

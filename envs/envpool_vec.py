@@ -71,14 +71,18 @@ def envpool_available() -> bool:
 
 def default_event_sources(spec: GameSpec, num_envs: int, margin: int | None,
                           frame_skip: int) -> list:
-    """The per-step event sources of a tracked fast-path env: swept-box contacts.
+    """The per-step event sources of a tracked fast-path env.
 
-    Further sources (events derived from consecutive object frames) go in this
-    list; each follows :class:`envs.swept.StepEventSource`.
+    Swept-box contacts (:class:`envs.swept.SweptDetector`) and, for games with
+    derived objects, their passes and misses (:class:`envs.swept.StepPassDetector`);
+    each follows :class:`envs.swept.StepEventSource`.
     """
-    from envs.swept import SweptDetector
+    from envs.swept import StepPassDetector, SweptDetector
 
-    return [SweptDetector(spec, num_envs, margin=margin, frame_skip=frame_skip)]
+    sources: list = [SweptDetector(spec, num_envs, margin=margin, frame_skip=frame_skip)]
+    if spec.derived:
+        sources.append(StepPassDetector(spec, num_envs, frame_skip=frame_skip))
+    return sources
 
 
 @dataclass
