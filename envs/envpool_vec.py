@@ -31,8 +31,9 @@ no-op counts); the episode limit counts agent steps after the no-op start
 (``ceil(max_episode_frames / frame_skip)``), where ALE counts the no-op frames
 too, so episodes may run up to ``noop_max / frame_skip`` steps longer;
 ``noop_max=0`` runs one no-op frame (envpool crashes without one); interaction
-events come from the per-step detector, not the per-frame one (see
-:mod:`envs.swept` for how often they differ).
+events come from the per-step detectors, not the per-frame one (see
+:mod:`envs.swept` for how often they differ; Skiing's gate passes and misses
+agree on the recorded runs of ``benchmarks/detector_recall.py --gate-runs``).
 
 Example:
     >>> from envs.envpool_vec import EnvpoolAtari, envpool_available
