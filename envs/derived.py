@@ -159,7 +159,9 @@ class PassDetector:
         self.frames_per_update = frames_per_update
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
         cats = self.spec.categories
-        self._derived = np.array([cats.index(d.category) for d in self.spec.derived], dtype=np.int16)
+        # Lookup table category -> passable (np.isin costs more than the rest of an update).
+        self._passable = np.zeros(len(cats), dtype=bool)
+        self._passable[[cats.index(d.category) for d in self.spec.derived]] = True
         self._rule = {cats.index(d.category): (cats.index(d.part), d.centre_offset)
                       for d in self.spec.derived}
         self._state: dict[int, _Crossing] = {}
@@ -167,7 +169,7 @@ class PassDetector:
     @property
     def active(self) -> bool:
         """Whether the game has passable objects at all."""
-        return len(self._derived) > 0
+        return bool(self._passable.any())
 
     def reset(self) -> None:
         """Forget all objects (call on episode reset)."""
@@ -182,10 +184,10 @@ class PassDetector:
         """
         if not self.active:
             return []
-        idx = np.flatnonzero(np.isin(frame.category, self._derived))
         if avatar is None:
             # No avatar, no crossing: keep the objects' sides as they were.
             return []
+        idx = np.flatnonzero(self._passable[frame.category])
         ax, ay, aw, ah = (int(v) for v in frame.box[avatar])
         out = []
         state: dict[int, _Crossing] = {}

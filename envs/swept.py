@@ -59,7 +59,7 @@ import numpy as np
 from envs.batched import ObjectBatch
 from envs.derived import Deriver, PassDetector
 from envs.games import GameSpec, resolve_game
-from envs.interactions import InteractionEvent, avatar_index, pass_events
+from envs.interactions import InteractionEvent, pass_events
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
 #: Freeway's cars wrap around the screen by about 160 px.
@@ -356,6 +356,7 @@ class StepPassDetector:
                         for _ in range(num_envs)]
         self.num_envs = num_envs
         self.frame_skip = frame_skip
+        self._avatar = self.spec.categories.index(self.spec.avatar) if self.spec.avatar else -2
 
     @property
     def active(self) -> bool:
@@ -388,9 +389,15 @@ class StepPassDetector:
         if not self.active:
             return [[] for _ in range(self.num_envs)]
         steps = np.asarray(steps)
+        # The avatar's index in each env's frame (its slot among the present ones), all at once.
+        present = np.asarray(batch.category) >= 0
+        is_av = np.asarray(batch.category) == self._avatar
+        av_slot = (is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1))
+        has_av = av_slot.any(1)
+        av_index = (np.cumsum(present, axis=1) - 1)[np.arange(self.num_envs), av_slot.argmax(1)]
         out = []
         for i, frame in enumerate(self.frames(batch)):
             step = int(steps[i])
-            out.append(pass_events(self._passes[i], frame, avatar_index(self.spec, frame), step,
-                                   step * self.frame_skip))
+            out.append(pass_events(self._passes[i], frame, int(av_index[i]) if has_av[i] else None,
+                                   step, step * self.frame_skip))
         return out
