@@ -206,7 +206,9 @@ class PassDetector:
                     s.halted = 0
                 if not s.done and not s.verdict and above != s.above:
                     centre = ax + aw / 2 + self._rule[int(frame.category[i])][1]
-                    s.verdict, s.settle = ("pass" if x <= centre <= x + w else "miss"), SETTLE_FRAMES
+                    # The rows may have crossed up to frames_per_update - 1 frames ago.
+                    s.verdict = "pass" if x <= centre <= x + w else "miss"
+                    s.settle = SETTLE_FRAMES - (self.frames_per_update - 1)
                 elif not s.done and s.verdict:
                     s.settle -= self.frames_per_update
                     if s.settle <= 0:

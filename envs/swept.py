@@ -342,10 +342,11 @@ class StepPassDetector:
         >>> rows = enumerate(range(60, 10, -8), 1)   # the gate's row scrolls up 8 px a step
         >>> events = [e for t, y in rows for e in det.update(skiing(y), np.array([t]))[0]]
         >>> [(e.kind, e.category, e.step) for e in events]
-        [('pass', 'Gate', 6)]
+        [('pass', 'Gate', 5)]
 
-        The rows crossed in step 4; the verdict is reported once no crash has
-        cancelled it for :data:`envs.derived.SETTLE_FRAMES` frames.
+        The rows crossed in step 4 (at most 3 frames before its snapshot); the
+        verdict is reported once no crash can have cancelled it for
+        :data:`envs.derived.SETTLE_FRAMES` frames.
     """
 
     def __init__(self, game: str | GameSpec, num_envs: int, *, frame_skip: int = 4) -> None:
