@@ -9,10 +9,18 @@ contacts the per-frame detector reports, how many of them the per-step one
 finds, and how many events it adds.  See ``envs.recall.compare`` for the
 matching rule.
 
+With ``--gate-runs N`` it also records N whole Skiing runs under each of two
+policies (``seek``: steer towards the next gate, ``envs.recall.GateSeeker``;
+``random``: random turns held for a few steps) and compares the gates passed
+and missed per run: per-frame path, fast path (``envs.swept.StepPassDetector``
+on every 4th frame) and the game's own count of missed gates in RAM
+(``envs.recall.compare_passes``).
+
 Usage::
 
     python benchmarks/detector_recall.py                         # 4 games, 40,000 frames each
     python benchmarks/detector_recall.py Pong --frames 10000 --seeds 0 1 --json out.json
+    python benchmarks/detector_recall.py --only-gates --gate-runs 20
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import json
 import time
 from pathlib import Path
 
-from envs.recall import compare, record
+from envs.recall import GateSeeker, compare, compare_passes, record
+from reward_shaping.table import atomic_write_text
 
 GAMES = ["Pong", "Breakout", "Freeway", "Skiing"]
 
@@ -32,8 +41,57 @@ def main() -> None:
     p.add_argument("games", nargs="*", default=GAMES)
     p.add_argument("--frames", type=int, default=40_000, help="emulator frames per game and seed")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--gate-runs", type=int, default=0,
+                   help="Skiing runs per policy for the gate comparison (0: none)")
+    p.add_argument("--only-gates", action="store_true", help="skip the contact recall")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
+    # Negative counts are typos; --only-gates without runs would measure nothing.
+    if args.gate_runs < 0 or (args.only_gates and args.gate_runs < 1):
+        p.error("--gate-runs must be >= 0, and >= 1 with --only-gates")
+    rows = [] if args.only_gates else contact_recall(args)
+    if args.gate_runs:
+        rows += gate_agreement(args.gate_runs)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(rows, indent=1))
+
+
+def gate_agreement(runs: int) -> list[dict]:
+    """Skiing gates passed and missed per run: per-frame path, fast path, the game's count."""
+    print(f"\nSkiing gates, {runs} whole runs per policy (seeds 0..{runs - 1}): "
+          "per-frame path / fast path / game (RAM)", flush=True)
+    print("| policy | runs | gates | passes | misses | game's misses | same verdicts "
+          "| misses = game's, per frame | misses = game's, fast | largest miss difference |")
+    print("|---" * 10 + "|")
+    out = []
+    for policy in ("seek", "random"):
+        t0 = time.time()
+        results = []
+        for seed in range(runs):
+            rec = record("Skiing", 200_000, seed=seed, episodes=1,
+                         policy=GateSeeker() if policy == "seek" else None)
+            results.extend(compare_passes(rec))
+        fp = [r.frame_kinds.count("pass") for r in results]
+        fm = [r.frame_kinds.count("miss") for r in results]
+        sp = [r.step_kinds.count("pass") for r in results]
+        sm = [r.step_kinds.count("miss") for r in results]
+        game = [r.game_missed for r in results]
+        same = sum(r.frame_kinds == r.step_kinds for r in results)
+        ok_f = sum(a == g for a, g in zip(fm, game))
+        ok_s = sum(a == g for a, g in zip(sm, game))
+        worst = max(max(abs(a - g), abs(b - g)) for a, b, g in zip(fm, sm, game))
+        print(f"| {policy} | {len(results)} | {sum(fp) + sum(fm)} / {sum(sp) + sum(sm)} "
+              f"| {sum(fp)} / {sum(sp)} | {sum(fm)} / {sum(sm)} | {sum(game)} "
+              f"| {same}/{len(results)} | {ok_f}/{len(results)} | {ok_s}/{len(results)} "
+              f"| {worst} |  [{time.time() - t0:.0f} s]", flush=True)
+        out.append({"gates": policy, "runs": len(results), "frame_passes": fp,
+                    "frame_misses": fm, "step_passes": sp, "step_misses": sm,
+                    "game_missed": game, "same_verdicts": same})
+    return out
+
+
+def contact_recall(args: argparse.Namespace) -> list[dict]:
+    """Contacts of the per-frame detector found by the per-step one, per game."""
     rows = []
     print(f"{'game':<10} {'frames':>7} {'contacts':>8} {'found':>6} {'recall':>7} "
           f"{'extra':>6} {'extra %':>7}   per-frame events (found)   per category "
@@ -58,8 +116,7 @@ def main() -> None:
               + f"   [{time.time() - t0:.0f} s]", flush=True)
         rows.append({"game": game, **total, "recall": recall, "seeds": args.seeds,
                      "per_category": cats})
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    return rows
 
 
 if __name__ == "__main__":

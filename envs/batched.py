@@ -196,10 +196,11 @@ class _Game:
 
     def __init__(self, spec: GameSpec) -> None:
         declared = [c for c, _ in self.layout]
-        if list(spec.categories) != declared:
+        if list(spec.max_objects) != declared:
             # The reader replicates one OCAtari version; another one orders or names objects differently.
+            # Derived categories (Skiing's Gate) follow OCAtari's and are added later (envs.derived).
             raise RuntimeError(
-                f"rnr's {spec.name} categories {spec.categories} differ from the batched "
+                f"rnr's {spec.name} categories {tuple(spec.max_objects)} differ from the batched "
                 f"reader's {tuple(declared)}; the batched reader follows OCAtari 2.2.1"
             )
         self.index = {c: i for i, c in enumerate(spec.categories)}

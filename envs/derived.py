@@ -141,12 +141,27 @@ class _Crossing:
 
 
 class PassDetector:
-    """Reports ``pass`` / ``miss`` of the passable derived objects in one environment."""
+    """Reports ``pass`` / ``miss`` of the passable derived objects in one environment.
 
-    def __init__(self, game: str | GameSpec) -> None:
+    Args:
+        game: Any name :func:`envs.games.resolve_game` accepts, or a spec.
+        frames_per_update: Emulator frames between two calls of :meth:`update`:
+            1 beneath frame skipping (every frame), ``frame_skip`` on the fast
+            path (once per agent step, :class:`envs.swept.StepPassDetector`).
+            :data:`HALT_FRAMES` and :data:`SETTLE_FRAMES` stay counted in frames.
+    """
+
+    def __init__(self, game: str | GameSpec, frames_per_update: int = 1) -> None:
+        # Zero or negative would never let a verdict settle or a halt count.
+        if isinstance(frames_per_update, bool) or not isinstance(frames_per_update, int) \
+                or frames_per_update < 1:
+            raise ValueError(f"frames_per_update must be an int >= 1, got {frames_per_update!r}")
+        self.frames_per_update = frames_per_update
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
         cats = self.spec.categories
-        self._derived = np.array([cats.index(d.category) for d in self.spec.derived], dtype=np.int16)
+        # Lookup table category -> passable (np.isin costs more than the rest of an update).
+        self._passable = np.zeros(len(cats), dtype=bool)
+        self._passable[[cats.index(d.category) for d in self.spec.derived]] = True
         self._rule = {cats.index(d.category): (cats.index(d.part), d.centre_offset)
                       for d in self.spec.derived}
         self._state: dict[int, _Crossing] = {}
@@ -154,7 +169,7 @@ class PassDetector:
     @property
     def active(self) -> bool:
         """Whether the game has passable objects at all."""
-        return len(self._derived) > 0
+        return bool(self._passable.any())
 
     def reset(self) -> None:
         """Forget all objects (call on episode reset)."""
@@ -169,10 +184,10 @@ class PassDetector:
         """
         if not self.active:
             return []
-        idx = np.flatnonzero(np.isin(frame.category, self._derived))
         if avatar is None:
             # No avatar, no crossing: keep the objects' sides as they were.
             return []
+        idx = np.flatnonzero(self._passable[frame.category])
         ax, ay, aw, ah = (int(v) for v in frame.box[avatar])
         out = []
         state: dict[int, _Crossing] = {}
@@ -185,15 +200,17 @@ class PassDetector:
                 s = _Crossing(above=above, done=above)
             elif not s.done:
                 if self._blocked(frame, i, ax, aw, ay, ah):
-                    s.halted += 1
+                    s.halted += self.frames_per_update
                     s.done = s.halted >= HALT_FRAMES  # a collision: neither passed nor missed
                 else:
                     s.halted = 0
                 if not s.done and not s.verdict and above != s.above:
                     centre = ax + aw / 2 + self._rule[int(frame.category[i])][1]
-                    s.verdict, s.settle = ("pass" if x <= centre <= x + w else "miss"), SETTLE_FRAMES
+                    # The rows may have crossed up to frames_per_update - 1 frames ago.
+                    s.verdict = "pass" if x <= centre <= x + w else "miss"
+                    s.settle = SETTLE_FRAMES - (self.frames_per_update - 1)
                 elif not s.done and s.verdict:
-                    s.settle -= 1
+                    s.settle -= self.frames_per_update
                     if s.settle <= 0:
                         s.done = True
                         out.append((s.verdict, int(i)))

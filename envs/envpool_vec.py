@@ -31,8 +31,9 @@ no-op counts); the episode limit counts agent steps after the no-op start
 (``ceil(max_episode_frames / frame_skip)``), where ALE counts the no-op frames
 too, so episodes may run up to ``noop_max / frame_skip`` steps longer;
 ``noop_max=0`` runs one no-op frame (envpool crashes without one); interaction
-events come from the per-step detector, not the per-frame one (see
-:mod:`envs.swept` for how often they differ).
+events come from the per-step detectors, not the per-frame one (see
+:mod:`envs.swept` for how often they differ; Skiing's gate passes and misses
+agree on the recorded runs of ``benchmarks/detector_recall.py --gate-runs``).
 
 Example:
     >>> from envs.envpool_vec import EnvpoolAtari, envpool_available
@@ -71,14 +72,18 @@ def envpool_available() -> bool:
 
 def default_event_sources(spec: GameSpec, num_envs: int, margin: int | None,
                           frame_skip: int) -> list:
-    """The per-step event sources of a tracked fast-path env: swept-box contacts.
+    """The per-step event sources of a tracked fast-path env.
 
-    Further sources (events derived from consecutive object frames) go in this
-    list; each follows :class:`envs.swept.StepEventSource`.
+    Swept-box contacts (:class:`envs.swept.SweptDetector`) and, for games with
+    derived objects, their passes and misses (:class:`envs.swept.StepPassDetector`);
+    each follows :class:`envs.swept.StepEventSource`.
     """
-    from envs.swept import SweptDetector
+    from envs.swept import StepPassDetector, SweptDetector
 
-    return [SweptDetector(spec, num_envs, margin=margin, frame_skip=frame_skip)]
+    sources: list = [SweptDetector(spec, num_envs, margin=margin, frame_skip=frame_skip)]
+    if spec.derived:
+        sources.append(StepPassDetector(spec, num_envs, frame_skip=frame_skip))
+    return sources
 
 
 @dataclass

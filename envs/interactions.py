@@ -123,13 +123,12 @@ class InteractionDetector:
         """
         if self._avatar < 0:
             return []
-        avatars = np.flatnonzero(frame.category == self._avatar)
-        if len(avatars) <= self.spec.avatar_index:
+        a = avatar_index(self.spec, frame)
+        if a is None:
             # Avatar not on screen (death animation, level change): no contact.
             self._touching = set()
             self._passes.update(frame, None)
             return []
-        a = avatars[self.spec.avatar_index]
         step = frame_index if step is None else step
         ax, ay, aw, ah = frame.box[a]
         m = self.margin
@@ -160,9 +159,27 @@ class InteractionDetector:
                         )
                     )
         self._touching = now
-        for kind, i in self._passes.update(frame, int(a)):
-            events.append(InteractionEvent(
-                step=step, frame=frame_index, category=frame.categories[frame.category[i]],
-                instance=int(frame.instance[i]), avatar_box=avatar_box,
-                object_box=tuple(int(v) for v in frame.box[i]), kind=kind))
+        events.extend(pass_events(self._passes, frame, int(a), step, frame_index))
         return events
+
+
+def avatar_index(spec: GameSpec, frame: ObjectFrame) -> int | None:
+    """Index of ``spec``'s avatar in ``frame`` (the ``avatar_index``-th of its category), or ``None``."""
+    if not spec.avatar:
+        return None
+    avatars = np.flatnonzero(frame.category == spec.categories.index(spec.avatar))
+    return int(avatars[spec.avatar_index]) if len(avatars) > spec.avatar_index else None
+
+
+def pass_events(passes: PassDetector, frame: ObjectFrame, avatar: int | None, step: int,
+                frame_index: int) -> list[InteractionEvent]:
+    """``passes.update(frame, avatar)`` as :class:`InteractionEvent` s of that step and frame."""
+    found = passes.update(frame, avatar)
+    if not found:
+        return []
+    avatar_box = tuple(int(v) for v in frame.box[avatar])
+    return [InteractionEvent(step=step, frame=frame_index,
+                             category=frame.categories[frame.category[i]],
+                             instance=int(frame.instance[i]), avatar_box=avatar_box,
+                             object_box=tuple(int(v) for v in frame.box[i]), kind=kind)
+            for kind, i in found]

@@ -26,17 +26,18 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from envs.derived import Deriver
 from envs.games import GameSpec, resolve_game
 from envs.interactions import InteractionDetector, InteractionEvent
-from envs.objects import ObjectExtractor, ObjectFrame
+from envs.objects import ObjectExtractor, ObjectFrame, ObjectRecord
 
-#: ``policy(frame_objects, action_meanings, rng) -> action index``, called once per agent step.
-Policy = Callable[[ObjectFrame, list[str], np.random.Generator], int]
+#: ``policy(frame_objects, ram, action_meanings, rng) -> action index``, called once per agent step.
+Policy = Callable[[ObjectFrame, np.ndarray, list[str], np.random.Generator], int]
 
 
 def _first(frame: ObjectFrame, category: str) -> np.ndarray | None:
@@ -47,7 +48,8 @@ def _first(frame: ObjectFrame, category: str) -> np.ndarray | None:
 def _track_ball(axis: int) -> Policy:
     """Move the paddle towards the ball along ``axis`` (0: Breakout's x, 1: Pong's y)."""
 
-    def policy(frame: ObjectFrame, meanings: list[str], rng: np.random.Generator) -> int:
+    def policy(frame: ObjectFrame, ram: np.ndarray, meanings: list[str],
+               rng: np.random.Generator) -> int:
         p, b = _first(frame, "Player"), _first(frame, "Ball")
         if p is None or b is None:
             return meanings.index("FIRE")
@@ -65,7 +67,8 @@ class _HeldRandom:
     def __init__(self) -> None:
         self.action, self.left = 0, 0
 
-    def __call__(self, frame: ObjectFrame, meanings: list[str], rng: np.random.Generator) -> int:
+    def __call__(self, frame: ObjectFrame, ram: np.ndarray, meanings: list[str],
+                 rng: np.random.Generator) -> int:
         if self.left <= 0:
             self.action, self.left = int(rng.integers(len(meanings))), int(rng.integers(2, 12))
         self.left -= 1
@@ -73,11 +76,41 @@ class _HeldRandom:
 
 
 def _always(action: str) -> Policy:
-    return lambda frame, meanings, rng: meanings.index(action)
+    return lambda frame, ram, meanings, rng: meanings.index(action)
 
 
-def _uniform(frame: ObjectFrame, meanings: list[str], rng: np.random.Generator) -> int:
+def _uniform(frame: ObjectFrame, ram: np.ndarray, meanings: list[str],
+             rng: np.random.Generator) -> int:
     return int(rng.integers(len(meanings)))
+
+
+def seek_gate(objects: Iterable[ObjectRecord], orientation: int) -> int:
+    """Skiing action (0 NOOP, 1 RIGHT, 2 LEFT) that steers towards the next gate below the skier.
+
+    Args:
+        objects: The frame's objects, derived ``Gate`` s included.
+        orientation: RAM byte 15, the skier's heading: 8 straight down, lower
+            to the left, one step per turn.
+    """
+    objects = list(objects)
+    skier = next((o for o in objects if o.category == "Player"), None)
+    ahead = sorted((o for o in objects if o.category == "Gate" and skier and o.y >= skier.y),
+                   key=lambda o: o.y)
+    target = ahead[0].x + ahead[0].w / 2 if ahead else 80
+    here = skier.x + skier.w / 2 if skier else 80
+    want = 8 + int(np.clip(round((target - here) / 4), -3, 3))
+    return 1 if orientation < want else 2 if orientation > want else 0
+
+
+class GateSeeker:
+    """Skiing policy: :func:`seek_gate` on the objects with their gates (few gates missed)."""
+
+    def __init__(self) -> None:
+        self._deriver = Deriver("Skiing")
+
+    def __call__(self, frame: ObjectFrame, ram: np.ndarray, meanings: list[str],
+                 rng: np.random.Generator) -> int:
+        return seek_gate(self._deriver.apply(frame).records(), int(ram[15]))
 
 
 #: Scripted policies that produce many contacts: game -> factory of a fresh policy.
@@ -99,6 +132,8 @@ class Recording:
         rams: ``(F, 128)`` uint8: RAM after each reset and after every frame.
         episode: ``(F,)`` episode index of each row.
         frame: ``(F,)`` frame within the episode (0 = the reset).
+        complete: Episodes ``0 .. complete - 1`` ran to their end (game over or
+            the episode limit); a later one was cut off by the frame budget.
     """
 
     game: GameSpec
@@ -106,20 +141,23 @@ class Recording:
     rams: np.ndarray
     episode: np.ndarray
     frame: np.ndarray
+    complete: int = 0
 
 
 def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, seed: int = 0,
-           frame_skip: int = 4, sticky_actions: float = 0.25) -> Recording:
+           frame_skip: int = 4, sticky_actions: float = 0.25,
+           episodes: int | None = None) -> Recording:
     """Play ``frames`` emulator frames (restarting finished episodes) and keep every RAM.
 
     Args:
         game: The game.
-        frames: Emulator frames to play.
+        frames: Emulator frames to play (at most, with ``episodes``).
         policy: Chooses each agent step's action; defaults to a fresh policy
             from :data:`CONTACT_POLICIES` (uniformly random actions for other games).
         seed: Seed of the emulator and the policy.
         frame_skip: Frames per agent step (the action is repeated).
         sticky_actions: ALE's repeat-action probability per frame.
+        episodes: Stop as soon as this many episodes have ended.
     """
     import ale_py  # noqa: F401  (registers ALE/... ids)
     import gymnasium as gym
@@ -127,6 +165,8 @@ def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, s
     spec = game if isinstance(game, GameSpec) else resolve_game(game)
     if not isinstance(frames, int) or frames < 1:
         raise ValueError(f"frames must be an int >= 1, got {frames!r}")
+    if episodes is not None and (not isinstance(episodes, int) or episodes < 1):
+        raise ValueError(f"episodes must be None or an int >= 1, got {episodes!r}")
     policy = policy or CONTACT_POLICIES.get(spec.name, lambda: _uniform)()
     env = gym.make(spec.ale_id, frameskip=1, repeat_action_probability=sticky_actions)
     ale = env.unwrapped.ale
@@ -139,7 +179,7 @@ def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, s
     ep, t, action = 0, 0, 0
     for _ in range(frames):
         if t % frame_skip == 0:
-            action = policy(objects, meanings, rng)
+            action = policy(objects, rams[-1], meanings, rng)
         _, _, terminated, truncated, _ = env.step(action)
         t += 1
         rams.append(ale.getRAM().copy())
@@ -147,6 +187,9 @@ def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, s
         frame.append(t)
         objects = eyes.update(rams[-1])[0]
         if terminated or truncated:
+            if episodes is not None and ep + 1 >= episodes:
+                ep += 1
+                break
             env.reset()
             eyes.reset()
             ep, t = ep + 1, 0
@@ -155,7 +198,7 @@ def record(game: str | GameSpec, frames: int, *, policy: Policy | None = None, s
             frame.append(0)
             objects = eyes.update(rams[-1])[0]
     env.close()
-    return Recording(spec, frame_skip, np.stack(rams), np.array(episode), np.array(frame))
+    return Recording(spec, frame_skip, np.stack(rams), np.array(episode), np.array(frame), ep)
 
 
 @dataclass(frozen=True)
@@ -303,3 +346,79 @@ def compare(rec: Recording, *, margin: int | None = None, tolerance: int | None 
     return RecallResult(spec.name, int((rec.frame > 0).sum()), n_contacts,
                         int(contact_found.sum()), sum(extra.values()), len(frame_events),
                         int(matched.sum()), {c: tuple(v) for c, v in sorted(per_cat.items())})
+
+
+def _bcd(value: int) -> int:
+    return (int(value) >> 4) * 10 + (int(value) & 15)
+
+
+#: Games that count missed passable objects in RAM: name -> (final RAM -> objects missed).
+#: Skiing: byte 0xEB holds the gates still to come (BCD), what is left at the end is missed.
+MISSED_IN_RAM: dict[str, Callable[[np.ndarray], int]] = {"Skiing": lambda ram: _bcd(ram[107])}
+
+
+@dataclass(frozen=True)
+class PassCounts:
+    """``pass`` / ``miss`` events of one recorded episode on both paths.
+
+    Attributes:
+        episode: Episode index in the recording.
+        frames: Emulator frames of the episode.
+        frame_kinds: ``pass`` / ``miss`` in order, per-frame path
+            (:class:`~envs.wrappers.ObjectTracker`'s detector on every frame).
+        step_kinds: The same from the fast path's :class:`~envs.swept.StepPassDetector`
+            on every ``frame_skip``-th frame.
+        game_missed: What the game itself counts as missed
+            (:data:`MISSED_IN_RAM`), ``None`` for games without such a counter.
+    """
+
+    episode: int
+    frames: int
+    frame_kinds: tuple[str, ...]
+    step_kinds: tuple[str, ...]
+    game_missed: int | None
+
+
+def compare_passes(rec: Recording) -> list[PassCounts]:
+    """Pass and miss events of each complete episode of ``rec``, per frame and per step.
+
+    Args:
+        rec: A :func:`record` ing of a game with derived objects (Skiing).
+
+    Raises:
+        ValueError: the game has no passable derived objects.
+    """
+    from envs.batched import make_extractor
+    from envs.swept import StepPassDetector
+
+    spec, fs = rec.game, rec.frame_skip
+    # Without derived objects both paths report nothing: an empty comparison would look perfect.
+    if not spec.derived:
+        raise ValueError(f"{spec.name} has no derived objects to pass or miss")
+    extractor, deriver, detector = ObjectExtractor(spec), Deriver(spec), InteractionDetector(spec)
+    step_extractor, passes = make_extractor(spec, 1), StepPassDetector(spec, 1, frame_skip=fs)
+    kinds: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for row in range(len(rec.rams)):
+        ep, f = int(rec.episode[row]), int(rec.frame[row])
+        if ep >= rec.complete:
+            break
+        ram = rec.rams[row]
+        if f == 0:
+            for part in (extractor, deriver, detector, step_extractor, passes):
+                part.reset()
+        objects = deriver.apply(extractor.update(ram)[0])
+        events = detector.update(objects, f)
+        if f == 0:
+            continue  # the reset's events are never paid (and envpool has no RAM of it)
+        kinds[ep][0].extend(e.kind for e in events if e.kind != "touch")
+        if f % fs == 0:
+            found = passes.update(step_extractor.update(ram[None]), np.array([f // fs]))[0]
+            kinds[ep][1].extend(e.kind for e in found)
+    missed = MISSED_IN_RAM.get(spec.name)
+    out = []
+    for ep in range(rec.complete):
+        rows = np.flatnonzero(rec.episode == ep)
+        out.append(PassCounts(ep, int(rec.frame[rows].max()), tuple(kinds[ep][0]),
+                              tuple(kinds[ep][1]),
+                              None if missed is None else missed(rec.rams[rows[-1]])))
+    return out

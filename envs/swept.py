@@ -57,8 +57,9 @@ from typing import Protocol
 import numpy as np
 
 from envs.batched import ObjectBatch
+from envs.derived import Deriver, PassDetector
 from envs.games import GameSpec, resolve_game
-from envs.interactions import InteractionEvent
+from envs.interactions import InteractionEvent, pass_events
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
 #: Freeway's cars wrap around the screen by about 160 px.
@@ -156,7 +157,7 @@ class SweptDetector:
         # Index -1 (empty slot) reads the last entry: one extra False there.
         self._eligible = np.zeros(len(cats) + 1, dtype=bool)
         for c in self.spec.interactable:
-            self._eligible[cats.index(c)] = True
+            self._eligible[cats.index(c)] = "touch" in self.spec.event_kinds(c)
         self._env_key = np.arange(num_envs, dtype=np.int64)[:, None] * _ENV_SHIFT
         self._prev: dict[str, np.ndarray] | None = None
         self._valid = np.zeros(num_envs, dtype=bool)
@@ -306,3 +307,98 @@ class SweptDetector:
             avatar_box=tuple(int(v) for v in avatar_box),
             object_box=tuple(int(v) for v in object_box),
         )
+
+
+class StepPassDetector:
+    """Derived objects and their ``pass`` / ``miss`` events once per agent step, for ``num_envs`` envs.
+
+    The fast path's counterpart of what :class:`~envs.wrappers.ObjectTracker`
+    does on every frame: :class:`~envs.derived.Deriver` adds the derived objects
+    (Skiing's gates) to each environment's objects and one
+    :class:`~envs.derived.PassDetector` per environment, updated every
+    ``frame_skip`` frames, reports them passed or missed.  A
+    :class:`StepEventSource`; ``benchmarks/detector_recall.py --gates`` counts
+    how often its events differ from the per-frame ones.
+
+    Args:
+        game: Any name :func:`envs.games.resolve_game` accepts, or a spec.
+        num_envs: Number of environments in every batch.
+        frame_skip: Emulator frames per agent step.
+
+    Events carry ``frame = step * frame_skip``, the step's last frame: the
+    row crossing is seen only there.
+
+    Example:
+        >>> import numpy as np
+        >>> from envs.batched import ObjectBatch
+        >>> from envs.swept import StepPassDetector
+        >>> cats = ("Player", "Tree", "Mogul", "Flag", "Gate")
+        >>> def skiing(flag_y):                       # skier at x=70, gate from x=65 to 92
+        ...     return ObjectBatch(cats, np.array([[0, 3, 3]], np.int16), np.array([[1, 7, 8]]),
+        ...                        np.array([[[70, 40, 10, 18], [60, flag_y, 5, 15],
+        ...                                   [92, flag_y, 5, 15]]], np.int32),
+        ...                        np.zeros((1, 3, 2), np.int32))
+        >>> det = StepPassDetector("Skiing", 1)
+        >>> rows = enumerate(range(60, 10, -8), 1)   # the gate's row scrolls up 8 px a step
+        >>> events = [e for t, y in rows for e in det.update(skiing(y), np.array([t]))[0]]
+        >>> [(e.kind, e.category, e.step) for e in events]
+        [('pass', 'Gate', 5)]
+
+        The rows crossed in step 4 (at most 3 frames before its snapshot); the
+        verdict is reported once no crash can have cancelled it for
+        :data:`envs.derived.SETTLE_FRAMES` frames.
+    """
+
+    def __init__(self, game: str | GameSpec, num_envs: int, *, frame_skip: int = 4) -> None:
+        self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
+        # Deriver checks num_envs, PassDetector frame_skip (as frames_per_update).
+        self._deriver = Deriver(self.spec, num_envs)
+        self._passes = [PassDetector(self.spec, frames_per_update=frame_skip)
+                        for _ in range(num_envs)]
+        self.num_envs = num_envs
+        self.frame_skip = frame_skip
+        self._avatar = self.spec.categories.index(self.spec.avatar) if self.spec.avatar else -2
+
+    @property
+    def active(self) -> bool:
+        """Whether the game has passable derived objects at all."""
+        return self._passes[0].active
+
+    def reset(self, env_indices: Sequence[int] | np.ndarray | None = None) -> None:
+        """Forget the derived objects of these environments (all when ``None``)."""
+        for i in range(self.num_envs) if env_indices is None else np.asarray(env_indices).ravel():
+            self._deriver.reset(int(i))
+            self._passes[int(i)].reset()
+
+    def frames(self, batch: ObjectBatch) -> list:
+        """Each environment's :class:`~envs.objects.ObjectFrame` with its derived objects.
+
+        Derived ids are kept between calls, so call this (or :meth:`update`) once per step.
+        """
+        return [self._deriver.apply(batch.frame(i), i) for i in range(self.num_envs)]
+
+    def update(self, batch: ObjectBatch, steps: np.ndarray) -> list[list[InteractionEvent]]:
+        """Consume one agent step's objects of every environment; events per environment.
+
+        Args:
+            batch: The objects of all ``num_envs`` environments after this step.
+            steps: ``(num_envs,)`` agent step number of each environment in its episode.
+        """
+        if batch.num_envs != self.num_envs:
+            raise ValueError(f"expected objects of {self.num_envs} environments, "
+                             f"got {batch.num_envs}")
+        if not self.active:
+            return [[] for _ in range(self.num_envs)]
+        steps = np.asarray(steps)
+        # The avatar's index in each env's frame (its slot among the present ones), all at once.
+        present = np.asarray(batch.category) >= 0
+        is_av = np.asarray(batch.category) == self._avatar
+        av_slot = (is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1))
+        has_av = av_slot.any(1)
+        av_index = (np.cumsum(present, axis=1) - 1)[np.arange(self.num_envs), av_slot.argmax(1)]
+        out = []
+        for i, frame in enumerate(self.frames(batch)):
+            step = int(steps[i])
+            out.append(pass_events(self._passes[i], frame, int(av_index[i]) if has_av[i] else None,
+                                   step, step * self.frame_skip))
+        return out

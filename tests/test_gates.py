@@ -22,19 +22,18 @@ import numpy as np
 import pytest
 
 from envs.atari import make_env
+from envs.batched import ObjectBatch
 from envs.derived import DERIVED_ID_BASE, Deriver, PassDetector
 from envs.games import resolve_game
 from envs.interactions import INTERACTIONS_KEY, InteractionDetector
 from envs.objects import ObjectFrame
+from envs.recall import MISSED_IN_RAM, GateSeeker, compare_passes, record, seek_gate
+from envs.swept import StepPassDetector
 
 GATES_ON_COURSE = 20
 SPEC = resolve_game("Skiing")
 CATS = SPEC.categories
 PLAYER, FLAG, GATE = (CATS.index(c) for c in ("Player", "Flag", "Gate"))
-
-
-def _bcd(v: int) -> int:
-    return (int(v) >> 4) * 10 + (int(v) & 15)
 
 
 def _frame(objects, motion=None) -> ObjectFrame:
@@ -83,12 +82,23 @@ def test_deriver_validates_num_envs():
 # --- pass / miss on synthetic frames -------------------------------------------------------
 
 def _run(skier_x, ys, motion=None):
-    """Gate rows scroll up past a skier at ``skier_x``; the events with their frames."""
+    """Gate rows scroll up past a skier at ``skier_x``; the events with their frames.
+
+    Also runs the fast path's detector on every 4th frame and checks that it
+    reports the same passes and misses.
+    """
     d, det = Deriver("Skiing"), InteractionDetector("Skiing")
-    out = []
+    step_det = StepPassDetector("Skiing", 1, frame_skip=4)
+    out, steps = [], []
     for t, y in enumerate(ys):
         frame = d.apply(_frame([_skier(skier_x), *_flags(y)], motion))
         out += [(t, e.kind, e.category) for e in det.update(frame, t)]
+        if t % 4 == 0:
+            raw = _frame([_skier(skier_x), *_flags(y)], motion)
+            batch = ObjectBatch(CATS, raw.category[None], raw.instance[None], raw.box[None],
+                                raw.motion[None])
+            steps += [(e.kind, e.category) for e in step_det.update(batch, np.array([t // 4]))[0]]
+    assert steps == [(k, c) for _, k, c in out if k != "touch"]
     return out
 
 
@@ -127,22 +137,13 @@ def _episode(seed: int, policy: str):
         if policy == "random":
             action = int(rng.integers(3))
         else:  # steer towards the centre of the next gate below the skier
-            objs = info["objects"]
-            skier = next((o for o in objs if o.category == "Player"), None)
-            ahead = sorted((o for o in objs if o.category == "Gate" and skier and o.y >= skier.y),
-                           key=lambda o: o.y)
-            target = ahead[0].x + ahead[0].w / 2 if ahead else 80
-            here = skier.x + skier.w / 2 if skier else 80
-            # ram[15]: skier orientation, 8 = straight down, lower = left; ±1 per turn.
-            want = 8 + int(np.clip(round((target - here) / 4), -3, 3))
-            now = int(ale.getRAM()[15])
-            action = 1 if now < want else 2 if now > want else 0
+            action = seek_gate(info["objects"], int(ale.getRAM()[15]))
         _, _, terminated, truncated, info = env.step(action)
         kinds += [e.kind for e in info[INTERACTIONS_KEY] if e.category == "Gate"]
         steps += 1
         if terminated or truncated:
             break
-    missed = _bcd(ale.getRAM()[107])
+    missed = MISSED_IN_RAM["Skiing"](ale.getRAM())
     env.close()
     return kinds.count("pass"), kinds.count("miss"), missed, steps
 
@@ -163,3 +164,62 @@ def test_random_runs_match_the_games_count(seed):
     # Pole crashes are neither, so at most 20; a random skier misses most gates.
     assert passes + misses <= GATES_ON_COURSE
     assert misses >= 10
+
+
+# --- the fast path (once per agent step) against the per-frame path -------------------------
+
+def test_step_pass_detector_validates_and_ignores_games_without_gates():
+    with pytest.raises(ValueError, match="frames_per_update"):
+        PassDetector("Skiing", frames_per_update=0)
+    with pytest.raises(ValueError, match="num_envs"):
+        StepPassDetector("Skiing", 0)
+    pong = StepPassDetector("Pong", 2)
+    assert not pong.active
+    with pytest.raises(ValueError, match="environments"):
+        StepPassDetector("Skiing", 2).update(
+            ObjectBatch(CATS, np.zeros((1, 1), np.int16), np.zeros((1, 1)),
+                        np.zeros((1, 1, 4), np.int32), np.zeros((1, 1, 2), np.int32)), np.ones(1))
+
+
+@pytest.mark.parametrize("policy, seed", [("seek", 0), ("random", 0), ("random", 1)])
+def test_fast_path_counts_the_same_passes_and_misses_on_recorded_runs(policy, seed):
+    # One whole run, RAM of every frame; the per-step detector sees every 4th frame.
+    rec = record("Skiing", 40_000, policy=GateSeeker() if policy == "seek" else None, seed=seed,
+                 episodes=1)
+    (run,) = compare_passes(rec)
+    assert run.step_kinds == run.frame_kinds  # same verdicts, in the same order
+    misses = run.step_kinds.count("miss")
+    assert abs(misses - run.game_missed) <= (0 if policy == "seek" else 1)
+    assert len(run.step_kinds) <= GATES_ON_COURSE
+    if policy == "seek":
+        assert run.step_kinds.count("pass") >= 15, "is the scripted policy broken?"
+    else:
+        assert misses >= 5, "a random skier misses gates (is the recording empty?)"
+
+
+def test_envpool_runs_report_gate_events_matching_the_games_count():
+    pytest.importorskip("envpool")  # declared for CPython 3.11-3.13; elsewhere the backend is absent
+    from envs.envpool_vec import EnvpoolAtari, default_event_sources
+
+    assert [type(s).__name__ for s in default_event_sources(SPEC, 2, None, 4)] == [
+        "SweptDetector", "StepPassDetector"]
+    pool = EnvpoolAtari("Skiing", 2, num_threads=1, frame_stack=1, screen_size=42)
+    pool.reset(seed=3)
+    rng = np.random.default_rng(3)
+    kinds: list[list[str]] = [[], []]
+    final: dict[int, int] = {}
+    for _ in range(4000):
+        batch = pool.step(rng.integers(3, size=2))
+        for i in range(2):
+            if i not in final:
+                kinds[i] += [e.key for e in batch.events[i] if e.category == "Gate"]
+                if batch.terminated[i]:
+                    final[i] = MISSED_IN_RAM["Skiing"](batch.ram[i])
+        if len(final) == 2:
+            break
+    pool.close()
+    assert len(final) == 2, "random Skiing runs should end within 4,000 steps"
+    for i in range(2):
+        assert set(kinds[i]) <= {"Gate:pass", "Gate:miss"}
+        assert abs(kinds[i].count("Gate:miss") - final[i]) <= 1
+        assert len(kinds[i]) <= GATES_ON_COURSE and final[i] >= 5
