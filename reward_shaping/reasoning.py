@@ -143,6 +143,34 @@ _UNMARKED_CONSEQUENCE = re.compile(
 )
 
 
+# A sentence about failing to go through something ("each missed gate costs five
+# seconds"): its outcome belongs to the ``miss`` event, and the opposite to ``pass``.
+_MISSING = re.compile(r"\b(?:miss(?:es|ed|ing)?|fail(?:s|ed|ing)?\s+to|skip(?:s|ped|ping)?)\b",
+                      re.IGNORECASE)
+
+
+def event_signs(sentences: list[str], kind: str) -> np.ndarray:
+    """Per sentence, +1 or -1: how its outcome carries over to event ``kind``.
+
+    Similarity to outcomes says whether a sentence describes something good
+    or bad, not for which event.  For ``pass`` and ``miss`` a sentence about
+    missing speaks for the miss event and, inverted, for passing; any other
+    sentence speaks for passing and, inverted, for missing.  Touches keep
+    every sign.
+
+    >>> event_signs(["A missed gate costs 5 seconds.", "Ski through each gate."], "pass").tolist()
+    [-1.0, 1.0]
+    >>> event_signs(["A missed gate costs 5 seconds.", "Ski through each gate."], "miss").tolist()
+    [1.0, -1.0]
+    """
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
+    if kind == "touch":
+        return np.ones(len(sentences))
+    about_miss = np.array([bool(_MISSING.search(s)) for s in sentences])
+    return np.where(about_miss == (kind == "miss"), 1.0, -1.0)
+
+
 class EmbeddingBackend(Backend):
     """Offline decisions from sentence-embedding similarity to outcome descriptions.
 
@@ -202,14 +230,21 @@ class EmbeddingBackend(Backend):
         return out
 
     def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:
-        # Outcome similarity has no notion of the event; the kind only shapes the question.
         question = question_for(terms[0] if terms else category, kind)
         relevant = [e for e in evidence if e.relevance >= self.min_relevance]
         if not relevant:
             best = max((e.relevance for e in evidence), default=0.0)
             return Decision("neutral", round(min(1.0, 1.0 - best), 3),
                             "the manual does not discuss touching it", question)
-        pol = self.polarity([e.text for e in relevant])
+        if kind != "touch":
+            # What missing costs is what a manual states most plainly about a gate
+            # ("a missed gate adds five seconds"); praise of passing is often put as a
+            # negation ("passing costs nothing") that similarity reads as bad.
+            about_miss = [e for e in relevant if _MISSING.search(e.text)]
+            relevant = about_miss or relevant
+        texts = [e.text for e in relevant]
+        # Outcome similarity has no notion of the event: event_signs maps it onto the kind.
+        pol = self.polarity(texts) * event_signs(texts, kind)
         weights = np.array([e.relevance for e in relevant]) ** 2
         score = float((pol * weights).sum() / weights.sum())
         confidence = round(float(np.tanh(abs(score) / 0.08)), 3)

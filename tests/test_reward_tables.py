@@ -201,6 +201,24 @@ def test_clauses_about_other_objects_do_not_decide(tmp_path):
     assert by_sentence[index.sentences[1]] == index.sentences[1]  # nothing cut
 
 
+@pytest.mark.parametrize("miss_sentence, pass_answer", [
+    ("If you miss a gate, five seconds are added to your time.", "yes"),
+    ("Each gate you miss earns a bonus of 500 points.", "no"),
+])
+def test_embedding_backend_answers_pass_and_miss_oppositely(miss_sentence, pass_answer):
+    # The embedding backend scores outcomes, not events: what missing a gate costs must
+    # decide both rows, with opposite signs, and outweigh "costs nothing" praise of passing.
+    from reward_shaping.qa import Evidence
+    from reward_shaping.reasoning import EmbeddingBackend
+
+    evidence = [Evidence(sentence=t, relevance=0.8) for t in
+                ("Passing cleanly through a gate costs you nothing.", miss_sentence)]
+    backend = EmbeddingBackend()
+    answers = {kind: backend.decide("Skiing", "Gate", ["gate"], evidence, [], kind=kind).answer
+               for kind in ("pass", "miss")}
+    assert answers == {"pass": pass_answer, "miss": {"yes": "no", "no": "yes"}[pass_answer]}
+
+
 @pytest.mark.parametrize("sentence, consequence", [
     ("If Asterix touches a lyre he loses a life.", "he loses a life."),
     ("When you surface with divers aboard you earn bonus points.", "you earn bonus points."),
