@@ -9,7 +9,7 @@ from envs.atari import choose_backend, make_env, make_vec_env  # noqa: E402
 from envs.envpool_vec import EnvpoolAtari, EnvpoolVecEnv  # noqa: E402
 from envs.games import resolve_game  # noqa: E402
 
-SKIING = {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0}
+SKIING = {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0, "Gate:pass": 5.0, "Gate:miss": -5.0}
 
 
 def deterministic_pair(game, **kw):
@@ -125,7 +125,7 @@ def test_sb3_vec_env_conventions_and_manual_shaping():
             game[i] += info["game_reward"]
             aux[i] += info["aux_reward"]
             events += len(info["interactions"])
-            assert info["aux_reward"] == -5 * len(info["interactions"])
+            assert info["aux_reward"] == sum(SKIING[ev.key] for ev in info["interactions"])
     assert dones.all()  # after 100 steps = 400 frames
     for i, info in enumerate(infos):
         assert info["TimeLimit.truncated"] is True
