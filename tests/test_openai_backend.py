@@ -127,7 +127,10 @@ def test_full_table_through_the_server(server, tmp_path):
     table = build_reward_table("Skiing", backend="openai", cache_dir=tmp_path,
                                backend_options={"base_url": server.url, "model": "m", "backoff": 0.01})
     assert {c: e.reward for c, e in table.objects.items() if e.source == "backend"} == \
-        {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0}
+        {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0, "Gate:pass": -5.0, "Gate:miss": -5.0}
+    # Each gate event is asked about with its own question.
+    asked = " ".join(m["content"] for r in server.requests for m in r["messages"])
+    assert "go through the gate" in asked and "miss the gate" in asked
     assert table.objects["Clock"].reward == 0.0 and table.backend == "openai"
 
 
