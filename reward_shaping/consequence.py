@@ -97,6 +97,28 @@ def sentence_vectors(masked: list[str], raw: list[str], device: str = "cpu") -> 
 _NEAR = 5
 
 
+# A word of prose: letters only, with a vowel ("qz", "vv", "0x3f" and "##" are not).
+_PROSE_WORD = re.compile(r"[A-Za-z]*[AEIOUYaeiouy][A-Za-z]*")
+
+
+def is_prose(text: str, terms: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``text``, with the object's name taken out, reads as a sentence.
+
+    The polarity head was trained on sentences; on token soup it still gives
+    some label a third of the mass, which ``min_stated`` cannot tell from a
+    terse real sentence. So a sentence counts as evidence only if at least half
+    of its other tokens are words.
+
+    >>> is_prose("Avoid the trees.", ["tree"]), is_prose("yeti qz vv 0x3f yeti ## %%", ["yeti"])
+    (True, False)
+    """
+    pattern = term_pattern(terms)
+    rest = pattern.sub(" ", text) if pattern is not None else text
+    tokens = rest.split()
+    words = [t for t in tokens if _PROSE_WORD.fullmatch(t.strip(".,;:!?'\"()-"))]
+    return bool(words) and 2 * len(words) >= len(tokens)
+
+
 def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
     """Character spans where ``text`` names the object.
 
@@ -205,7 +227,7 @@ class ConsequenceBackend(Backend):
 
     name = "consequence"
 
-    def __init__(self, min_stated: float = 0.4, margin: float = 0.1, evidence_k: int = 6,
+    def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
                  head: str | Path | None = None, device: str = "cpu") -> None:
         # Probability thresholds: outside [0, 1] they would silence or force every answer.
         if not 0.0 <= min_stated <= 1.0 or not 0.0 <= margin < 1.0:
@@ -237,7 +259,7 @@ class ConsequenceBackend(Backend):
         name = terms[0] if terms else category
         question = question_for(name, kind)
         terms = list(terms) or [category]
-        stated = [e for e in evidence if find_mentions(e.text, terms)]
+        stated = [e for e in evidence if find_mentions(e.text, terms) and is_prose(e.text, terms)]
         if not stated:
             return Decision("neutral", 1.0, f"not stated: no evidence sentence names the {name}",
                             question=question, evidence=())
