@@ -198,21 +198,39 @@ def test_single_env_wrapper_keeps_the_game_score_on_skiing():
     assert sum(shaped) - sum(game) == pytest.approx(info["shaping"]["aux_return"])
 
 
+@pytest.mark.slow
 def test_train_with_potential_shaping(tmp_path):
-    """agents.train --shaping-mode potential: recorded in config.yaml (so a resumed run
-    shapes the same way), logged under shaping/; --shaping none with it is an error."""
+    """agents.train --shaping-mode potential end to end: recorded in config.yaml (so a
+    resumed run shapes the same way) and summary.json, logged under shaping/."""
     from agents.runs import read_run_config
     from agents.train import main
 
     out = tmp_path / "pot"
-    args = ["--n-envs", "2", "--vec-env", "dummy", "--device", "cpu", "--no-progress",
-            "--eval-episodes", "1", "--max-episode-frames", "400"]
     assert main(["Skiing", "--shaping-mode", "potential", "--steps", "200", "--out", str(out),
-                 *args]) == 0
+                 "--n-envs", "2", "--vec-env", "dummy", "--device", "cpu", "--no-progress",
+                 "--eval-episodes", "1", "--max-episode-frames", "400"]) == 0
     assert read_run_config(out).shaping_mode == "potential"
     header = (out / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"shaping/potential_mean", "shaping/event_return_mean"} <= set(header)
     assert json.loads((out / "summary.json").read_text())["shaping_mode"] == "potential"
+
+
+def test_train_builds_the_potential_wrapper_with_the_agents_gamma(tmp_path):
+    """The flag reaches the wrapper with the algorithm's discount; without manual
+    shaping it is an error that writes nothing."""
+    from agents.train import Run, _new_config, _parse, main
+    from reward_shaping.wrappers import find_shaper
+
+    cfg, run_dir = _new_config(_parse(["Skiing", "--shaping-mode", "potential", "--n-envs", "2",
+                                       "--vec-env", "dummy", "--out", str(tmp_path / "r")]))
+    run = Run(cfg, run_dir, resume=False, progress=False)
+    run.env_seed = 0
+    hp = run._hparams()
+    hp.gamma = 0.97
+    venv, _ = run.build_env(hp, SKIING)
+    shaper = find_shaper(venv)
+    assert (shaper.mode, shaper.gamma) == ("potential", 0.97)
+    venv.close()
     assert main(["Skiing", "--shaping", "none", "--shaping-mode", "potential", "--steps", "10",
-                 "--out", str(tmp_path / "bad"), *args]) == 2
+                 "--out", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
