@@ -33,7 +33,7 @@ A config (YAML)::
 A variant's ``name`` stands for it everywhere the algorithm's name would: in
 run names, ``overrides`` matches, ``--only`` and the ``algo`` column of
 ``results.csv``; its ``shaping`` (a subset of the sweep's) limits the modes it runs
-with.  ``shaping_mode`` reaches manual runs only.  ``--only KEY=VALUE[,VALUE]`` (repeatable) runs a subset, e.g.
+with.  ``shaping_mode`` and ``normalize_by`` reach manual runs only.  ``--only KEY=VALUE[,VALUE]`` (repeatable) runs a subset, e.g.
 the runs one GPU window can finish; the others are left as they are.
 
 Example:
@@ -74,16 +74,17 @@ TRAIN_OPTIONS: dict[str, type] = {
     "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
     "vec_env": str, "env_backend": str, "device": str, "save_every": int, "aux_scale": float,
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
-    "value_head": str, "shaping_mode": str,
+    "value_head": str, "shaping_mode": str, "normalize_by": str,
 }
 #: Allowed values of the string options that have a fixed set (checked before anything runs).
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "vec_env": ("auto", "dummy", "subproc"), "env_backend": ("auto", "envpool", "gymnasium"),
     "value_head": ("scalar", "hl_gauss"), "shaping_mode": ("bonus", "potential"),
+    "normalize_by": ("shaped", "game"),
 }
 #: Options that mean something only with manual shaping: left out of ``shaping: none`` runs,
 #: so one ``train`` section serves both arms.
-SHAPING_ONLY = ("shaping_mode",)
+SHAPING_ONLY = ("shaping_mode", "normalize_by")
 #: What ``overrides[].match`` and ``--only`` select runs by.
 MATCH_KEYS = ("game", "algo", "shaping", "seed")
 TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",

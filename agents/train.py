@@ -69,9 +69,13 @@ def _validate(cfg: RunConfig, target: Target) -> None:
     if cfg.shaping_mode not in SHAPING_MODES:
         raise TrainError(f"--shaping-mode must be one of {', '.join(SHAPING_MODES)}, "
                          f"got {cfg.shaping_mode!r}")
-    if cfg.shaping == "none" and cfg.shaping_mode != "bonus":
-        # Nothing would be shaped: the flag would be silently ignored.
-        raise TrainError(f"--shaping-mode {cfg.shaping_mode} needs --shaping manual")
+    if cfg.normalize_by not in ("shaped", "game"):
+        raise TrainError(f"--normalize-by must be shaped or game, got {cfg.normalize_by!r}")
+    for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
+                                 ("--normalize-by", cfg.normalize_by, "shaped")):
+        if cfg.shaping == "none" and value != default:
+            # Nothing would be shaped: the flag would be silently ignored.
+            raise TrainError(f"{flag} {value} needs --shaping manual")
     if cfg.shaping == "manual" and not target.atari:
         # Manual shaping needs the object detector, which exists for Atari games only.
         raise TrainError(f"{target.env_id} is not an Atari game with an object detector; "
@@ -143,7 +147,7 @@ class Run:
     def build_env(self, hp, table, ckpt=None):
         from stable_baselines3.common.vec_env import VecNormalize
 
-        from reward_shaping.wrappers import ManualRewardVecEnv
+        from reward_shaping.wrappers import GameScaleNormalize, ManualRewardVecEnv
 
         venv = make_vec(self.target, self.cfg.env, hp.n_envs, self.env_seed,
                         track_objects=table is not None, vec_env=self.cfg.vec_env)
@@ -160,8 +164,10 @@ class Run:
                 # Scaled, never clipped: Skiing pays 500 per missed gate in the episode's last
                 # step, 30-40 return stds; SB3's default clip at 10 made 5 missed gates look
                 # like 20 and left only the time penalty to learn from.
-                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma,
-                                           clip_reward=float("inf"))
+                by_game = table is not None and self.cfg.normalize_by == "game"
+                cls = GameScaleNormalize if by_game else VecNormalize
+                norm = venv = cls(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma,
+                                  clip_reward=float("inf"))
         return venv, norm
 
     def execute(self) -> int:
@@ -310,6 +316,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "paper's; it changes the task), potential pays gamma*Phi(s')-Phi(s) with Phi "
                    "the event reward so far in the episode and 0 at terminal states "
                    "(Ng et al. 1999: the optimal policy is kept)")
+    p.add_argument("--normalize-by", default="shaped", choices=["shaped", "game"],
+                   help="where rewards are normalised (Skiing and other unclipped games): divide "
+                   "by the std of the shaped return (shaped) or of the game's return alone "
+                   "(game: strong shaping then leaves the game reward's scale as without it)")
     p.add_argument("--n-envs", type=int, help="parallel environments (default: the preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of model, envs and RNGs")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
@@ -367,6 +377,7 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         hp_overrides["value_head"] = args.value_head
     cfg = RunConfig(
         game=args.game, algo=args.algo, shaping=args.shaping, shaping_mode=args.shaping_mode,
+        normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),
         eval_episodes=args.eval_episodes, eval_deterministic=args.eval_deterministic,

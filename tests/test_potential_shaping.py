@@ -9,6 +9,7 @@ import pytest
 from envs.atari import make_env
 from envs.interactions import InteractionEvent
 from reward_shaping.wrappers import (
+    GameScaleNormalize,
     ManualReward,
     ManualRewardVecEnv,
     ManualRewardVector,
@@ -222,15 +223,54 @@ def test_train_builds_the_potential_wrapper_with_the_agents_gamma(tmp_path):
     from reward_shaping.wrappers import find_shaper
 
     cfg, run_dir = _new_config(_parse(["Skiing", "--shaping-mode", "potential", "--n-envs", "2",
-                                       "--vec-env", "dummy", "--out", str(tmp_path / "r")]))
+                                       "--normalize-by", "game", "--vec-env", "dummy",
+                                       "--out", str(tmp_path / "r")]))
     run = Run(cfg, run_dir, resume=False, progress=False)
     run.env_seed = 0
     hp = run._hparams()
     hp.gamma = 0.97
-    venv, _ = run.build_env(hp, SKIING)
+    venv, norm = run.build_env(hp, SKIING)
     shaper = find_shaper(venv)
     assert (shaper.mode, shaper.gamma) == ("potential", 0.97)
+    assert isinstance(norm, GameScaleNormalize) and norm.gamma == 0.97
     venv.close()
-    assert main(["Skiing", "--shaping", "none", "--shaping-mode", "potential", "--steps", "10",
-                 "--out", str(tmp_path / "bad")]) == 2
-    assert not (tmp_path / "bad").exists()
+    for flag, value in (("--shaping-mode", "potential"), ("--normalize-by", "game")):
+        assert main(["Skiing", "--shaping", "none", flag, value, "--steps", "10",
+                     "--out", str(tmp_path / "bad")]) == 2
+        assert not (tmp_path / "bad").exists()
+
+
+def test_game_scale_normalize_divides_by_the_game_returns_std(tmp_path):
+    """Strong shaping leaves the normaliser's statistics as in an unshaped run; a
+    checkpoint's normaliser (how agents.train resumes) comes back as the same kind."""
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    def vec():
+        return DummyVecEnv([lambda: Monitor(Scripted(SCRIPT)) for _ in range(2)])
+
+    kw = {"norm_obs": False, "gamma": GAMMA, "clip_reward": float("inf")}
+    plain = VecNormalize(vec(), **kw)
+    shaped = GameScaleNormalize(ManualRewardVecEnv(vec(), TABLE, scale=50, mode="potential",
+                                                   gamma=GAMMA), **kw)
+    usual = VecNormalize(ManualRewardVecEnv(vec(), TABLE, scale=50, mode="potential",
+                                            gamma=GAMMA), **kw)
+    for env in (plain, shaped, usual):
+        env.reset()
+    for _ in range(3 * len(SCRIPT)):
+        action = np.zeros(2, np.int64)
+        plain.step(action)
+        usual.step(action)
+        _, rewards, _, infos = shaped.step(action)
+        assert shaped.ret_rms.var == pytest.approx(plain.ret_rms.var)
+        std = np.sqrt(plain.ret_rms.var + plain.epsilon)
+        expected = [(i["game_reward"] + i["aux_reward"]) / std for i in infos]
+        assert np.allclose(rewards, expected, rtol=1e-5)
+    assert usual.ret_rms.var > 100 * plain.ret_rms.var  # what plain VecNormalize would do
+    shaped.save(str(tmp_path / "norm.pkl"))
+    loaded = VecNormalize.load(str(tmp_path / "norm.pkl"), shaped.venv)
+    assert isinstance(loaded, GameScaleNormalize) and loaded.ret_rms.var == shaped.ret_rms.var
+    with pytest.raises(TypeError, match="must wrap a ManualRewardVecEnv"):
+        bad = GameScaleNormalize(vec(), **kw)
+        bad.reset()
+        bad.step(np.zeros(2, np.int64))
