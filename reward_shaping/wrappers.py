@@ -37,6 +37,10 @@ Two modes (``mode=``):
   taken back in the last step, and no policy gains from the bonuses.  A
   *truncated* episode's last state keeps its potential: it is not terminal, and
   the learner bootstraps from its value.
+  The potential depends on the episode's history, which the agent does not see;
+  each step also pays ``-(1 - gamma) * Phi``, which turns positive once penalties
+  outweigh bonuses.  At large scales that drift can be exploited (prolonged
+  episodes on Skiing at 50x, ``benchmarks/RESULTS.md``): keep the table's scale.
 
 Episode statistics stay the game score: put ``RecordEpisodeStatistics`` (or
 SB3's ``Monitor``) *inside* these wrappers, as :func:`envs.atari.make_env` does.

@@ -174,11 +174,14 @@ def test_named_variants_and_only(tmp_path, capsys):
 def test_shaping_mode_reaches_manual_runs_only(tmp_path):
     """One train section serves both arms: --shaping-mode goes to the manual runs; the
     none runs (where agents.train would reject it) get nothing."""
-    cfg = parse_config(dict(TINY, train=dict(TINY["train"], shaping_mode="potential")))
+    cfg = parse_config(dict(TINY, train=dict(TINY["train"], shaping_mode="potential",
+                                              normalize_by="game")))
     runs = {r.name: r for r in cfg.runs()}
     manual = runs["Skiing-a2c-manual-s0"].command(tmp_path / "m")
     assert manual[manual.index("--shaping-mode") + 1] == "potential"
-    assert "--shaping-mode" not in runs["Skiing-a2c-none-s0"].command(tmp_path / "n")
+    assert manual[manual.index("--normalize-by") + 1] == "game"
+    unshaped = runs["Skiing-a2c-none-s0"].command(tmp_path / "n")
+    assert "--shaping-mode" not in unshaped and "--normalize-by" not in unshaped
     # A variant limited to manual shaping: no duplicate of the unshaped baseline.
     pot = {"name": "a2c_pot", "algo": "a2c", "shaping": ["manual"],
            "train": {"shaping_mode": "potential"}}
