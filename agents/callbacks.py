@@ -87,6 +87,7 @@ class RunCallback(BaseCallback):
         self.progress = progress
         self.scores: deque[float] = deque(maxlen=100)
         self.aux_returns: deque[float] = deque(maxlen=100)
+        self.event_returns: deque[float] = deque(maxlen=100)
         self.contacts: deque[dict[str, int]] = deque(maxlen=100)
         self.paid: deque[dict[str, int]] = deque(maxlen=100)
         self.episodes = 0
@@ -123,6 +124,7 @@ class RunCallback(BaseCallback):
             self.episodes += 1
             self.scores.append(float(ep["r"]))
             self.aux_returns.append(float(shaping.get("aux_return", 0.0)))
+            self.event_returns.append(float(shaping.get("event_return", 0.0)))
             self.contacts.append(shaping.get("contacts", {}))
             self.paid.append(shaping.get("paid", {}))
             self._csv.writerow([self.num_timesteps, i, float(ep["r"]), int(ep["l"]),
@@ -157,6 +159,9 @@ class RunCallback(BaseCallback):
         self.logger.record("shaping/weight", shaper.weight)
         if self.aux_returns:
             self.logger.record("shaping/aux_return_mean", float(np.mean(self.aux_returns)))
+            self.logger.record("shaping/event_return_mean", float(np.mean(self.event_returns)))
+        if shaper.mode == "potential":  # the running episodes' potentials, now
+            self.logger.record("shaping/potential_mean", float(np.mean(shaper.potential)))
         if self.contacts:
             cats = sorted({c for d in self.contacts for c in d})
             for cat in cats:

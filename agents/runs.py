@@ -37,6 +37,15 @@ class RunConfig:
         game: Atari game name or Gymnasium env id, as given.
         algo: Algorithm name (see :data:`agents.algorithms.registry.ALGOS`).
         shaping: ``manual`` (reward table from the manual) or ``none``.
+        shaping_mode: How manual shaping pays: ``bonus`` (the table's reward added per
+            event, the paper's) or ``potential`` (potential-based shaping with the
+            agent's gamma, which keeps the optimal policy; see
+            :mod:`reward_shaping.wrappers`).  Runs recorded before the field existed
+            used ``bonus``.
+        normalize_by: Where the reward normaliser's return std comes from, when rewards
+            are normalised: ``shaped`` (the reward the agent gets, plain
+            ``VecNormalize``) or ``game`` (the game reward alone,
+            :class:`~reward_shaping.wrappers.GameScaleNormalize`; manual shaping only).
         steps: Total environment steps (all environments together).
         seed: Seed of the model, environments and RNGs.
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda:N``).
@@ -57,6 +66,8 @@ class RunConfig:
     game: str
     algo: str = "a2c"
     shaping: str = "manual"
+    shaping_mode: str = "bonus"
+    normalize_by: str = "shaped"
     steps: int = 0
     seed: int = 0
     device: str = "auto"

@@ -16,6 +16,8 @@ A config (YAML)::
     algos:                       # default [a2c]; an entry may be a named variant
       - a2c
       - {name: a2c_hl_gauss, algo: a2c, train: {value_head: hl_gauss}}
+      - {name: a2c_potential, algo: a2c, shaping: [manual],   # only these shaping modes
+         train: {shaping_mode: potential}}
     shaping: [manual, none]      # default [manual, none]
     seeds: [0, 1]
     steps: 300
@@ -30,7 +32,8 @@ A config (YAML)::
 
 A variant's ``name`` stands for it everywhere the algorithm's name would: in
 run names, ``overrides`` matches, ``--only`` and the ``algo`` column of
-``results.csv``.  ``--only KEY=VALUE[,VALUE]`` (repeatable) runs a subset, e.g.
+``results.csv``; its ``shaping`` (a subset of the sweep's) limits the modes it runs
+with.  ``shaping_mode`` and ``normalize_by`` reach manual runs only.  ``--only KEY=VALUE[,VALUE]`` (repeatable) runs a subset, e.g.
 the runs one GPU window can finish; the others are left as they are.
 
 Example:
@@ -71,8 +74,17 @@ TRAIN_OPTIONS: dict[str, type] = {
     "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
     "vec_env": str, "env_backend": str, "device": str, "save_every": int, "aux_scale": float,
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
-    "value_head": str,
+    "value_head": str, "shaping_mode": str, "normalize_by": str,
 }
+#: Allowed values of the string options that have a fixed set (checked before anything runs).
+TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "vec_env": ("auto", "dummy", "subproc"), "env_backend": ("auto", "envpool", "gymnasium"),
+    "value_head": ("scalar", "hl_gauss"), "shaping_mode": ("bonus", "potential"),
+    "normalize_by": ("shaped", "game"),
+}
+#: Options that mean something only with manual shaping: left out of ``shaping: none`` runs,
+#: so one ``train`` section serves both arms.
+SHAPING_ONLY = ("shaping_mode", "normalize_by")
 #: What ``overrides[].match`` and ``--only`` select runs by.
 MATCH_KEYS = ("game", "algo", "shaping", "seed")
 TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",
@@ -116,6 +128,8 @@ class RunSpec:
                "--seed", str(self.seed), "--steps", str(self.steps), "--out", str(run_dir),
                "--no-progress"]
         for key, value in self.train:
+            if self.shaping == "none" and key in SHAPING_ONLY:
+                continue
             flag = "--" + key.replace("_", "-")
             if isinstance(value, bool):
                 cmd += [flag] if value else []
@@ -126,7 +140,8 @@ class RunSpec:
 
 @dataclass
 class SweepConfig:
-    """A validated sweep config (``algos``: arm names; ``variants``: name -> (algo, train))."""
+    """A validated sweep config (``algos``: arm names; ``variants``: name -> (algo, train);
+    ``arm_shaping``: the shaping modes a variant is limited to)."""
 
     name: str
     games: list[str]
@@ -139,11 +154,14 @@ class SweepConfig:
     cpus: float = 1.0
     gpus: float = 0.0
     variants: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    arm_shaping: dict[str, list[str]] = field(default_factory=dict)
 
     def runs(self) -> list[RunSpec]:
         out = []
         for game, arm, shaping, seed in itertools.product(self.games, self.algos, self.shaping,
                                                          self.seeds):
+            if shaping not in self.arm_shaping.get(arm, self.shaping):
+                continue
             algo, arm_train = self.variants.get(arm, (arm, {}))
             steps, train = self.steps, dict(self.train, **arm_train)
             facts = {"game": game, "algo": arm, "shaping": shaping, "seed": seed}
@@ -216,6 +234,9 @@ def _train_options(value: Any, where: str) -> dict[str, Any]:
         ok = isinstance(v, kind) or (kind is float and isinstance(v, int))
         if not ok or (kind is not bool and isinstance(v, bool)):
             raise SweepConfigError(f"{where}.{key} must be of type {kind.__name__}, got {v!r}")
+        if key in TRAIN_CHOICES and v not in TRAIN_CHOICES[key]:
+            raise SweepConfigError(f"{where}.{key} must be one of "
+                                   f"{', '.join(TRAIN_CHOICES[key])}, got {v!r}")
     return dict(value)
 
 
@@ -237,8 +258,14 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         raise SweepConfigError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; "
                                f"known: {', '.join(sorted(TOP_KEYS))}")
     games = _list(data, "games", None, str)
-    algos, variants = _arms(data.get("algos", ["a2c"]))
+    algos, variants, arm_shaping = _arms(data.get("algos", ["a2c"]))
     shaping = _list(data, "shaping", ["manual", "none"], str)
+    for arm, modes in arm_shaping.items():
+        # A variant picks among the sweep's modes; anything else is a typo or a run no
+        # other arm can be compared with.
+        if set(modes) - set(shaping):
+            raise SweepConfigError(f"variant {arm}: shaping {modes} is not within the sweep's "
+                                   f"{shaping}")
     seeds = _list(data, "seeds", None, int)
     if "steps" not in data:
         raise SweepConfigError("missing key 'steps'")
@@ -280,23 +307,25 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
         raise SweepConfigError(f"resources: cpus must be > 0 and gpus >= 0, got {res!r}")
     name = str(data.get("name", Path(origin).stem))
     return SweepConfig(name, games, algos, shaping, seeds, steps, train, overrides,
-                       float(cpus), float(gpus), variants)
+                       float(cpus), float(gpus), variants, arm_shaping)
 
 
-def _arms(value: Any) -> tuple[list[str], dict[str, tuple[str, dict[str, Any]]]]:
-    """``algos`` entries: algorithm names, or ``{name, algo, train}`` variants."""
+def _arms(value: Any) -> tuple[list[str], dict[str, tuple[str, dict[str, Any]]],
+                               dict[str, list[str]]]:
+    """``algos`` entries: algorithm names, or ``{name, algo, train, shaping}`` variants
+    (``shaping``: the sweep's modes this variant runs with; default all)."""
     if not isinstance(value, list) or not value:
         raise SweepConfigError(f"'algos' must be a non-empty list, got {value!r}")
-    names, variants = [], {}
+    names, variants, arm_shaping = [], {}, {}
     for i, entry in enumerate(value):
         if isinstance(entry, str):
             names.append(entry)
             continue
         where = f"algos[{i}]"
-        if not isinstance(entry, dict) or set(entry) - {"name", "algo", "train"} \
+        if not isinstance(entry, dict) or set(entry) - {"name", "algo", "train", "shaping"} \
                 or not {"name", "algo"} <= set(entry):
             raise SweepConfigError(f"{where} must be an algorithm name or a mapping with name, "
-                                   "algo and (optionally) train")
+                                   "algo and (optionally) train and shaping")
         name, algo = entry["name"], entry["algo"]
         # The name becomes part of run directory names.
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+]+", name):
@@ -305,9 +334,11 @@ def _arms(value: Any) -> tuple[list[str], dict[str, tuple[str, dict[str, Any]]]]
             raise SweepConfigError(f"{where}.algo must be an algorithm name, got {algo!r}")
         names.append(name)
         variants[name] = (algo, _train_options(entry.get("train"), f"{where}.train"))
+        if "shaping" in entry:
+            arm_shaping[name] = _list(entry, "shaping", None, str)
     if len(set(names)) != len(names):
         raise SweepConfigError(f"'algos' lists a name twice: {names!r}")
-    return names, variants
+    return names, variants, arm_shaping
 
 
 def load_config(path: Path) -> SweepConfig:

@@ -53,7 +53,7 @@ from agents.runs import (
 from envs.atari import choose_backend
 from envs.envpool_vec import envpool_available
 from envs.games import UnknownGameError
-from reward_shaping.wrappers import find_shaper
+from reward_shaping.wrappers import SHAPING_MODES, find_shaper
 
 log = logging.getLogger("agents.train")
 
@@ -66,6 +66,16 @@ def _validate(cfg: RunConfig, target: Target) -> None:
         raise TrainError(f"unknown algorithm {cfg.algo!r}; available: {', '.join(sorted(ALGOS))}")
     if cfg.shaping not in ("manual", "none"):
         raise TrainError(f"--shaping must be manual or none, got {cfg.shaping!r}")
+    if cfg.shaping_mode not in SHAPING_MODES:
+        raise TrainError(f"--shaping-mode must be one of {', '.join(SHAPING_MODES)}, "
+                         f"got {cfg.shaping_mode!r}")
+    if cfg.normalize_by not in ("shaped", "game"):
+        raise TrainError(f"--normalize-by must be shaped or game, got {cfg.normalize_by!r}")
+    for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
+                                 ("--normalize-by", cfg.normalize_by, "shaped")):
+        if cfg.shaping == "none" and value != default:
+            # Nothing would be shaped: the flag would be silently ignored.
+            raise TrainError(f"{flag} {value} needs --shaping manual")
     if cfg.shaping == "manual" and not target.atari:
         # Manual shaping needs the object detector, which exists for Atari games only.
         raise TrainError(f"{target.env_id} is not an Atari game with an object detector; "
@@ -88,7 +98,8 @@ def _log_interval(steps: int, hp) -> int:
 
 def default_run_dir(cfg: RunConfig, target: Target) -> Path:
     safe = target.name.replace("/", "_")
-    return Path("runs") / f"{safe}-{cfg.algo}-{cfg.shaping}-{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    shaping = cfg.shaping if cfg.shaping_mode == "bonus" else f"{cfg.shaping}_{cfg.shaping_mode}"
+    return Path("runs") / f"{safe}-{cfg.algo}-{shaping}-{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class Run:
@@ -136,14 +147,15 @@ class Run:
     def build_env(self, hp, table, ckpt=None):
         from stable_baselines3.common.vec_env import VecNormalize
 
-        from reward_shaping.wrappers import ManualRewardVecEnv
+        from reward_shaping.wrappers import GameScaleNormalize, ManualRewardVecEnv
 
         venv = make_vec(self.target, self.cfg.env, hp.n_envs, self.env_seed,
                         track_objects=table is not None, vec_env=self.cfg.vec_env)
         if table is not None:
             venv = ManualRewardVecEnv(venv, table, scale=self.cfg.aux_scale,
                                       anneal_steps=self.cfg.anneal_steps,
-                                      final_weight=self.cfg.final_weight)
+                                      final_weight=self.cfg.final_weight,
+                                      mode=self.cfg.shaping_mode, gamma=hp.gamma)
         norm = None
         if self._normalize_reward(hp):
             if ckpt is not None and ckpt.vecnormalize is not None:
@@ -152,8 +164,10 @@ class Run:
                 # Scaled, never clipped: Skiing pays 500 per missed gate in the episode's last
                 # step, 30-40 return stds; SB3's default clip at 10 made 5 missed gates look
                 # like 20 and left only the time penalty to learn from.
-                norm = venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma,
-                                           clip_reward=float("inf"))
+                by_game = table is not None and self.cfg.normalize_by == "game"
+                cls = GameScaleNormalize if by_game else VecNormalize
+                norm = venv = cls(venv, norm_obs=False, norm_reward=True, gamma=hp.gamma,
+                                  clip_reward=float("inf"))
         return venv, norm
 
     def execute(self) -> int:
@@ -217,7 +231,8 @@ class Run:
         if ckpt is not None:  # episode count continues across resumes
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"
-        print(f"training {cfg.algo} on {self.target.env_id} ({cfg.shaping} shaping) for "
+        shaping = f"{cfg.shaping}/{cfg.shaping_mode}" if table is not None else cfg.shaping
+        print(f"training {cfg.algo} on {self.target.env_id} ({shaping} shaping) for "
               f"{cfg.steps:,} steps: {hp.n_envs} envs ({backend}), device {model.device}, "
               f"run dir {self.run_dir}", flush=True)
         first_step = model.num_timesteps
@@ -262,7 +277,8 @@ class Run:
         recent = list(callback.scores)
         summary = {
             "game": self.target.name, "env_id": self.target.env_id, "algo": self.cfg.algo,
-            "shaping": self.cfg.shaping, "seed": self.cfg.seed, "device": device,
+            "shaping": self.cfg.shaping, "shaping_mode": self.cfg.shaping_mode,
+            "seed": self.cfg.seed, "device": device,
             "env_backend": self.cfg.env.backend if self.target.atari else "gymnasium",
             "steps": int(model.num_timesteps),
             "frames": int(model.num_timesteps) * (self.cfg.env.frame_skip if self.target.atari else 1),
@@ -295,6 +311,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="manual: +-reward per object contact from the manual's reward table")
     p.add_argument("--steps", type=float, default=None,
                    help="total environment steps (default 1e7 Atari, 5e5 other envs)")
+    p.add_argument("--shaping-mode", default="bonus", choices=list(SHAPING_MODES),
+                   help="how manual shaping pays: bonus adds the table's reward per event (the "
+                   "paper's; it changes the task), potential pays gamma*Phi(s')-Phi(s) with Phi "
+                   "the event reward so far in the episode and 0 at terminal states "
+                   "(Ng et al. 1999: the optimal policy is kept)")
+    p.add_argument("--normalize-by", default="shaped", choices=["shaped", "game"],
+                   help="where rewards are normalised (Skiing and other unclipped games): divide "
+                   "by the std of the shaped return (shaped) or of the game's return alone "
+                   "(game: strong shaping then leaves the game reward's scale as without it)")
     p.add_argument("--n-envs", type=int, help="parallel environments (default: the preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of model, envs and RNGs")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
@@ -351,7 +376,8 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     if args.value_head is not None:
         hp_overrides["value_head"] = args.value_head
     cfg = RunConfig(
-        game=args.game, algo=args.algo, shaping=args.shaping,
+        game=args.game, algo=args.algo, shaping=args.shaping, shaping_mode=args.shaping_mode,
+        normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),
         eval_episodes=args.eval_episodes, eval_deterministic=args.eval_deterministic,

@@ -16,8 +16,31 @@ What each step exposes in ``info``:
 * ``aux_reward``: the auxiliary reward added to it (after clipping: clipping,
   if any, is applied to the game reward only, further in);
 * ``aux_events``: the events that earned a non-zero auxiliary reward;
-* at the end of an episode, ``shaping``: ``{"aux_return", "contacts", "paid"}``
-  with event counts per key (``{"Tree": 2, "Gate:pass": 14, "Gate:miss": 6}``).
+* ``event_reward``: the table's reward for the step's events (weighted);
+* ``potential`` (``mode="potential"`` only): the potential of the step's next state;
+* at the end of an episode, ``shaping``: ``{"aux_return", "event_return", "contacts",
+  "paid"}`` with event counts per key (``{"Tree": 2, "Gate:pass": 14, "Gate:miss": 6}``).
+
+Two modes (``mode=``):
+
+* ``bonus`` (the paper's): the auxiliary reward *is* the event reward.  It changes
+  the task: an agent may prefer collecting bonuses to scoring.
+* ``potential``: potential-based shaping (Ng, Harada and Russell, ICML 1999), which
+  keeps the optimal policy.  The potential of a state is the event reward
+  accumulated so far in its episode, ``Phi(s_t) = sum_{k<t} event_reward_k``
+  (0 at the start), and the auxiliary reward is ``F_t = gamma * Phi(s_{t+1}) -
+  Phi(s_t)`` with ``gamma`` the agent's discount.  An event still pays its table
+  reward in the step it happens (``F_t = event_reward_t - (1 - gamma) * Phi(s_{t+1})``),
+  but the discounted sum over an episode telescopes to ``gamma^T Phi(s_T) - Phi(s_0)``.
+  A terminal state has potential 0 (Ng et al.'s condition), so every *terminated*
+  episode's shaped discounted return equals its game return: what was paid is
+  taken back in the last step, and no policy gains from the bonuses.  A
+  *truncated* episode's last state keeps its potential: it is not terminal, and
+  the learner bootstraps from its value.
+  The potential depends on the episode's history, which the agent does not see;
+  each step also pays ``-(1 - gamma) * Phi``, which turns positive once penalties
+  outweigh bonuses.  At large scales that drift can be exploited (prolonged
+  episodes on Skiing at 50x, ``benchmarks/RESULTS.md``): keep the table's scale.
 
 Episode statistics stay the game score: put ``RecordEpisodeStatistics`` (or
 SB3's ``Monitor``) *inside* these wrappers, as :func:`envs.atari.make_env` does.
@@ -53,7 +76,11 @@ RewardSource = RewardTable | Mapping[str, float | Mapping[str, float]]
 AUX_KEY = "aux_reward"
 AUX_EVENTS_KEY = "aux_events"
 GAME_KEY = "game_reward"
+EVENT_KEY = "event_reward"
+POTENTIAL_KEY = "potential"
 EPISODE_KEY = "shaping"
+#: How event rewards become the auxiliary reward (see the module docstring).
+SHAPING_MODES = ("bonus", "potential")
 
 
 def reward_lookup(
@@ -105,15 +132,19 @@ def _flatten(rewards: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Shaper:
-    """Lookup, weight schedule and per-environment episode accounting (shared by all forms).
+    """Lookup, weight schedule, potential and per-environment episode accounting
+    (shared by all forms).
 
     The auxiliary weight is ``scale`` until annealing starts, then goes linearly
     to ``scale * final_weight`` over ``anneal_steps`` environment steps (summed
-    over all environments in the vector forms).
+    over all environments in the vector forms).  In ``potential`` mode the
+    potential of environment ``i`` is the weighted event reward accumulated in its
+    current episode (:attr:`potential`).
     """
 
     def __init__(self, table: RewardSource, num_envs: int, scale: float,
-                 overrides: Mapping[str, Any] | None, anneal_steps: int, final_weight: float) -> None:
+                 overrides: Mapping[str, Any] | None, anneal_steps: int, final_weight: float,
+                 mode: str = "bonus", gamma: float = 0.99) -> None:
         # Negative or non-finite scales would invert or destroy every decision.
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
@@ -121,12 +152,21 @@ class _Shaper:
             raise ValueError(f"anneal_steps must be an int >= 0, got {anneal_steps!r}")
         if not 0.0 <= final_weight <= 1.0:
             raise ValueError(f"final_weight is a fraction of scale in [0, 1], got {final_weight!r}")
+        if mode not in SHAPING_MODES:
+            raise ValueError(f"mode must be one of {SHAPING_MODES}, got {mode!r}")
+        # The policy-invariance guarantee holds only for the agent's own discount in [0, 1].
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must be the agent's discount in [0, 1], got {gamma!r}")
         self.rewards = reward_lookup(table, overrides)
         self.scale = float(scale)
         self.anneal_steps = anneal_steps
         self.final_weight = float(final_weight)
+        self.mode = mode
+        self.gamma = float(gamma)
         self.timesteps = 0
+        self.potential = np.zeros(num_envs)
         self._aux_return = np.zeros(num_envs)
+        self._event_return = np.zeros(num_envs)
         self._contacts: list[dict[str, int]] = [{} for _ in range(num_envs)]
         self._paid: list[dict[str, int]] = [{} for _ in range(num_envs)]
 
@@ -138,28 +178,50 @@ class _Shaper:
         frac = min(1.0, self.timesteps / self.anneal_steps)
         return self.scale * (1.0 - frac * (1.0 - self.final_weight))
 
-    def apply(self, i: int, events: Iterable[InteractionEvent]) -> tuple[float, list[InteractionEvent]]:
-        """Auxiliary reward of environment ``i``'s step and the events that paid it."""
-        aux, paying = 0.0, []
+    def apply(self, i: int, events: Iterable[InteractionEvent], terminated: bool = False
+              ) -> tuple[float, float, list[InteractionEvent]]:
+        """Environment ``i``'s step: ``(aux_reward, event_reward, paying events)``.
+
+        ``terminated``: the step ends the episode in a terminal state (not a
+        truncation), whose potential is 0.
+        """
+        event_reward, paying = 0.0, []
         weight = self.weight
         for ev in events:
             key = ev.key
             self._contacts[i][key] = self._contacts[i].get(key, 0) + 1
             r = self.rewards.get(key, 0.0) * weight
             if r != 0.0:
-                aux += r
+                event_reward += r
                 paying.append(ev)
                 self._paid[i][key] = self._paid[i].get(key, 0) + 1
+        self._event_return[i] += event_reward
+        if self.mode == "bonus":
+            aux = event_reward
+        else:
+            before = self.potential[i]
+            self.potential[i] = 0.0 if terminated else before + event_reward
+            aux = self.gamma * self.potential[i] - before
         self._aux_return[i] += aux
-        return aux, paying
+        return aux, event_reward, paying
 
     def end_episode(self, i: int) -> dict[str, Any]:
-        """Episode totals of environment ``i``; resets its accounting."""
-        out = {"aux_return": float(self._aux_return[i]), "contacts": self._contacts[i],
-               "paid": self._paid[i]}
-        self._aux_return[i] = 0.0
+        """Episode totals of environment ``i``; resets its accounting and potential."""
+        out = {"aux_return": float(self._aux_return[i]),
+               "event_return": float(self._event_return[i]),
+               "contacts": self._contacts[i], "paid": self._paid[i]}
+        self._aux_return[i] = self._event_return[i] = self.potential[i] = 0.0
         self._contacts[i], self._paid[i] = {}, {}
         return out
+
+    def annotate(self, info: dict[str, Any], i: int, aux: float, event_reward: float,
+                 paying: list[InteractionEvent]) -> None:
+        """Put environment ``i``'s step components into its ``info`` dict."""
+        info[AUX_KEY] = aux
+        info[EVENT_KEY] = event_reward
+        info[AUX_EVENTS_KEY] = paying
+        if self.mode == "potential":
+            info[POTENTIAL_KEY] = float(self.potential[i])
 
 
 def _events(info: Mapping[str, Any]) -> list[InteractionEvent]:
@@ -185,16 +247,20 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             table entries (see :func:`reward_lookup`).
         anneal_steps: Steps over which the weight decays linearly (0: constant).
         final_weight: Weight at the end of annealing, as a fraction of ``scale``.
+        mode: ``bonus`` (event rewards added as they are) or ``potential``
+            (potential-based shaping, see the module docstring).
+        gamma: The agent's discount factor (``potential`` mode's ``F``).
     """
 
     def __init__(self, env: gym.Env, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
-                 final_weight: float = 0.0) -> None:
+                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99) -> None:
         # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
         gym.utils.RecordConstructorArgs.__init__(self, table=table, scale=scale, overrides=overrides,
-                                                 anneal_steps=anneal_steps, final_weight=final_weight)
+                                                 anneal_steps=anneal_steps, final_weight=final_weight,
+                                                 mode=mode, gamma=gamma)
         gym.Wrapper.__init__(self, env)
-        self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight)
+        self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight, mode, gamma)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -205,10 +271,9 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.shaper.timesteps += 1
-        aux, paying = self.shaper.apply(0, _events(info))
+        aux, event_reward, paying = self.shaper.apply(0, _events(info), bool(terminated))
         info.setdefault(GAME_KEY, float(reward))
-        info[AUX_KEY] = aux
-        info[AUX_EVENTS_KEY] = paying
+        self.shaper.annotate(info, 0, aux, event_reward, paying)
         if terminated or truncated:
             info[EPISODE_KEY] = self.shaper.end_episode(0)
         return obs, float(reward) + aux, terminated, truncated, info
@@ -230,9 +295,9 @@ def shape(env: gym.Env, table: RewardSource | None, **kwargs: Any) -> gym.Env:
 
 
 try:
-    from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-except ImportError:  # SB3 is only needed for this form
-    VecEnvWrapper = object  # type: ignore[assignment,misc]
+    from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
+except ImportError:  # SB3 is only needed for these forms
+    VecEnvWrapper = VecNormalize = object  # type: ignore[assignment,misc]
 
 
 class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
@@ -246,9 +311,11 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
 
     def __init__(self, venv: VecEnv, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
-                 final_weight: float = 0.0) -> None:
+                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99) -> None:
         super().__init__(venv)
-        self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight)
+        self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight,
+                              mode, gamma)
+        self.game_rewards = np.zeros(venv.num_envs)  # the last step's, for GameScaleNormalize
 
     def reset(self):
         obs = self.venv.reset()
@@ -261,14 +328,38 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
         self.shaper.timesteps += self.num_envs
         rewards = np.asarray(rewards, dtype=np.float32).copy()
         for i, info in enumerate(infos):
-            aux, paying = self.shaper.apply(i, _events(info))
+            # SB3 marks a time-limit end with TimeLimit.truncated (Monitor's DummyVecEnv,
+            # EnvpoolVecEnv): that last state is not terminal and keeps its potential.
+            terminated = bool(dones[i]) and not info.get("TimeLimit.truncated", False)
+            aux, event_reward, paying = self.shaper.apply(i, _events(info), terminated)
             info.setdefault(GAME_KEY, float(rewards[i]))
-            info[AUX_KEY] = aux
-            info[AUX_EVENTS_KEY] = paying
+            self.shaper.annotate(info, i, aux, event_reward, paying)
             rewards[i] += aux
             if dones[i]:
                 info[EPISODE_KEY] = self.shaper.end_episode(i)
+        self.game_rewards = np.array([info[GAME_KEY] for info in infos], dtype=np.float64)
         return obs, rewards, dones, infos
+
+
+class GameScaleNormalize(VecNormalize):  # type: ignore[misc,valid-type]
+    """SB3's ``VecNormalize`` (rewards) whose running return std comes from the game reward alone.
+
+    Plain ``VecNormalize`` divides the shaped reward by the std of the *shaped*
+    return, so strong shaping shrinks the game's own signal: on Skiing, potential
+    shaping at 50x the table's scale raised that std from about 240 to 2,100 and
+    cut the normalised time penalty 8-fold (``benchmarks/RESULTS.md``).  Here the
+    divisor is the std of the game's return, as in an unshaped run, so the game
+    reward is scaled alike in every arm and the auxiliary reward's size is its
+    raw size over that std.  Put it directly outside :class:`ManualRewardVecEnv`
+    (it reads the step's game rewards from there); arguments as ``VecNormalize``.
+    """
+
+    def _update_reward(self, reward: np.ndarray) -> None:
+        if not isinstance(self.venv, ManualRewardVecEnv):
+            # Anything else between them would leave the statistics without game rewards.
+            raise TypeError("GameScaleNormalize must wrap a ManualRewardVecEnv directly, got "
+                            f"{type(self.venv).__name__}")
+        super()._update_reward(self.venv.game_rewards)
 
 
 class ManualRewardVector(gym.vector.VectorWrapper):
@@ -281,9 +372,10 @@ class ManualRewardVector(gym.vector.VectorWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
-                 final_weight: float = 0.0) -> None:
+                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99) -> None:
         super().__init__(env)
-        self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight)
+        self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight,
+                              mode, gamma)
         # In next-step autoreset mode the step after an episode end is a reset:
         # its events come from the no-op frames and pay nothing.
         self._resetting = np.zeros(env.num_envs, dtype=bool)
@@ -303,13 +395,15 @@ class ManualRewardVector(gym.vector.VectorWrapper):
         if events is None:
             _events(infos)  # raises the explanatory error
         mask = infos.get(f"_{INTERACTIONS_KEY}", np.ones(n, dtype=bool))
-        aux = np.zeros(n)
+        aux, event_reward, potential = np.zeros(n), np.zeros(n), np.zeros(n)
         paying = np.empty(n, dtype=object)
         done = np.logical_or(terminated, truncated)
         episode = np.empty(n, dtype=object)
         for i in range(n):
             live = mask[i] and not self._resetting[i]
-            aux[i], paying[i] = self.shaper.apply(i, events[i] if live else ())
+            aux[i], event_reward[i], paying[i] = self.shaper.apply(
+                i, events[i] if live else (), bool(terminated[i]))
+            potential[i] = self.shaper.potential[i]
             if done[i]:
                 episode[i] = self.shaper.end_episode(i)
         if self.env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) == \
@@ -319,7 +413,10 @@ class ManualRewardVector(gym.vector.VectorWrapper):
         if GAME_KEY not in infos:
             infos[GAME_KEY], infos[f"_{GAME_KEY}"] = np.asarray(rewards, dtype=np.float64), np.ones(n, bool)
         infos[AUX_KEY], infos[f"_{AUX_KEY}"] = aux, np.ones(n, dtype=bool)
+        infos[EVENT_KEY], infos[f"_{EVENT_KEY}"] = event_reward, np.ones(n, dtype=bool)
         infos[AUX_EVENTS_KEY], infos[f"_{AUX_EVENTS_KEY}"] = paying, np.ones(n, dtype=bool)
+        if self.shaper.mode == "potential":
+            infos[POTENTIAL_KEY], infos[f"_{POTENTIAL_KEY}"] = potential, np.ones(n, dtype=bool)
         if done.any():
             infos[EPISODE_KEY], infos[f"_{EPISODE_KEY}"] = episode, done
         return obs, np.asarray(rewards, dtype=np.float64) + aux, terminated, truncated, infos

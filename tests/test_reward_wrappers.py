@@ -154,9 +154,9 @@ def test_events_pay_by_kind_and_overrides_can_name_a_kind():
     with pytest.raises(ValueError, match="unknown event kind 'through'"):
         reward_lookup(table, {"Gate": {"through": 1}})
     shaper = _Shaper(table, 1, 1.0, None, 0, 1.0)
-    aux, paid = shaper.apply(0, [ev("Gate", "pass"), ev("Gate", "pass"), ev("Gate", "miss"), ev("Tree"),
-                                 ev("Gate")])  # a plain "Gate" touch is not in the table: 0
-    assert aux == 5 + 5 - 5 - 5 and len(paid) == 4
+    aux, event, paid = shaper.apply(0, [ev("Gate", "pass"), ev("Gate", "pass"), ev("Gate", "miss"),
+                                        ev("Tree"), ev("Gate")])  # a plain "Gate" touch: 0
+    assert aux == event == 5 + 5 - 5 - 5 and len(paid) == 4
     totals = shaper.end_episode(0)
     assert totals["contacts"] == {"Gate:pass": 2, "Gate:miss": 1, "Tree": 1, "Gate": 1}
     assert totals["paid"] == {"Gate:pass": 2, "Gate:miss": 1, "Tree": 1}

@@ -98,6 +98,8 @@ def test_ray_sweep_retries_a_failed_run(tmp_path):
     ({"games": ["CartPole-v1"]}, "manual shaping needs an Atari game"),
     ({"train": {"n_env": 2}}, "unknown agents.train option 'n_env'"),
     ({"train": {"n_envs": "two"}}, "train.n_envs must be of type int"),
+    ({"train": {"shaping_mode": "pot"}}, "train.shaping_mode must be one of bonus, potential"),
+    ({"train": {"env_backend": "ale"}}, "train.env_backend must be one of auto, envpool"),
     ({"overrides": [{"match": {"level": 1}}]}, "match may only name"),
     ({"epochs": 3}, "unknown key(s) epochs"),
 ])
@@ -123,8 +125,13 @@ def test_shipped_sweeps_are_valid(tmp_path, capsys, config):
     spec = yaml.safe_load(config.read_text())
     assert main([str(config), "--dir", str(tmp_path / "sweep"), "--dry-run"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if " new " in line]
-    assert len(listed) == (len(spec["games"]) * len(spec["algos"]) * len(spec["shaping"])
-                           * len(spec["seeds"]))
+    arms = sum(len(a.get("shaping", spec["shaping"])) if isinstance(a, dict) else len(spec["shaping"])
+               for a in spec["algos"])
+    assert len(listed) == len(spec["games"]) * arms * len(spec["seeds"])
+    # The GPU-window sweeps name the fast path: no silent fallback to the per-frame backend,
+    # whose rate their splits were not planned for.
+    if config.stem in ("skiing_paper", "games", "algorithms"):
+        assert spec["train"]["env_backend"] == "envpool"
     assert not (tmp_path / "sweep").exists()
 
 
@@ -162,6 +169,27 @@ def test_named_variants_and_only(tmp_path, capsys):
                             "unknown agents.train option 'value_hed'")]:
         with pytest.raises(SweepConfigError, match=message):
             parse_config(dict(TINY, algos=algos))
+
+
+def test_shaping_mode_reaches_manual_runs_only(tmp_path):
+    """One train section serves both arms: --shaping-mode goes to the manual runs; the
+    none runs (where agents.train would reject it) get nothing."""
+    cfg = parse_config(dict(TINY, train=dict(TINY["train"], shaping_mode="potential",
+                                              normalize_by="game")))
+    runs = {r.name: r for r in cfg.runs()}
+    manual = runs["Skiing-a2c-manual-s0"].command(tmp_path / "m")
+    assert manual[manual.index("--shaping-mode") + 1] == "potential"
+    assert manual[manual.index("--normalize-by") + 1] == "game"
+    unshaped = runs["Skiing-a2c-none-s0"].command(tmp_path / "n")
+    assert "--shaping-mode" not in unshaped and "--normalize-by" not in unshaped
+    # A variant limited to manual shaping: no duplicate of the unshaped baseline.
+    pot = {"name": "a2c_pot", "algo": "a2c", "shaping": ["manual"],
+           "train": {"shaping_mode": "potential"}}
+    names = [r.name for r in parse_config(dict(TINY, algos=["a2c", pot])).runs()]
+    assert len(names) == 12 and "Pong-a2c_pot-manual-s1" in names
+    assert not [n for n in names if n.startswith("Pong-a2c_pot-none")]
+    with pytest.raises(SweepConfigError, match="not within the sweep's"):
+        parse_config(dict(TINY, algos=[dict(pot, shaping=["potential"])]))
 
 
 def fake_run(sweep_dir: Path, name: str, scores, step: int = 1000) -> dict:
