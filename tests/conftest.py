@@ -8,7 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
+
+from envs.interactions import InteractionEvent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -69,3 +73,38 @@ def train_cartpole() -> Callable[..., dict]:
         return json.loads((out / "summary.json").read_text())["eval"]
 
     return train
+
+
+# A scripted env for the shaping wrappers: a table with a derived kind, and a script of events.
+TABLE = {"Tree": -5.0, "Gate": {"pass": 5.0, "miss": -5.0}}
+
+
+def ev(category: str, kind: str = "touch") -> InteractionEvent:
+    return InteractionEvent(1, 1, category, 1, (0, 0, 1, 1), (0, 0, 1, 1), kind)
+
+
+class Scripted(gym.Env):
+    """Pays -1 per step and reports scripted events; ends after ``len(script)`` steps,
+    terminated or truncated."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, script: list[list[InteractionEvent]], truncate: bool = False) -> None:
+        self.script, self.truncate, self.t = script, truncate, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {"interactions": []}
+
+    def step(self, action):
+        events = self.script[self.t]
+        self.t += 1
+        end = self.t == len(self.script)
+        return (np.zeros(1, np.float32), -1.0, end and not self.truncate, end and self.truncate,
+                {"interactions": events})
+
+
+SCRIPT = [[ev("Gate", "pass")], [], [ev("Tree")], [ev("Gate", "pass"), ev("Gate", "pass")], [],
+          [ev("Gate", "miss")], [], [ev("Gate", "pass")]]

@@ -5,9 +5,9 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import SCRIPT, TABLE, Scripted
 
 from envs.atari import make_env
-from envs.interactions import InteractionEvent
 from reward_shaping.wrappers import (
     GameScaleNormalize,
     ManualReward,
@@ -17,39 +17,7 @@ from reward_shaping.wrappers import (
 )
 
 GAMMA = 0.9
-TABLE = {"Tree": -5.0, "Gate": {"pass": 5.0, "miss": -5.0}}
 SKIING = {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0, "Gate": {"pass": 5.0, "miss": -5.0}}
-
-
-def ev(category: str, kind: str = "touch") -> InteractionEvent:
-    return InteractionEvent(1, 1, category, 1, (0, 0, 1, 1), (0, 0, 1, 1), kind)
-
-
-class Scripted(gym.Env):
-    """Pays -1 per step and reports scripted events; ends after ``len(script)`` steps,
-    terminated or truncated."""
-
-    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, script: list[list[InteractionEvent]], truncate: bool = False) -> None:
-        self.script, self.truncate, self.t = script, truncate, 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(1, np.float32), {"interactions": []}
-
-    def step(self, action):
-        events = self.script[self.t]
-        self.t += 1
-        end = self.t == len(self.script)
-        return (np.zeros(1, np.float32), -1.0, end and not self.truncate, end and self.truncate,
-                {"interactions": events})
-
-
-SCRIPT = [[ev("Gate", "pass")], [], [ev("Tree")], [ev("Gate", "pass"), ev("Gate", "pass")], [],
-          [ev("Gate", "miss")], [], [ev("Gate", "pass")]]
 
 
 def discounted(rewards, gamma=GAMMA) -> float:

@@ -56,9 +56,9 @@ def test_reward_sizes_divide_by_the_normaliser_std():
 
 
 def test_recorder_reads_the_std_vecnormalize_divided_by():
+    from conftest import SCRIPT, TABLE, Scripted
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-    from test_potential_shaping import SCRIPT, TABLE, Scripted
 
     from reward_shaping.wrappers import ManualRewardVecEnv
 
