@@ -10,11 +10,20 @@ times, in rounds (all combinations, then all again), and the best steps/s
 counts: on a shared machine the best run is the one least slowed by others.
 Prints a table with steps/s and the ratios fast/today and manual/none.
 
+With ``--env-only`` no agent trains: each combination builds the env stack a
+training run would build (the same ``make_vec`` call, the same
+``ManualRewardVecEnv`` on the cached reward table) and steps it with random
+actions.  That is the part of a training step the fast path changes; on 2 CPU
+cores the A2C network's forward and backward passes cost more than the envs, so
+the end-to-end ratio understates what the fast path buys where the learner runs
+on a GPU.
+
 Usage::
 
     python benchmarks/train_throughput.py Skiing --steps 40000 --n-envs 16 64 256 --device cuda
     python benchmarks/train_throughput.py Skiing --steps 2000 --n-envs 16 64 --device cpu
     python benchmarks/train_throughput.py Skiing --steps 8192 --n-envs 16 64 256 --repeat 2
+    python benchmarks/train_throughput.py Skiing --steps 8192 --n-envs 16 64 --env-only
 """
 
 from __future__ import annotations
@@ -45,6 +54,36 @@ def run(game: str, backend: str, shaping: str, n_envs: int, args: argparse.Names
     return json.loads((out / "summary.json").read_text())
 
 
+def env_side(game: str, backend: str, shaping: str, n_envs: int, args: argparse.Namespace,
+              out: Path) -> dict:
+    """Steps/s of the env stack a training run builds, random actions, no learner."""
+    import numpy as np
+
+    from agents.environments import EnvSettings, make_vec, resolve_target
+    from reward_shaping.table import build_reward_table
+    from reward_shaping.wrappers import ManualRewardVecEnv
+
+    target = resolve_target(game)
+    venv = make_vec(target, EnvSettings(backend=backend), n_envs, seed=0,
+                    track_objects=shaping == "manual", vec_env=args.vec_env)
+    if shaping == "manual":
+        venv = ManualRewardVecEnv(venv, build_reward_table(target.name))
+    rng = np.random.default_rng(0)
+    n_actions = venv.action_space.n
+    try:
+        venv.reset()
+        for _ in range(max(1, 256 // n_envs)):  # warm-up: first frames, caches, threads
+            venv.step(rng.integers(n_actions, size=n_envs))
+        calls = max(1, args.steps // n_envs)
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            venv.step(rng.integers(n_actions, size=n_envs))
+        elapsed = time.perf_counter() - t0
+    finally:
+        venv.close()
+    return {"steps": calls * n_envs, "steps_per_s": calls * n_envs / elapsed, "device": "cpu"}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("game", nargs="?", default="Skiing")
@@ -59,6 +98,8 @@ def main() -> None:
                    help="today's path: in-process or one process per env")
     p.add_argument("--repeat", type=int, default=1,
                    help="runs per combination, in rounds; the best steps/s counts")
+    p.add_argument("--env-only", action="store_true",
+                   help="step the training env stack with random actions, no learner")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args()
     # Fewer than one run would print an empty table.
@@ -71,8 +112,9 @@ def main() -> None:
                 for backend in args.backends:
                     for shaping in args.shaping:
                         t0 = time.time()
-                        s = run(args.game, backend, shaping, n, args,
-                                Path(tmp) / f"{backend}-{shaping}-{n}-{rep}")
+                        measure = env_side if args.env_only else run
+                        s = measure(args.game, backend, shaping, n, args,
+                                    Path(tmp) / f"{backend}-{shaping}-{n}-{rep}")
                         results.append({"backend": backend, "shaping": shaping, "n_envs": n,
                                         "round": rep, "steps": s["steps"],
                                         "steps_per_s": s["steps_per_s"], "device": s["device"]})
@@ -90,7 +132,8 @@ def main() -> None:
         return f"{a / b:.2f}" if a and b else "-"
 
     cols = [(b, s) for b in args.backends for s in args.shaping]
-    print(f"\n{args.game}, {args.algo}, {args.steps} steps per run, best of {args.repeat}, "
+    what = "env stack only, random actions" if args.env_only else args.algo
+    print(f"\n{args.game}, {what}, {args.steps} steps per run, best of {args.repeat}, "
           f"device {results[0]['device']}, {platform.node()}, {os.cpu_count()} cores")
     print("| envs | " + " | ".join(f"{'today' if b == 'gymnasium' else 'fast'} {s}"
                                     for b, s in cols)

@@ -84,18 +84,21 @@ class Deriver:
             return frame
         keys = self._keys[env_index]
         live: dict[tuple[int, int], int] = {}
-        rows: list[tuple[int, int, int, int, int, int, int, int]] = []
+        rows: list[tuple[int, ...]] = []
+        # Plain lists: a frame holds a handful of objects, where NumPy's per-call cost dominates.
+        category, instance = frame.category.tolist(), frame.instance.tolist()
+        box, motion = frame.box.tolist(), frame.motion.tolist()
         for rule, part, cat in self._rules:
-            for a, b in _pairs(frame, rule, part):
-                key = (int(frame.instance[a]), int(frame.instance[b]))
+            for a, b in _pairs(category, box, rule, part):
+                key = (instance[a], instance[b])
                 inst = keys.get(key)
                 if inst is None:
                     inst = next(self._ids)
                 live[key] = inst
-                (xa, ya, wa, ha), (xb, yb, _, hb) = frame.box[a], frame.box[b]
+                (xa, ya, wa, ha), (xb, yb, _, hb) = box[a], box[b]
                 left = xa + wa
                 rows.append((cat, inst, left, min(ya, yb), max(1, xb - left), max(ha, hb),
-                             *frame.motion[a]))
+                             *motion[a]))
         self._keys[env_index] = live
         if not rows:
             return frame
@@ -109,23 +112,31 @@ class Deriver:
         )
 
 
-def _pairs(frame: ObjectFrame, rule: DerivedObject, part: int) -> list[tuple[int, int]]:
-    """Index pairs (left, right) of ``part`` objects that form one ``rule`` object."""
-    idx = np.flatnonzero(frame.category == part)
+def _pairs(category: list[int], box: list[list[int]], rule: DerivedObject,
+           part: int) -> list[tuple[int, int]]:
+    """Index pairs (left, right) of ``part`` objects that form one ``rule`` object.
+
+    Args:
+        category: Category index per object of the frame.
+        box: ``[x, y, w, h]`` per object of the frame.
+    """
+    idx = [i for i, c in enumerate(category) if c == part]
     if len(idx) < 2:
         return []
-    idx = idx[np.argsort(frame.box[idx, 0], kind="stable")]
+    idx.sort(key=lambda i: box[i][0])  # stable: equal x keeps slot order
     lo, hi = rule.gap
-    out, used = [], set()
-    for i, a in enumerate(idx):
+    out: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for n, a in enumerate(idx):
         if a in used:
             continue
-        for b in idx[i + 1:]:
-            gap = frame.box[b, 0] - frame.box[a, 0]
+        xa, ya = box[a][0], box[a][1]
+        for b in idx[n + 1:]:
+            gap = box[b][0] - xa
             if gap > hi:
                 break
-            if b not in used and gap >= lo and abs(frame.box[b, 1] - frame.box[a, 1]) <= rule.row_tolerance:
-                out.append((int(a), int(b)))
+            if b not in used and gap >= lo and abs(box[b][1] - ya) <= rule.row_tolerance:
+                out.append((a, b))
                 used.update((a, b))
                 break
     return out
