@@ -118,7 +118,7 @@ def _env_rows(env_indices: Sequence[int] | np.ndarray | None, num_envs: int) -> 
         return np.arange(num_envs)
     rows = np.asarray(env_indices)
     if rows.dtype == bool:
-        # A mask reads as "these envs", but np.asarray(mask) of ints would too: be explicit.
+        # A boolean mask selects envs; read as indices it would mean envs 0 and 1.
         if rows.shape != (num_envs,):
             raise ValueError(f"a boolean env mask must have shape ({num_envs},), got {rows.shape}")
         return np.flatnonzero(rows)
@@ -196,6 +196,8 @@ class _Game:
     name: ClassVar[str]
     layout: ClassVar[tuple[tuple[str, int], ...]]
     sizes: ClassVar[dict[str, tuple[int, int]]]
+    #: Whether the reader can write sizes below 1 (then sanitised after each step).
+    shrinks: ClassVar[bool] = False
 
     def __init__(self, spec: GameSpec) -> None:
         declared = [c for c, _ in self.layout]
@@ -216,8 +218,8 @@ class _Game:
     def setup(self) -> None:
         """Mark the objects OCAtari creates at reset in ``start_present``/``start_box``."""
 
-    #: Whether the reader can write sizes below 1 (then sanitised after each step).
-    shrinks: ClassVar[bool] = False
+    def attach(self, st: _Slots) -> None:
+        """Add the game's own per-env state to ``st`` (called once, before any reset)."""
 
     def start(self, st: _Slots, envs: np.ndarray) -> None:
         """Reset the state of environments ``envs``."""
@@ -723,12 +725,13 @@ class _Skiing(_Game):
         self._kind_of = np.full(len(self.index) + 1, -1, np.int64)
         self._kind_of[[self._tree, self._mogul, self._flag]] = 85, 5, 2
 
+    def attach(self, st: _Slots) -> None:
+        st.row = np.zeros(st.present[1:].shape, np.int64)  # RAM row of each object in slots 1..13
+        st.ram90 = np.zeros(st.present.shape[1], np.int64)  # ram[90] of the previous frame
+
     def start(self, st: _Slots, envs: np.ndarray) -> None:
         super().start(st, envs)
-        if not hasattr(st, "row"):
-            st.row = np.zeros(st.present[1:].shape, np.int64)  # RAM row of each object
-            st.ram90 = np.zeros(st.present.shape[1], np.int64)
-        st.ram90[envs] = 255
+        st.ram90[envs] = 255  # OCAtari's Player.ram_90 starts at 255
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
         n = ram.shape[1]
@@ -857,6 +860,7 @@ class BatchedExtractor:
         self.num_envs = _check_num_envs(num_envs)
         self._game = _BY_NAME[self.spec.name](self.spec)
         self._slots = _Slots(self._game.k, self.num_envs)
+        self._game.attach(self._slots)
         self._categories = self.spec.categories
         self._next_id = 0
         self.reset()
@@ -866,11 +870,12 @@ class BatchedExtractor:
         """``K``, the number of object slots per environment."""
         return self._game.k
 
-    def _fresh_ids(self, where: np.ndarray) -> None:
+    def _fresh_ids(self, where: np.ndarray) -> int:
         count = int(np.count_nonzero(where))
         if count:
             self._slots.ids[where] = np.arange(self._next_id, self._next_id + count)
             self._next_id += count
+        return count
 
     def reset(self, env_indices: Sequence[int] | np.ndarray | None = None) -> None:
         """Forget the state of these environments (``None``: all), as at an episode start."""
@@ -895,13 +900,14 @@ class BatchedExtractor:
         xy0 = st.box[:2].copy()
         st.new[:] = False
         self._game.step(st, ram)
-        self._fresh_ids(st.new)
+        created = self._fresh_ids(st.new)
         if self._game.shrinks:
             # OCAtari reports zero or negative sizes at screen edges; ObjectExtractor makes them 1.
             np.maximum(st.box[2:], 1, out=st.box[2:])
         # OCAtari's prev position: the one before this frame, or the current one for a new object.
         motion = st.box[:2] - xy0
-        motion[:, st.new] = 0
+        if created:
+            motion[:, st.new] = 0
         return ObjectBatch(
             categories=self._categories,
             category=np.where(st.present, st.cat, np.int16(-1)).T.copy(),

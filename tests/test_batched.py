@@ -88,10 +88,11 @@ class Policy:
         return self.action
 
 
-# RAM bytes set after some resets, to play levels random play does not reach:
-# Kangaroo's level (the game then draws that level's platforms and ladders) and
-# Ms. Pac-Man's maze byte (OCAtari then reads pills through its second grid).
-LEVEL_BYTES = {"Kangaroo": (36, (0, 1, 2)), "MsPacman": (0, (0, 1))}
+# RAM bytes set after half of the resets, to play what random play does not reach:
+# Kangaroo's level (the game then draws that level's platforms and ladders),
+# Ms. Pac-Man's maze byte (OCAtari then reads pills through its second grid) and
+# Seaquest's later-wave flag (a submarine patrols the surface).
+LEVEL_BYTES = {"Kangaroo": (36, (0, 1, 2)), "MsPacman": (0, (0, 1)), "Seaquest": (60, (0, 2))}
 
 
 def record(game: str, seed: int, frames: int = FRAMES_PER_STREAM) -> tuple[np.ndarray, np.ndarray]:
