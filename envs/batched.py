@@ -155,16 +155,15 @@ class _Slots:
         self.new = np.zeros((k, n), bool)
         self.ids = np.zeros((k, n), np.int64)
 
-    def track(self, s: int | slice, on: np.ndarray, off: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def track(self, s: int | slice, on: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
         """OCAtari's usual rule for slot(s) ``s``: where ``on``, create an object if the
         slot is empty and keep it otherwise; where ``off`` (default: not ``on``), empty
-        the slot; elsewhere leave it alone.  Returns ``(new, kept)`` masks."""
+        the slot; elsewhere leave it alone.  Returns where objects were created."""
         was = self.present[s]
         new = on & ~was
-        kept = on & was
         self.present[s] = on if off is None else on | (was & ~off)
         self.new[s] |= new
-        return new, kept
+        return new
 
     def renew(self, s: int | slice, on: np.ndarray) -> None:
         """Slot(s) ``s`` get a new object where ``on`` (OCAtari creates one every frame)
@@ -273,6 +272,7 @@ class _Pong(_Game):
     layout = (("Player", 1), ("Ball", 1), ("Enemy", 1))
     sizes = {"Player": (4, 15), "Ball": (2, 4), "Enemy": (4, 15)}
     shrinks = True  # paddles cut by the screen's top and bottom edges
+    _offset, _threshold, _paddle_x = _col([13, 15]), _col([13, 33]), _col([140, 16])
 
     def setup(self) -> None:
         self.start_present[:] = True
@@ -283,20 +283,17 @@ class _Pong(_Game):
         _put(st.x[1], ram[49] - 49, on)
         _put(st.y[1], ram[54] - 14, on)
 
-        e = ram[50]
-        on = e > 33
-        st.track(2, on)
-        top, bottom = e - 15 < 34, e > 194
-        _put(st.x[2], 16, on)
-        _put(st.y[2], np.where(top, 34, e - 15), on)
-        _put(st.h[2], np.where(top, e - 33, np.where(bottom, 209 - e, 15)), on)
-
-        p = ram[51]
-        on = p > 13  # otherwise the player keeps its last box
-        top, bottom = p < 47, p > 192
-        _put(st.x[0], 140, on)
-        _put(st.y[0], np.where(top, 34, p - 13), on)
-        _put(st.h[0], np.where(top, p - 33, np.where(bottom, 207 - p, 15)), on)
+        # The paddles, player (slot 0, byte 51) and enemy (slot 2, byte 50), one rule
+        # with their own offsets; cut at the top and bottom of the court.  The enemy
+        # vanishes below its threshold, the player keeps its last box.
+        v = ram[51:49:-1]
+        y = v - self._offset
+        on = v > self._threshold
+        st.track(2, on[1])
+        top = y < 34
+        _put(st.x[0:3:2], self._paddle_x, on)
+        _put(st.y[0:3:2], np.where(top, 34, y), on)
+        _put(st.h[0:3:2], np.where(top, v - 33, np.where(y > 179, 194 - y, 15)), on)
 
 
 class _Tennis(_Game):
@@ -456,19 +453,20 @@ class _MsPacman(_Game):
         # class's default position for a frame: ghosts (0, 0), the others (125, 173).
         on = np.stack([ram[47] > 0, ram[19] > 0, ram[19] > 1, ram[19] > 2])
         on[1:] &= on[0]
-        new, kept = st.track(slice(1, 5), on)
+        new = st.track(slice(1, 5), on)
+        kept = on & ~new
         _put(st.x[1:5], ram[6:10] - 13, kept)
         _put(st.y[1:5], ram[12:16] + 1, kept)
         _put(st.x[1:5], 0, new)
         _put(st.y[1:5], 0, new)
 
         on = (ram[11] > 0) & (ram[17] > 0)
-        new, kept = st.track(5, on)
+        new = st.track(5, on)
         _put(st.x[5], np.where(new, 125, ram[11] - 13), on)
         _put(st.y[5], np.where(new, 173, ram[17] + 1), on)
 
         on = (ram[117] & self._power_bits) != 0
-        new, kept = st.track(slice(6, 10), on)
+        new = st.track(slice(6, 10), on)
         _put(st.x[6:10], np.where(new, 125, self._power_x), on)
         _put(st.y[6:10], np.where(new, 173, self._power_y), on)
 
@@ -504,7 +502,7 @@ class _Seaquest(_Game):
         # The player: gone while ram[105] is 1..14 (death, surfacing); a new one
         # appears at the class default (76, 46) for a frame.
         on = ~((ram[105] > 0) & (ram[105] < 15))
-        new, kept = st.track(0, on)
+        new = st.track(0, on)
         _put(st.x[0], np.where(new, 76, ram[70]), on)
         _put(st.y[0], np.where(new, 46, ram[97] + 33), on)
 
@@ -546,14 +544,14 @@ class _Seaquest(_Game):
         _put(st.y[34], ram[97] + 40, on)
 
         on = ram[102] != 0
-        new, _ = st.track(35, on)
+        new = st.track(35, on)
         _put(st.x[35], 49, new)
         _put(st.y[35], 170, new)
         _put(st.w[35], np.minimum(ram[102], 63), on)
 
         # Collected divers: a new one at its place in the row; an old one stays
         # where it was (the six reset objects at (0, 0)).
-        new, _ = st.track(slice(36, 42), self._six < ram[62])
+        new = st.track(slice(36, 42), self._six < ram[62])
         _put(st.x[36:42], self._collected_x, new)
         _put(st.y[36:42], 178, new)
 
@@ -579,7 +577,7 @@ class _Asterix(_Game):
         # both are created anew on every frame (new instance, zero motion).
         enemy = ~hold & ~reward & (ram[29:37] % 2 == 1)
         consumable = ~hold & ~reward & ~enemy
-        new, _ = st.track(slice(1, 9), reward)
+        new = st.track(slice(1, 9), reward)
         _put(st.x[1:9], x, reward)
         _put(st.y[1:9], self._lane_y, reward)
         # A new reward empties the lane's other slots; a kept one, or a held lane, leaves them.
@@ -710,6 +708,7 @@ class _Skiing(_Game):
     _fields = np.array([54, 62, 70, 78, 86])[:, None, None]  # height, x, type, colour, y of row 0
     _rows8 = np.arange(8)[:, None, None]
     _slot13 = _col(np.arange(13))
+    _spawn_fields = _col([70, 62, 86, 78])  # type, x, y, colour of RAM row 0
 
     _has_height = np.ones(256, bool)  # a RAM row's height byte: 0 and 255 mean no object
     _has_height[[0, 255]] = False
@@ -780,42 +779,41 @@ class _Skiing(_Game):
 
     def _spawn(self, st: _Slots, ram: np.ndarray, envs: np.ndarray, i: np.ndarray) -> None:
         """Create the object of RAM row ``i[j]`` in env ``envs[j]`` if a slot is free."""
-        kind = ram[70 + i, envs]
-        x, y = ram[62 + i, envs], 178 - ram[86 + i, envs]
-        colour = ram[78 + i, envs]
+        kind, x, y, colour = ram[self._spawn_fields + i, envs]
+        y = 178 - y
         free = ~st.present[1:, envs]  # (13, m): slots 1..13
-        any_free = free.any(0)
-        first = np.where(any_free, free.argmax(0), 99)
-        first_mogul = np.where(free[6:9].any(0), 6 + free[6:9].argmax(0), 99)
-        last = np.where(any_free, 12 - free[::-1].argmax(0), -1)
-        before = free & (self._slot13 < last)
-        second = np.where(before.any(0), 12 - before[::-1].argmax(0), -1)
 
-        def create(mask: np.ndarray, col: np.ndarray, cat: int, bx, by, bw, bh) -> None:
+        def create(mask: np.ndarray, col: np.ndarray, cat: int, box: tuple) -> None:
             e, c = envs[mask], col[mask] + 1
-            st.present[c, e] = True
-            st.new[c, e] = True
+            st.present[c, e] = st.new[c, e] = True
             st.cat[c, e] = cat
             st.row[c - 1, e] = i[mask]
-            st.x[c, e], st.y[c, e], st.w[c, e], st.h[c, e] = bx[mask], by[mask], bw[mask], bh[mask]
+            st.box[:, c, e] = np.stack(np.broadcast_arrays(*box))[:, mask]
 
-        tree = (kind == 85) & (first <= 5)
+        # A tree takes the first free slot if that is a tree slot (1..6).
+        tree = (kind == 85) & free[:6].any(0)
         if tree.any():
             w = np.where(x > 154, np.minimum(164 - x, 16),
                          np.where(x > 145, np.minimum(155 - x, 30), np.minimum(155 - x, 16)))
-            create(tree, first, self._tree, x - 3, y + 4, w, np.minimum(175 - y, 30))
-        mogul = (kind == 5) & (first_mogul < 99)
+            create(tree, free[:6].argmax(0), self._tree, (x - 3, y + 4, w, np.minimum(175 - y, 30)))
+        # A mogul takes the first free mogul slot (7..9).
+        mogul = (kind == 5) & free[6:9].any(0)
         if mogul.any():
-            create(mogul, first_mogul, self._mogul, x + 2, y + 3, np.full_like(x, 16),
-                   np.minimum(np.minimum(176 - y, 7), y - 23))
-        # A gate: two flags, 32 px apart, in the last two free slots (OCAtari
-        # would fail on a single free slot; that never happens in play).
-        gate = (kind == 2) & (last >= 9) & (second >= 0)
+            create(mogul, 6 + free[6:9].argmax(0), self._mogul,
+                   (x + 2, y + 3, 16, np.minimum(np.minimum(176 - y, 7), y - 23)))
+        # A gate: two flags, 32 px apart, in the last two free slots if the last is a
+        # flag slot (10..13).  (OCAtari would fail on a single free slot; that never
+        # happens in play.)
+        gate = (kind == 2) & free[9:].any(0)
         if gate.any():
+            last = 12 - free[::-1].argmax(0)
+            before = free & (self._slot13 < last)
+            gate &= before.any(0)
+            second = 12 - before[::-1].argmax(0)
             fx = x + np.where(colour == 0, 1, 10)
             fh = np.minimum(np.minimum(173 - y, 14), y - 18)
-            create(gate, second, self._flag, fx, y + 4, np.full_like(x, 5), fh)
-            create(gate, last, self._flag, fx + 32, y + 4, np.full_like(x, 5), fh)
+            create(gate, second, self._flag, (fx, y + 4, 5, fh))
+            create(gate, last, self._flag, (fx + 32, y + 4, 5, fh))
 
 
 _GAME_CLASSES: tuple[type[_Game], ...] = (
