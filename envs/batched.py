@@ -705,6 +705,7 @@ class _Skiing(_Game):
     sizes = {"Player": (10, 18), "Tree": (16, 30), "Mogul": (16, 7), "Flag": (5, 14)}
     shrinks = True  # objects cut by the screen's edges
     _odd_slot = _col(np.arange(1, 14) % 2 == 1)  # slots 1, 3, .. (OCAtari's even list index)
+    _flag_dx = 1 + 32 * _odd_slot
     _fields = np.array([54, 62, 70, 78, 86])[:, None, None]  # height, x, type, colour, y of row 0
     _rows8 = np.arange(8)[:, None, None]
     _slot13 = _col(np.arange(13))
@@ -727,13 +728,13 @@ class _Skiing(_Game):
     def attach(self, st: _Slots) -> None:
         st.row = np.zeros(st.present[1:].shape, np.int64)  # RAM row of each object in slots 1..13
         st.ram90 = np.zeros(st.present.shape[1], np.int64)  # ram[90] of the previous frame
+        st.env = np.arange(st.present.shape[1])
 
     def start(self, st: _Slots, envs: np.ndarray) -> None:
         super().start(st, envs)
         st.ram90[envs] = 255  # OCAtari's Player.ram_90 starts at 255
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        n = ram.shape[1]
         st.x[0] = ram[25]
         st.y[0] = ram[26] - 80
 
@@ -743,7 +744,7 @@ class _Skiing(_Game):
         row -= present & (st.ram90 > ram[90])
         at = np.where(present, row, 0)
         # (A row below 0 reads bytes before the table, as OCAtari's negative index does.)
-        height, x, kind, colour, y = ram[self._fields + at, np.arange(n)]
+        height, x, kind, colour, y = ram[self._fields + at, st.env]
         y = 178 - y
         cat = st.cat[1:]
         # Kept where the row still holds something of the object's own type.
@@ -757,13 +758,14 @@ class _Skiing(_Game):
         sx, sy, sw, sh = st.x[1:], st.y[1:], st.w[1:], st.h[1:]
         # A tree keeps its x (OCAtari's Tree.xy setter writes an unused attribute)
         # unless it wraps around the right edge; a flag's x follows its slot's parity.
-        _put(sx, np.where(mogul, x + 2, x + 1 + 3 * (colour == 4) + 32 * self._odd_slot), mogul | flag)
-        wrap = tree & (x > 154)
-        _put(sx, 8, wrap)
-        _put(sw, np.where(wrap, np.minimum(164 - x, 16), np.minimum(155 - x, 30)),
-             wrap | (tree & (x > 145)))
-        _put(sy, np.where(mogul, y + 3, y + 4), kept)
-        _put(sh, np.minimum(np.where(tree, 175, np.where(mogul, 176, 177)) - y, height), kept)
+        _put(sx, x + np.where(mogul, 2, self._flag_dx + 3 * (colour == 4)), mogul | flag)
+        edge = tree & (x > 145)
+        if edge.any():
+            wrap = tree & (x > 154)
+            _put(sx, 8, wrap)
+            _put(sw, np.where(wrap, np.minimum(164 - x, 16), np.minimum(155 - x, 30)), edge)
+        _put(sy, y + np.where(mogul, 3, 4), kept)
+        _put(sh, np.minimum(177 - 2 * tree - mogul - y, height), kept)  # tree 175, mogul 176, flag 177
         st.ram90[:] = ram[90]
 
         # New objects from the unclaimed rows, in row order: round k serves each
