@@ -300,6 +300,14 @@ class _Tennis(_Game):
     name = "Tennis"
     layout = (("Player", 1), ("Enemy", 1), ("Ball", 1), ("BallShadow", 1))
     sizes = {"Player": (13, 23), "Enemy": (13, 23), "Ball": (2, 2), "BallShadow": (2, 2)}
+    # Whether the ball (row 0) or shadow (row 1) at y = 189 - byte is in sight:
+    # ball not at 98 < y < 113, shadow not at 100 < y < 113 and not at y = 0.
+    _in_sight = np.ones((2, 256), bool)
+    _in_sight[0, 77:91] = False
+    _in_sight[1, 77:89] = False
+    _in_sight[1, 189] = False
+    _in_sight = _in_sight.reshape(-1)
+    _lut_row = _col([0, 256])
 
     def setup(self) -> None:
         self.start_present[:] = True
@@ -314,15 +322,14 @@ class _Tennis(_Game):
         _put(st.x[0:2], x, side)
         _put(st.y[0:2], y, side)
 
-        live = ram[16] > 2
-        y = 189 - ram[54:56]  # ball, shadow
-        ball_y, shadow_y = y
-        on = np.stack([~((98 < ball_y) & (ball_y < 113)),  # behind the net otherwise
-                       ~(((100 < shadow_y) & (shadow_y < 113)) | (shadow_y == ball_y) | (shadow_y == 0))])
-        on &= live
+        # The ball (byte 54) and its shadow (55), out of sight behind the net; the
+        # shadow also when it lies under the ball.
+        on = self._in_sight[ram[54:56] + self._lut_row]
+        on[1] &= ram[55] != ram[54]
+        on &= ram[16] > 2
         st.track(slice(2, 4), on)
         _put(st.x[2:4], ram[16] - 2, on)
-        _put(st.y[2:4], y, on)
+        _put(st.y[2:4], 189 - ram[54:56], on)
 
 def _breakout_bit_map() -> tuple[np.ndarray, np.ndarray]:
     """RAM byte and bit of each brick of OCAtari's Breakout bitmap, ``(6, 18)`` each.
@@ -724,6 +731,11 @@ class _Skiing(_Game):
         # Category index -> the RAM row type it is read from (-1: none; index -1 is an empty slot).
         self._kind_of = np.full(len(self.index) + 1, -1, np.int64)
         self._kind_of[[self._tree, self._mogul, self._flag]] = 85, 5, 2
+        # Category index -> y offset and the bottom edge its height is cut at.
+        self._dy = np.full(len(self.index) + 1, 4, np.int64)
+        self._dy[self._mogul] = 3
+        self._bottom = np.full(len(self.index) + 1, 177, np.int64)
+        self._bottom[[self._tree, self._mogul]] = 175, 176
 
     def attach(self, st: _Slots) -> None:
         st.row = np.zeros(st.present[1:].shape, np.int64)  # RAM row of each object in slots 1..13
@@ -750,8 +762,8 @@ class _Skiing(_Game):
         # Kept where the row still holds something of the object's own type.
         kept = present & self._has_height[height] & (self._kind_of[cat] == kind)
         present &= kept
-        tree, mogul = kept & (cat == self._tree), kept & (cat == self._mogul)
-        flag = kept & ~tree & ~mogul
+        cat = np.where(kept, cat, -1)  # -1: gone or empty
+        tree, mogul, flag = cat == self._tree, cat == self._mogul, cat == self._flag
         claimed = np.where(tree | mogul | (flag & self._odd_slot), row, -1)
         unclaimed = ~(claimed == self._rows8).any(1)  # (8, n)
 
@@ -764,8 +776,8 @@ class _Skiing(_Game):
             wrap = tree & (x > 154)
             _put(sx, 8, wrap)
             _put(sw, np.where(wrap, np.minimum(164 - x, 16), np.minimum(155 - x, 30)), edge)
-        _put(sy, y + np.where(mogul, 3, 4), kept)
-        _put(sh, np.minimum(177 - 2 * tree - mogul - y, height), kept)  # tree 175, mogul 176, flag 177
+        _put(sy, y + self._dy[cat], kept)
+        _put(sh, np.minimum(self._bottom[cat] - y, height), kept)
         st.ram90[:] = ram[90]
 
         # New objects from the unclaimed rows, in row order: round k serves each
