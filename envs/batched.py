@@ -118,7 +118,7 @@ def _env_rows(env_indices: Sequence[int] | np.ndarray | None, num_envs: int) -> 
         return np.arange(num_envs)
     rows = np.asarray(env_indices)
     if rows.dtype == bool:
-        # A mask reads as "these envs", but np.asarray(mask) of ints would too: be explicit.
+        # A boolean mask selects envs; read as indices it would mean envs 0 and 1.
         if rows.shape != (num_envs,):
             raise ValueError(f"a boolean env mask must have shape ({num_envs},), got {rows.shape}")
         return np.flatnonzero(rows)
@@ -135,64 +135,68 @@ def _env_rows(env_indices: Sequence[int] | np.ndarray | None, num_envs: int) -> 
 
 
 class _Slots:
-    """Mutable state of ``K`` object slots in ``n`` environments.
+    """Mutable state of ``K`` object slots in ``n`` environments, as ``(K, n)`` arrays.
 
-    ``box[..., 0:4]`` are OCAtari's raw ``x, y, w, h`` (sizes unsanitised);
-    ``present`` says whether the slot holds an object; ``cat`` is the category
-    of that object; ``new`` marks slots whose object was created in the current
-    update (OCAtari's prev position is then the current one: zero motion, and
-    the object gets a fresh instance id).
+    Slot-major, so that the readers' many small operations on one slot or one
+    group of slots run over contiguous memory.  ``x, y, w, h`` are OCAtari's
+    positions and sizes (sizes are only ever written by the readers, so they are
+    kept sanitised to at least 1, as :class:`~envs.objects.ObjectExtractor`
+    reports them); ``present`` says whether the slot holds an object; ``cat`` is
+    that object's category; ``new`` marks slots whose object was created in the
+    current update (OCAtari's prev position is then the current one: zero
+    motion, and the object gets a fresh instance id).
     """
 
-    def __init__(self, n: int, k: int) -> None:
-        self.box = np.zeros((n, k, 4), np.int64)
-        self.x = self.box[..., 0]
-        self.y = self.box[..., 1]
-        self.w = self.box[..., 2]
-        self.h = self.box[..., 3]
-        self.present = np.zeros((n, k), bool)
-        self.cat = np.full((n, k), -1, np.int16)
-        self.new = np.zeros((n, k), bool)
-        self.ids = np.zeros((n, k), np.int64)
+    def __init__(self, k: int, n: int) -> None:
+        self.box = np.zeros((4, k, n), np.int32)
+        self.x, self.y, self.w, self.h = self.box
+        self.present = np.zeros((k, n), bool)
+        self.cat = np.full((k, n), -1, np.int16)
+        self.new = np.zeros((k, n), bool)
+        self.ids = np.zeros((k, n), np.int64)
 
-    def track(self, s: int | slice, on: np.ndarray, off: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def track(self, s: int | slice, on: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
         """OCAtari's usual rule for slot(s) ``s``: where ``on``, create an object if the
         slot is empty and keep it otherwise; where ``off`` (default: not ``on``), empty
-        the slot; elsewhere leave it alone.  Returns ``(new, kept)`` masks."""
-        was = self.present[:, s]
+        the slot; elsewhere leave it alone.  Returns where objects were created."""
+        was = self.present[s]
         new = on & ~was
-        kept = on & was
-        if off is None:
-            self.present[:, s] = on
-        else:
-            self.present[:, s] = on | (was & ~off)
-        self.new[:, s] |= new
-        return new, kept
+        self.present[s] = on if off is None else on | (was & ~off)
+        self.new[s] |= new
+        return new
 
     def renew(self, s: int | slice, on: np.ndarray) -> None:
         """Slot(s) ``s`` get a new object where ``on`` (OCAtari creates one every frame)
         and are emptied elsewhere."""
-        self.present[:, s] = on
-        self.new[:, s] |= on
+        self.present[s] = on
+        self.new[s] |= on
 
 
 def _put(column: np.ndarray, value, where: np.ndarray) -> None:
     np.copyto(column, value, where=where, casting="unsafe")
 
 
+def _col(values) -> np.ndarray:
+    """Per-slot constants as a ``(k, 1)`` column, to broadcast over envs."""
+    return np.asarray(values)[:, None]
+
+
 class _Game:
     """One game's reader: the slot layout, the state after reset, and the update rule.
 
-    Subclasses set ``name`` and ``layout`` (category, count) in the order of
-    OCAtari's object list, write the state after reset into ``self.start_present``
-    and ``self.start_box`` (sizes there also serve as the fixed sizes of slots
-    whose objects never change size), and implement :meth:`step`.
+    Subclasses set ``name``, ``layout`` (category, count) in the order of
+    OCAtari's object list and ``sizes`` (the categories' default ``w, h``),
+    mark in ``setup`` the objects OCAtari creates at reset
+    (``self.start_present``, ``self.start_box``), and implement :meth:`step`
+    on RAM given as ``(128, n)`` int64 (``ram[j]``: byte ``j`` of every env).
+    Slots of categories whose size never changes keep the default size set at reset.
     """
 
     name: ClassVar[str]
     layout: ClassVar[tuple[tuple[str, int], ...]]
-    #: Default ``(w, h)`` of each category's objects (OCAtari's class defaults).
     sizes: ClassVar[dict[str, tuple[int, int]]]
+    #: Whether the reader can write sizes below 1 (then sanitised after each step).
+    shrinks: ClassVar[bool] = False
 
     def __init__(self, spec: GameSpec) -> None:
         declared = [c for c, _ in self.layout]
@@ -204,37 +208,27 @@ class _Game:
                 f"reader's {tuple(declared)}; the batched reader follows OCAtari 2.2.1"
             )
         self.index = {c: i for i, c in enumerate(spec.categories)}
-        cats = [self.index[c] for c, count in self.layout for _ in range(count)]
-        self.k = len(cats)
-        self.slot_cat = np.array(cats, np.int16)
-        self.first = {}
-        start = 0
-        for c, count in self.layout:
-            self.first[c] = start
-            start += count
+        self.slot_cat = np.array([self.index[c] for c, count in self.layout for _ in range(count)], np.int16)
+        self.k = len(self.slot_cat)
         self.start_present = np.zeros(self.k, bool)
-        self.start_box = np.zeros((self.k, 4), np.int64)
-        for c, count in self.layout:
-            s = self.first[c]
-            self.start_box[s:s + count, 2:] = self.sizes[c]
+        self.start_box = np.array([(0, 0, *self.sizes[c]) for c, count in self.layout
+                                   for _ in range(count)], np.int32).reshape(self.k, 4)
         self.setup()
 
-    def slots(self, category: str) -> slice:
-        """The slots of ``category`` in the default layout."""
-        s = self.first[category]
-        return slice(s, s + dict(self.layout)[category])
-
     def setup(self) -> None:
-        """Fill ``start_present``/``start_box`` (objects OCAtari creates at reset)."""
+        """Mark the objects OCAtari creates at reset in ``start_present``/``start_box``."""
 
-    def start(self, st: _Slots, rows: np.ndarray) -> None:
-        """Reset the state of environments ``rows``."""
-        st.present[rows] = self.start_present
-        st.box[rows] = self.start_box
-        st.cat[rows] = self.slot_cat
+    def attach(self, st: _Slots) -> None:
+        """Add the game's own per-env state to ``st`` (called once, before any reset)."""
+
+    def start(self, st: _Slots, envs: np.ndarray) -> None:
+        """Reset the state of environments ``envs``."""
+        st.present[:, envs] = self.start_present[:, None]
+        st.box[:, :, envs] = self.start_box.T[..., None]
+        st.cat[:, envs] = self.slot_cat[:, None]
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        """Advance all environments by one frame of ``ram`` (``(n, 128)`` int64)."""
+        """Advance all environments by one frame of ``ram`` (``(128, n)`` int64)."""
         raise NotImplementedError
 
 
@@ -252,10 +246,10 @@ class _Boxing(_Game):
         self.start_present[:] = True
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        st.x[:, 0] = ram[:, 32] + 5
-        st.y[:, 0] = ram[:, 34] + 38
-        st.x[:, 1] = ram[:, 33] + 4
-        st.y[:, 1] = ram[:, 35] + 38
+        st.x[0] = ram[32] + 5
+        st.y[0] = ram[34] + 38
+        st.x[1] = ram[33] + 4
+        st.y[1] = ram[35] + 38
 
 
 class _Freeway(_Game):
@@ -268,46 +262,53 @@ class _Freeway(_Game):
         self.start_box[2:12, 1] = 27 + 16 * np.arange(10)
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        st.x[:, 0] = 44
-        st.x[:, 1] = 108
-        st.y[:, 0:2] = 193 - ram[:, 14:16]
-        st.x[:, 2:12] = ram[:, 117:107:-1] - 3
+        st.x[0] = 44
+        st.x[1] = 108
+        st.y[0:2] = 193 - ram[14:16]
+        st.x[2:12] = ram[117:107:-1] - 3
 
 
 class _Pong(_Game):
     name = "Pong"
     layout = (("Player", 1), ("Ball", 1), ("Enemy", 1))
     sizes = {"Player": (4, 15), "Ball": (2, 4), "Enemy": (4, 15)}
+    shrinks = True  # paddles cut by the screen's top and bottom edges
+    _offset, _threshold, _paddle_x = _col([13, 15]), _col([13, 33]), _col([140, 16])
 
     def setup(self) -> None:
         self.start_present[:] = True
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        on = (ram[:, 54] != 0) & (ram[:, 49] > 49)
+        on = (ram[54] != 0) & (ram[49] > 49)
         st.track(1, on)
-        _put(st.x[:, 1], ram[:, 49] - 49, on)
-        _put(st.y[:, 1], ram[:, 54] - 14, on)
+        _put(st.x[1], ram[49] - 49, on)
+        _put(st.y[1], ram[54] - 14, on)
 
-        e = ram[:, 50]
-        on = e > 33
-        st.track(2, on)
-        top, bottom = e - 15 < 34, e > 194
-        _put(st.x[:, 2], 16, on)
-        _put(st.y[:, 2], np.where(top, 34, e - 15), on)
-        _put(st.h[:, 2], np.where(top, e - 33, np.where(bottom, 209 - e, 15)), on)
-
-        p = ram[:, 51]
-        on = p > 13  # otherwise the player keeps its last box
-        top, bottom = p < 47, p > 192
-        _put(st.x[:, 0], 140, on)
-        _put(st.y[:, 0], np.where(top, 34, p - 13), on)
-        _put(st.h[:, 0], np.where(top, p - 33, np.where(bottom, 207 - p, 15)), on)
+        # The paddles, player (slot 0, byte 51) and enemy (slot 2, byte 50), one rule
+        # with their own offsets; cut at the top and bottom of the court.  The enemy
+        # vanishes below its threshold, the player keeps its last box.
+        v = ram[51:49:-1]
+        y = v - self._offset
+        on = v > self._threshold
+        st.track(2, on[1])
+        top = y < 34
+        _put(st.x[0:3:2], self._paddle_x, on)
+        _put(st.y[0:3:2], np.where(top, 34, y), on)
+        _put(st.h[0:3:2], np.where(top, v - 33, np.where(y > 179, 194 - y, 15)), on)
 
 
 class _Tennis(_Game):
     name = "Tennis"
     layout = (("Player", 1), ("Enemy", 1), ("Ball", 1), ("BallShadow", 1))
     sizes = {"Player": (13, 23), "Enemy": (13, 23), "Ball": (2, 2), "BallShadow": (2, 2)}
+    # Whether the ball (row 0) or shadow (row 1) at y = 189 - byte is in sight:
+    # ball not at 98 < y < 113, shadow not at 100 < y < 113 and not at y = 0.
+    _in_sight = np.ones((2, 256), bool)
+    _in_sight[0, 77:91] = False
+    _in_sight[1, 77:89] = False
+    _in_sight[1, 189] = False
+    _in_sight = _in_sight.reshape(-1)
+    _lut_row = _col([0, 256])
 
     def setup(self) -> None:
         self.start_present[:] = True
@@ -315,28 +316,21 @@ class _Tennis(_Game):
     def step(self, st: _Slots, ram: np.ndarray) -> None:
         # Field 0: the player is the upper figure; field 1: the lower one; other values
         # leave both where they were.
-        f0, f1 = ram[:, 80] == 0, ram[:, 80] == 1
-        upper_x, upper_y = ram[:, 26] - 1, 166 - ram[:, 24]
-        lower_x, lower_y = ram[:, 27] - 1, 166 - ram[:, 25]
-        for slot, first, second in ((0, f0, f1), (1, f1, f0)):
-            _put(st.x[:, slot], upper_x, first)
-            _put(st.y[:, slot], upper_y, first)
-            _put(st.x[:, slot], lower_x, second)
-            _put(st.y[:, slot], lower_y, second)
+        f1 = ram[80] == 1
+        x, y = ram[26:28] - 1, 166 - ram[24:26]  # upper, lower figure
+        x, y = np.where(f1, x[::-1], x), np.where(f1, y[::-1], y)
+        side = (ram[80] == 0) | f1
+        _put(st.x[0:2], x, side)
+        _put(st.y[0:2], y, side)
 
-        live = ram[:, 16] > 2
-        bx = ram[:, 16] - 2
-        ball_y = 189 - ram[:, 54]
-        shadow_y = 189 - ram[:, 55]
-        on = live & ~((98 < ball_y) & (ball_y < 113))  # behind the net otherwise
-        st.track(2, on)
-        _put(st.x[:, 2], bx, on)
-        _put(st.y[:, 2], ball_y, on)
-        on = live & ~(((100 < shadow_y) & (shadow_y < 113)) | (shadow_y == ball_y) | (shadow_y == 0))
-        st.track(3, on)
-        _put(st.x[:, 3], bx, on)
-        _put(st.y[:, 3], shadow_y, on)
-
+        # The ball (byte 54) and its shadow (55), out of sight behind the net; the
+        # shadow also when it lies under the ball.
+        on = self._in_sight[ram[54:56] + self._lut_row]
+        on[1] &= ram[55] != ram[54]
+        on &= ram[16] > 2
+        st.track(slice(2, 4), on)
+        _put(st.x[2:4], ram[16] - 2, on)
+        _put(st.y[2:4], 189 - ram[54:56], on)
 
 def _breakout_bit_map() -> tuple[np.ndarray, np.ndarray]:
     """RAM byte and bit of each brick of OCAtari's Breakout bitmap, ``(6, 18)`` each.
@@ -365,40 +359,38 @@ class _Breakout(_Game):
     layout = (("Player", 1), ("Ball", 1), ("Block", 108))
     sizes = {"Player": (16, 4), "Ball": (2, 4), "Block": (8, 6)}
     _byte, _bit = _breakout_bit_map()
+    _block_x = _col(np.tile(8 + 8 * np.arange(18), 6))
+    _block_y = _col(np.repeat(57 + 6 * np.arange(6), 18))
 
     def setup(self) -> None:
         # A paddle at (99, 189), a ball and one brick per row at (0, 0).
         self.start_present[:2] = True
         self.start_box[0, :2] = 99, 189
         self.start_present[2::18] = True
-        cols = np.arange(18)
-        rows = np.arange(6)
-        self._block_x = np.tile(8 + 8 * cols, 6)
-        self._block_y = np.repeat(57 + 6 * rows, 18)
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        st.x[:, 0] = ram[:, 72] - 47
-        st.y[:, 0] = 189
+        st.x[0] = ram[72] - 47
+        st.y[0] = 189
 
-        on = (ram[:, 101] + 9 <= 196) & (ram[:, 101] != 0)
+        on = (ram[101] + 9 <= 196) & (ram[101] != 0)
         st.track(1, on)
-        _put(st.x[:, 1], ram[:, 99] - 49, on)
-        _put(st.y[:, 1], ram[:, 101] + 9, on)
+        _put(st.x[1], ram[99] - 49, on)
+        _put(st.y[1], ram[101] + 9, on)
 
         # Each maximal run of bricks in a row is one Block, in the slot of its first column.
-        bits = (ram[:, self._byte] >> self._bit) & 1  # (n, 6, 18)
+        bits = (ram[self._byte] >> self._bit[..., None]) & 1  # (6, 18, n)
         run = np.zeros_like(bits)
-        run[..., 17] = bits[..., 17]
+        run[:, 17] = bits[:, 17]
         for c in range(16, -1, -1):
-            run[..., c] = bits[..., c] * (run[..., c + 1] + 1)
-        starts = bits.astype(bool)
-        starts[..., 1:] &= bits[..., :-1] == 0
-        on = starts.reshape(len(ram), 108)
+            run[:, c] = bits[:, c] * (run[:, c + 1] + 1)
+        on = bits.astype(bool)
+        on[:, 1:] &= bits[:, :-1] == 0
+        on = on.reshape(108, -1)
         st.track(slice(2, 110), on)
-        _put(st.x[:, 2:110], self._block_x, on)
-        _put(st.y[:, 2:110], self._block_y, on)
-        _put(st.w[:, 2:110], 8 * run.reshape(len(ram), 108), on)
-        _put(st.h[:, 2:110], 6, on)
+        _put(st.x[2:110], self._block_x, on)
+        _put(st.y[2:110], self._block_y, on)
+        _put(st.w[2:110], 8 * run.reshape(108, -1), on)
+        _put(st.h[2:110], 6, on)
 
 
 # Ms. Pac-Man's two pill layouts (OCAtari's GRID1 for ram[0] == 0, else GRID2):
@@ -449,7 +441,10 @@ class _MsPacman(_Game):
     sizes = {"Player": (9, 10), "Ghost": (9, 10), "Fruit": (9, 10), "PowerPill": (4, 7),
              "Pill": (4, 2)}
     _pill_byte, _pill_mask, _pill_strict, _pill_x = _pacman_pills()
-    _power_xy = np.array([[148, 146], [148, 14], [8, 147], [8, 15]])
+    _pill_mask, _pill_strict = _col(_pill_mask), _col(_pill_strict)
+    _grids = np.ascontiguousarray(_PACMAN_GRIDS.T)  # (252, 2)
+    _power_bits = _col([4, 8, 16, 32])
+    _power_x, _power_y = _col([148, 148, 8, 8]), _col([146, 14, 147, 15])
 
     def setup(self) -> None:
         self.start_present[0] = True
@@ -458,35 +453,34 @@ class _MsPacman(_Game):
         self.start_box[10:, 1] = np.repeat(7 + 12 * np.arange(14), 18)
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        st.x[:, 0] = ram[:, 10] - 13
-        st.y[:, 0] = ram[:, 16] + 1
+        st.x[0] = ram[10] - 13
+        st.y[0] = ram[16] + 1
 
         # Ghosts, the fruit and the power pills: OCAtari creates the object but sets
         # the position of the slot's old (empty) object, so a new one shows at its
         # class's default position for a frame: ghosts (0, 0), the others (125, 173).
-        ghosts = ram[:, 47] > 0
-        on = ghosts[:, None] & np.stack(
-            [np.ones(len(ram), bool), ram[:, 19] > 0, ram[:, 19] > 1, ram[:, 19] > 2], 1)
-        new, kept = st.track(slice(1, 5), on)
-        _put(st.x[:, 1:5], ram[:, 6:10] - 13, kept)
-        _put(st.y[:, 1:5], ram[:, 12:16] + 1, kept)
-        _put(st.x[:, 1:5], 0, new)
-        _put(st.y[:, 1:5], 0, new)
+        on = np.stack([ram[47] > 0, ram[19] > 0, ram[19] > 1, ram[19] > 2])
+        on[1:] &= on[0]
+        new = st.track(slice(1, 5), on)
+        kept = on & ~new
+        _put(st.x[1:5], ram[6:10] - 13, kept)
+        _put(st.y[1:5], ram[12:16] + 1, kept)
+        _put(st.x[1:5], 0, new)
+        _put(st.y[1:5], 0, new)
 
-        on = (ram[:, 11] > 0) & (ram[:, 17] > 0)
-        new, kept = st.track(5, on)
-        _put(st.x[:, 5], np.where(new, 125, ram[:, 11] - 13), on)
-        _put(st.y[:, 5], np.where(new, 173, ram[:, 17] + 1), on)
+        on = (ram[11] > 0) & (ram[17] > 0)
+        new = st.track(5, on)
+        _put(st.x[5], np.where(new, 125, ram[11] - 13), on)
+        _put(st.y[5], np.where(new, 173, ram[17] + 1), on)
 
-        on = (ram[:, 117, None] & np.array([4, 8, 16, 32])) != 0
-        new, kept = st.track(slice(6, 10), on)
-        _put(st.x[:, 6:10], np.where(new, 125, self._power_xy[:, 0]), on)
-        _put(st.y[:, 6:10], np.where(new, 173, self._power_xy[:, 1]), on)
+        on = (ram[117] & self._power_bits) != 0
+        new = st.track(slice(6, 10), on)
+        _put(st.x[6:10], np.where(new, 125, self._power_x), on)
+        _put(st.y[6:10], np.where(new, 173, self._power_y), on)
 
-        bit = (ram[:, self._pill_byte] & self._pill_mask) != 0
-        grid = _PACMAN_GRIDS[(ram[:, 0] != 0).astype(np.intp)]
-        on = bit & grid
-        st.track(slice(10, 262), on, off=~bit | (self._pill_strict & ~grid))
+        bit = (ram[self._pill_byte] & self._pill_mask) != 0  # (252, n)
+        grid = self._grids[:, (ram[0] != 0).astype(np.intp)]
+        st.track(slice(10, 262), bit & grid, off=~bit | (self._pill_strict & ~grid))
 
 
 class _Seaquest(_Game):
@@ -498,8 +492,12 @@ class _Seaquest(_Game):
              "EnemyMissile": (6, 4), "SurfaceSubmarine": (8, 11), "PlayerMissile": (8, 1),
              "OxygenBar": (63, 5), "CollectedDiver": (8, 9)}
     _lane = np.repeat(np.arange(4), 3)  # enemy slot -> lane (bottom to top)
-    _shift = 16 * np.tile(np.arange(3), 4)  # enemy slot -> x offset within its lane's formation
-    _bit = np.tile(2 - np.arange(3), 4)
+    _shift = _col(16 * np.tile(np.arange(3), 4))  # enemy slot -> x offset in its lane's formation
+    _bit = _col(np.tile(2 - np.arange(3), 4))
+    _lane_y = _col(141 - 24 * _lane)
+    _diver_lane_y = _col(141 - 24 * (3 - np.arange(4)))  # divers and missiles: lane 3 - i
+    _collected_x = _col(58 + 8 * np.arange(6))
+    _six = _col(np.arange(6))
 
     def setup(self) -> None:
         self.start_present[[0, 35]] = True
@@ -511,98 +509,94 @@ class _Seaquest(_Game):
     def step(self, st: _Slots, ram: np.ndarray) -> None:
         # The player: gone while ram[105] is 1..14 (death, surfacing); a new one
         # appears at the class default (76, 46) for a frame.
-        on = ~((ram[:, 105] > 0) & (ram[:, 105] < 15))
-        new, kept = st.track(0, on)
-        _put(st.x[:, 0], ram[:, 70], kept)
-        _put(st.y[:, 0], ram[:, 97] + 33, kept)
-        _put(st.x[:, 0], 76, new)
-        _put(st.y[:, 0], 46, new)
+        on = ~((ram[105] > 0) & (ram[105] < 15))
+        new = st.track(0, on)
+        _put(st.x[0], np.where(new, 76, ram[70]), on)
+        _put(st.y[0], np.where(new, 46, ram[97] + 33), on)
 
         # Enemies: 4 lanes x 3 formation places; a lane holds sharks or submarines.
-        lane_sub = (ram[:, 89:93] % 8 > 3) & (ram[:, 89:93] % 8 < 7)  # (n, 4)
-        sub = lane_sub[:, self._lane]
-        x = (ram[:, 30:34][:, self._lane] + self._shift) % 256
-        here = (((ram[:, 36:40][:, self._lane] >> self._bit) & 1) == 1) & (x <= 165)
+        lane_sub = (ram[89:93] % 8 > 3) & (ram[89:93] % 8 < 7)  # (4, n)
+        sub = lane_sub[self._lane]
+        x = (ram[30:34][self._lane] + self._shift) % 256
+        here = (((ram[36:40][self._lane] >> self._bit) & 1) == 1) & (x <= 165)
+        shark, submarine = here & ~sub, here & sub
         # The slot of the other kind is emptied only when the place is empty:
         # a shark that turns into a submarine leaves the old shark behind.
-        st.track(slice(1, 13), here & ~sub, off=~here)
-        st.track(slice(13, 25), here & sub, off=~here)
-        _put(st.x[:, 1:13], x, here & ~sub)
-        _put(st.y[:, 1:13], 141 - 24 * self._lane + ram[:, 93, None] - 4, here & ~sub)
-        _put(st.x[:, 13:25], x, here & sub)
-        _put(st.y[:, 13:25], 141 - 24 * self._lane, here & sub)
+        st.track(slice(1, 13), shark, off=~here)
+        st.track(slice(13, 25), submarine, off=~here)
+        _put(st.x[1:13], x, shark)
+        _put(st.y[1:13], self._lane_y + ram[93] - 4, shark)
+        _put(st.x[13:25], x, submarine)
+        _put(st.y[13:25], self._lane_y, submarine)
 
         # Divers (slots 25..28) and enemy missiles (29..32) share ram[74 - i], lane 3 - i.
-        v = ram[:, 74:70:-1]
-        sub = lane_sub[:, ::-1]
+        v = ram[74:70:-1]
+        sub = lane_sub[::-1]
         inside = (v > 0) & (v < 160)
-        lane = 3 - np.arange(4)
-        st.track(slice(29, 33), inside & sub, off=~inside & sub | inside & ~sub)
-        st.track(slice(25, 29), inside & ~sub, off=~inside & ~sub | inside & sub)
-        _put(st.x[:, 29:33], v + 3, inside & sub)
-        _put(st.y[:, 29:33], 145 - 24 * lane, inside & sub)
-        _put(st.x[:, 25:29], v, inside & ~sub)
-        _put(st.y[:, 25:29], 141 - 24 * lane, inside & ~sub)
+        missile, diver = inside & sub, inside & ~sub
+        st.track(slice(29, 33), missile, off=(~inside & sub) | diver)
+        st.track(slice(25, 29), diver, off=(~inside & ~sub) | missile)
+        _put(st.x[29:33], v + 3, missile)
+        _put(st.y[29:33], self._diver_lane_y + 4, missile)
+        _put(st.x[25:29], v, diver)
+        _put(st.y[25:29], self._diver_lane_y, diver)
 
-        on = (ram[:, 60] >= 2) & (ram[:, 118] < 160)
+        on = (ram[60] >= 2) & (ram[118] < 160)
         st.track(33, on)
-        _put(st.x[:, 33], ram[:, 118], on)
-        _put(st.y[:, 33], 45, on)
+        _put(st.x[33], ram[118], on)
+        _put(st.y[33], 45, on)
 
-        on = (ram[:, 103] > 0) & (ram[:, 103] < 160)
+        on = (ram[103] > 0) & (ram[103] < 160)
         st.track(34, on)
-        _put(st.x[:, 34], ram[:, 103], on)
-        _put(st.y[:, 34], ram[:, 97] + 40, on)
+        _put(st.x[34], ram[103], on)
+        _put(st.y[34], ram[97] + 40, on)
 
-        on = ram[:, 102] != 0
-        new, _ = st.track(35, on)
-        _put(st.x[:, 35], 49, new)
-        _put(st.y[:, 35], 170, new)
-        _put(st.w[:, 35], np.minimum(ram[:, 102], 63), on)
+        on = ram[102] != 0
+        new = st.track(35, on)
+        _put(st.x[35], 49, new)
+        _put(st.y[35], 170, new)
+        _put(st.w[35], np.minimum(ram[102], 63), on)
 
         # Collected divers: a new one at its place in the row; an old one stays
         # where it was (the six reset objects at (0, 0)).
-        on = np.arange(6) < ram[:, 62, None]
-        new, _ = st.track(slice(36, 42), on)
-        _put(st.x[:, 36:42], 58 + 8 * np.arange(6), new)
-        _put(st.y[:, 36:42], 178, new)
+        new = st.track(slice(36, 42), self._six < ram[62])
+        _put(st.x[36:42], self._collected_x, new)
+        _put(st.y[36:42], 178, new)
 
 
 class _Asterix(_Game):
     name = "Asterix"
     layout = (("Player", 1), ("Reward", 8), ("Enemy", 8), ("Consumable", 8))
     sizes = {"Player": (8, 11), "Reward": (8, 11), "Enemy": (7, 11), "Consumable": (7, 11)}
-    _lane_y = 26 + 16 * np.arange(8)
+    _lane_y = _col(26 + 16 * np.arange(8))
 
     def setup(self) -> None:
         self.start_present[0] = True
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        st.x[:, 0] = ram[:, 41]
-        st.y[:, 0] = 26 + ram[:, 39] * 16
-        st.w[:, 0] = np.where(ram[:, 71] < 82, np.where(ram[:, 54] < 5, 8, 6), 16)
+        st.x[0] = ram[41]
+        st.y[0] = 26 + ram[39] * 16
+        st.w[0] = np.where(ram[71] < 82, np.where(ram[54] < 5, 8, 6), 16)
 
-        x = ram[:, 42:50]
-        hold = ram[:, 18:10:-1] == 11  # ram[18 - lane]: the lane's reward slot is emptied
-        reward = ~hold & (ram[:, 73:81] != 0)
+        x = ram[42:50]
+        hold = ram[18:10:-1] == 11  # ram[18 - lane]: the lane's reward slot is emptied
+        reward = ~hold & (ram[73:81] != 0)
         # OCAtari tests the lane's *reward* slot for an enemy or a consumable, so
         # both are created anew on every frame (new instance, zero motion).
-        enemy = ~hold & ~reward & (ram[:, 29:37] % 2 == 1)
+        enemy = ~hold & ~reward & (ram[29:37] % 2 == 1)
         consumable = ~hold & ~reward & ~enemy
-        new, _ = st.track(slice(1, 9), reward, off=~reward)
-        _put(st.x[:, 1:9], x, reward)
-        _put(st.y[:, 1:9], self._lane_y, reward)
+        new = st.track(slice(1, 9), reward)
+        _put(st.x[1:9], x, reward)
+        _put(st.y[1:9], self._lane_y, reward)
         # A new reward empties the lane's other slots; a kept one, or a held lane, leaves them.
-        clear = new | consumable
-        st.track(slice(9, 17), enemy, off=clear)
-        st.new[:, 9:17] |= enemy
-        _put(st.x[:, 9:17], x, enemy)
-        _put(st.y[:, 9:17], self._lane_y, enemy)
-        clear = new | enemy
-        st.track(slice(17, 25), consumable, off=clear)
-        st.new[:, 17:25] |= consumable
-        _put(st.x[:, 17:25], x + 1, consumable)
-        _put(st.y[:, 17:25], self._lane_y + 1, consumable)
+        st.track(slice(9, 17), enemy, off=new | consumable)
+        st.new[9:17] |= enemy
+        _put(st.x[9:17], x, enemy)
+        _put(st.y[9:17], self._lane_y, enemy)
+        st.track(slice(17, 25), consumable, off=new | enemy)
+        st.new[17:25] |= consumable
+        _put(st.x[17:25], x + 1, consumable)
+        _put(st.y[17:25], self._lane_y + 1, consumable)
 
 
 def _kangaroo_layouts() -> np.ndarray:
@@ -640,13 +634,14 @@ class _Kangaroo(_Game):
     sizes = {"Player": (8, 24), "Child": (8, 15), "Monkey": (6, 15), "FallingCoconut": (2, 3),
              "ThrownCoconut": (2, 3), "Fruit": (7, 11), "Bell": (6, 11), "Ladder": (8, 35),
              "Platform": (8, 4)}
-    _scenery = _kangaroo_layouts()
+    _scenery = np.ascontiguousarray(_kangaroo_layouts().transpose(2, 1, 0))  # (5, 26, 3 levels)
     # Player height by ram[18] (ducking, jumping stooped or stretched; 24 otherwise).
     _height = np.full(256, 24, np.int64)
     _height[[20, 28]] = 16
     _height[[66, 74]] = 15
     _height[[65, 73]] = 23
-    _fruit_wh = np.array([[7, 11], [7, 9], [8, 11], [8, 11]])
+    _fruit_w, _fruit_h = np.array([7, 7, 8, 8]), np.array([11, 9, 11, 11])
+    _bell_x = np.array([93, 31, 130])
 
     def setup(self) -> None:
         self.start_present[[0, 1, 13]] = True
@@ -655,53 +650,50 @@ class _Kangaroo(_Game):
         self.start_box[13, :2] = 126, 173
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        st.x[:, 0] = ram[:, 17] + 15
-        st.y[:, 0] = ram[:, 16] * 8 + 4
-        st.h[:, 0] = self._height[ram[:, 18]]
+        st.x[0] = ram[17] + 15
+        st.y[0] = ram[16] * 8 + 4
+        st.h[0] = self._height[ram[18]]
 
-        fruits = np.count_nonzero(ram[:, 42:45] & 128, axis=1)
-        on = (ram[:, 16] > 3) | (ram[:, 68] == np.maximum(fruits, 1))
-        _put(st.x[:, 1], ram[:, 83] + 15, on)
-        _put(st.y[:, 1], 12, on)
+        fruits = np.count_nonzero(ram[42:45] & 128, axis=0)
+        on = (ram[16] > 3) | (ram[68] == np.maximum(fruits, 1))
+        _put(st.x[1], ram[83] + 15, on)
+        _put(st.y[1], 12, on)
 
-        v = ram[:, 11:7:-1]
+        v = ram[11:7:-1]
         on = (v != 255) & (v != 127)
         st.track(slice(2, 6), on)
-        _put(st.x[:, 2:6], ram[:, 15:11:-1] + 16, on)
-        _put(st.y[:, 2:6], v * 8 + 5, on)
+        _put(st.x[2:6], ram[15:11:-1] + 16, on)
+        _put(st.y[2:6], v * 8 + 5, on)
 
-        on = ram[:, 33] != 255
+        on = ram[33] != 255
         st.track(6, on)
-        _put(st.x[:, 6], ram[:, 34] + 14, on)
-        _put(st.y[:, 6], (ram[:, 33] - 22 * ram[:, 36]) * 8 + 9, on)
+        _put(st.x[6], ram[34] + 14, on)
+        _put(st.y[6], (ram[33] - 22 * ram[36]) * 8 + 9, on)
 
-        on = ram[:, 25:28] != 255
+        on = ram[25:28] != 255
         st.track(slice(7, 10), on)
-        _put(st.x[:, 7:10], ram[:, 28:31] + 15, on)
-        _put(st.y[:, 7:10], ram[:, 25:28] * 8 + 1, on)
+        _put(st.x[7:10], ram[28:31] + 15, on)
+        _put(st.y[7:10], ram[25:28] * 8 + 1, on)
 
-        v = ram[:, 42:45]
+        v = ram[42:45]
         on = v < 128
         st.track(slice(10, 13), on)
-        same_y = (ram[:, 87] == ram[:, 86])[:, None]
-        same_x = (ram[:, 92] == ram[:, 91])[:, None]
-        _put(st.x[:, 10:13], np.where(same_x, ram[:, 89:92], ram[:, 90:93]) + 15, on)
-        _put(st.y[:, 10:13], np.where(same_y, ram[:, 84:87], ram[:, 85:88]) * 8 + 4, on)
-        wh = self._fruit_wh[v % 4]
-        _put(st.w[:, 10:13], wh[..., 0], on)
-        _put(st.h[:, 10:13], wh[..., 1], on)
+        _put(st.x[10:13], np.where(ram[92] == ram[91], ram[89:92], ram[90:93]) + 15, on)
+        _put(st.y[10:13], np.where(ram[87] == ram[86], ram[84:87], ram[85:88]) * 8 + 4, on)
+        _put(st.w[10:13], self._fruit_w[v % 4], on)
+        _put(st.h[10:13], self._fruit_h[v % 4], on)
 
         # The bell: once gone, OCAtari never brings it back (it tests `is None`).
-        lvl = ram[:, 36]
-        st.track(13, np.zeros(len(ram), bool), off=ram[:, 41] == 128)
-        move = st.present[:, 13] & (lvl < 3)
-        _put(st.x[:, 13], np.array([93, 31, 130])[np.minimum(lvl, 2)], move)
-        _put(st.y[:, 13], 36, move)
+        lvl = np.minimum(ram[36], 2)  # level values above 2 read as level 2
+        st.track(13, np.zeros_like(on[0]), off=ram[41] == 128)
+        move = st.present[13] & (ram[36] < 3)
+        _put(st.x[13], self._bell_x[lvl], move)
+        _put(st.y[13], 36, move)
 
         # Ladders and platforms: new objects every frame, from the level's table.
-        scenery = self._scenery[np.minimum(lvl, 2)]  # values above 2 read as level 2
-        st.renew(slice(14, 40), scenery[..., 0] == 1)
-        st.box[:, 14:40] = scenery[..., 1:]
+        scenery = self._scenery[:, :, lvl]  # (5, 26, n)
+        st.renew(slice(14, 40), scenery[0] == 1)
+        st.box[:, 14:40] = scenery[1:]
 
 
 class _Skiing(_Game):
@@ -719,110 +711,124 @@ class _Skiing(_Game):
     name = "Skiing"
     layout = (("Player", 1), ("Tree", 6), ("Mogul", 3), ("Flag", 4))
     sizes = {"Player": (10, 18), "Tree": (16, 30), "Mogul": (16, 7), "Flag": (5, 14)}
-    _odd_slot = (np.arange(1, 14) % 2 == 1)  # slots 1, 3, .. (OCAtari's even list index io)
+    shrinks = True  # objects cut by the screen's edges
+    _odd_slot = _col(np.arange(1, 14) % 2 == 1)  # slots 1, 3, .. (OCAtari's even list index)
+    _flag_dx = 1 + 32 * _odd_slot
+    _fields = np.array([54, 62, 70, 78, 86])[:, None, None]  # height, x, type, colour, y of row 0
+    _rows8 = np.arange(8)[:, None, None]
+    _slot13 = _col(np.arange(13))
+    _spawn_fields = _col([70, 62, 86, 78])  # type, x, y, colour of RAM row 0
+
+    _has_height = np.ones(256, bool)  # a RAM row's height byte: 0 and 255 mean no object
+    _has_height[[0, 255]] = False
+    _spawns = np.zeros(256, bool)  # RAM row types OCAtari creates objects for
+    _spawns[[85, 5, 2]] = True
+    _on_screen = np.zeros(256, bool)  # y = 178 - byte within 0..177
+    _on_screen[1:179] = True
 
     def setup(self) -> None:
         self.start_present[0] = True
         self._tree, self._mogul, self._flag = (self.index[c] for c in ("Tree", "Mogul", "Flag"))
+        # Category index -> the RAM row type it is read from (-1: none; index -1 is an empty slot).
+        self._kind_of = np.full(len(self.index) + 1, -1, np.int64)
+        self._kind_of[[self._tree, self._mogul, self._flag]] = 85, 5, 2
+        # Category index -> y offset and the bottom edge its height is cut at.
+        self._dy = np.full(len(self.index) + 1, 4, np.int64)
+        self._dy[self._mogul] = 3
+        self._bottom = np.full(len(self.index) + 1, 177, np.int64)
+        self._bottom[[self._tree, self._mogul]] = 175, 176
 
-    def start(self, st: _Slots, rows: np.ndarray) -> None:
-        super().start(st, rows)
-        if not hasattr(st, "row"):
-            st.row = np.zeros(st.present[:, 1:].shape, np.int64)  # RAM row of each object
-            st.ram90 = np.zeros(len(st.present), np.int64)
-        st.ram90[rows] = 255
+    def attach(self, st: _Slots) -> None:
+        st.row = np.zeros(st.present[1:].shape, np.int64)  # RAM row of each object in slots 1..13
+        st.ram90 = np.zeros(st.present.shape[1], np.int64)  # ram[90] of the previous frame
+        st.env = np.arange(st.present.shape[1])
+
+    def start(self, st: _Slots, envs: np.ndarray) -> None:
+        super().start(st, envs)
+        st.ram90[envs] = 255  # OCAtari's Player.ram_90 starts at 255
 
     def step(self, st: _Slots, ram: np.ndarray) -> None:
-        n = len(ram)
-        st.x[:, 0] = ram[:, 25]
-        st.y[:, 0] = ram[:, 26] - 80
+        st.x[0] = ram[25]
+        st.y[0] = ram[26] - 80
 
         # Existing objects (slots 1..13): follow their RAM row.
-        present = st.present[:, 1:]
+        present = st.present[1:]
         row = st.row
-        row -= present & (st.ram90 > ram[:, 90])[:, None]
+        row -= present & (st.ram90 > ram[90])
         at = np.where(present, row, 0)
-        kind = np.take_along_axis(ram, 70 + at, 1)
-        height = np.take_along_axis(ram, 54 + at, 1)
-        x = np.take_along_axis(ram, 62 + at, 1)
-        y = 178 - np.take_along_axis(ram, 86 + at, 1)
-        cat = st.cat[:, 1:]
-        alive = present & (height != 0) & (height != 255)
-        tree = alive & (kind == 85) & (cat == self._tree)
-        mogul = alive & (kind == 5) & (cat == self._mogul)
-        flag = alive & (kind == 2) & (cat == self._flag)
-        present &= tree | mogul | flag
-        claimed = tree | mogul | (flag & self._odd_slot)
-        unclaimed = np.ones((n, 8), bool)
-        r, c = np.nonzero(claimed)
-        # (A row outside 0..7 would make OCAtari's list.remove fail; it does not occur in play.)
-        ok = (row[r, c] >= 0) & (row[r, c] < 8)
-        unclaimed[r[ok], row[r[ok], c[ok]]] = False
+        # (A row below 0 reads bytes before the table, as OCAtari's negative index does.)
+        height, x, kind, colour, y = ram[self._fields + at, st.env]
+        y = 178 - y
+        cat = st.cat[1:]
+        # Kept where the row still holds something of the object's own type.
+        kept = present & self._has_height[height] & (self._kind_of[cat] == kind)
+        present &= kept
+        cat = np.where(kept, cat, -1)  # -1: gone or empty
+        tree, mogul, flag = cat == self._tree, cat == self._mogul, cat == self._flag
+        claimed = np.where(tree | mogul | (flag & self._odd_slot), row, -1)
+        unclaimed = ~(claimed == self._rows8).any(1)  # (8, n)
 
-        sx, sy, sw, sh = st.x[:, 1:], st.y[:, 1:], st.w[:, 1:], st.h[:, 1:]
+        sx, sy, sw, sh = st.x[1:], st.y[1:], st.w[1:], st.h[1:]
         # A tree keeps its x (OCAtari's Tree.xy setter writes an unused attribute)
-        # unless it wraps around the right edge.
-        wrap = tree & (x > 154)
-        _put(sy, y + 4, tree)
-        _put(sw, np.minimum(164 - x, 16), wrap)
-        _put(sx, 8, wrap)
-        _put(sw, np.minimum(155 - x, 30), tree & ~wrap & (x > 145))
-        _put(sh, np.minimum(175 - y, height), tree)
-        _put(sx, x + 2, mogul)
-        _put(sy, y + 3, mogul)
-        _put(sh, np.minimum(176 - y, height), mogul)
-        colour = np.take_along_axis(ram, 78 + at, 1)
-        _put(sx, x + 1 + 3 * (colour == 4) + 32 * self._odd_slot, flag)
-        _put(sy, y + 4, flag)
-        _put(sh, np.minimum(177 - y, height), flag)
-        st.ram90[:] = ram[:, 90]
+        # unless it wraps around the right edge; a flag's x follows its slot's parity.
+        _put(sx, x + np.where(mogul, 2, self._flag_dx + 3 * (colour == 4)), mogul | flag)
+        edge = tree & (x > 145)
+        if edge.any():
+            wrap = tree & (x > 154)
+            _put(sx, 8, wrap)
+            _put(sw, np.where(wrap, np.minimum(164 - x, 16), np.minimum(155 - x, 30)), edge)
+        _put(sy, y + self._dy[cat], kept)
+        _put(sh, np.minimum(self._bottom[cat] - y, height), kept)
+        st.ram90[:] = ram[90]
 
-        # New objects from the unclaimed rows, in row order.
-        kinds = ram[:, 70:78]
-        heights = ram[:, 54:62]
-        ys = 178 - ram[:, 86:94]
-        visible = unclaimed & (ys <= 177) & (ys >= 0) & (heights != 255) & (heights != 0)
-        visible &= (kinds == 85) | (kinds == 5) | (kinds == 2)
-        for i in np.flatnonzero(visible.any(0)):
-            self._spawn(st, ram, i, np.flatnonzero(visible[:, i]))
+        # New objects from the unclaimed rows, in row order: round k serves each
+        # env's k-th candidate row (one round in almost every frame).
+        todo = unclaimed & self._has_height[ram[54:62]] & self._spawns[ram[70:78]]
+        todo &= self._on_screen[ram[86:94]]
+        envs = np.flatnonzero(todo.any(0))
+        while envs.size:
+            i = todo[:, envs].argmax(0)
+            todo[i, envs] = False
+            self._spawn(st, ram, envs, i)
+            envs = envs[todo[:, envs].any(0)]
 
-    def _spawn(self, st: _Slots, ram: np.ndarray, i: int, rows: np.ndarray) -> None:
-        """Create the object of RAM row ``i`` in environments ``rows`` if a slot is free."""
-        kind = ram[rows, 70 + i]
-        x, y = ram[rows, 62 + i], 178 - ram[rows, 86 + i]
-        colour = ram[rows, 78 + i]
-        free = ~st.present[rows, 1:]  # (m, 13) slots 1..13
-        slot_idx = np.arange(13)
-        first = np.where(free.any(1), free.argmax(1), 99)
-        first_mogul = np.where(free[:, 6:9].any(1), 6 + free[:, 6:9].argmax(1), 99)
-        last = np.where(free.any(1), 12 - free[:, ::-1].argmax(1), -1)
-        before = free & (slot_idx < last[:, None])
-        second = np.where(before.any(1), 12 - before[:, ::-1].argmax(1), -1)
+    def _spawn(self, st: _Slots, ram: np.ndarray, envs: np.ndarray, i: np.ndarray) -> None:
+        """Create the object of RAM row ``i[j]`` in env ``envs[j]`` if a slot is free."""
+        kind, x, y, colour = ram[self._spawn_fields + i, envs]
+        y = 178 - y
+        free = ~st.present[1:, envs]  # (13, m): slots 1..13
 
-        def create(mask: np.ndarray, col: np.ndarray, cat: int, bx, by, bw, bh) -> None:
-            r, c = rows[mask], col[mask] + 1
-            st.present[r, c] = True
-            st.new[r, c] = True
-            st.cat[r, c] = cat
-            st.row[r, c - 1] = i
-            st.box[r, c] = np.stack([bx[mask], by[mask], bw[mask], bh[mask]], 1)
+        def create(mask: np.ndarray, col: np.ndarray, cat: int, box: tuple) -> None:
+            e, c = envs[mask], col[mask] + 1
+            st.present[c, e] = st.new[c, e] = True
+            st.cat[c, e] = cat
+            st.row[c - 1, e] = i[mask]
+            st.box[:, c, e] = np.stack(np.broadcast_arrays(*box))[:, mask]
 
-        tree = (kind == 85) & (first <= 5)
-        w = np.where(x > 154, np.minimum(164 - x, 16),
-                     np.where(x > 145, np.minimum(155 - x, 30), np.minimum(155 - x, 16)))
-        create(tree, first, self._tree, x - 3, y + 4, w, np.minimum(175 - y, 30))
-
-        mogul = (kind == 5) & (first_mogul < 99)
-        create(mogul, first_mogul, self._mogul, x + 2, y + 3, np.full_like(x, 16),
-               np.minimum(np.minimum(176 - y, 7), y - 23))
-
-        # A gate: two flags, 32 px apart, in the last two free slots (OCAtari
-        # would fail on a single free slot; that never happens in play).
-        gate = (kind == 2) & (last >= 9) & (second >= 0)
-        fx = x + np.where(colour == 0, 1, 10)
-        fh = np.minimum(np.minimum(173 - y, 14), y - 18)
-        create(gate, second, self._flag, fx, y + 4, np.full_like(x, 5), fh)
-        create(gate, last, self._flag, fx + 32, y + 4, np.full_like(x, 5), fh)
+        # A tree takes the first free slot if that is a tree slot (1..6).
+        tree = (kind == 85) & free[:6].any(0)
+        if tree.any():
+            w = np.where(x > 154, np.minimum(164 - x, 16),
+                         np.where(x > 145, np.minimum(155 - x, 30), np.minimum(155 - x, 16)))
+            create(tree, free[:6].argmax(0), self._tree, (x - 3, y + 4, w, np.minimum(175 - y, 30)))
+        # A mogul takes the first free mogul slot (7..9).
+        mogul = (kind == 5) & free[6:9].any(0)
+        if mogul.any():
+            create(mogul, 6 + free[6:9].argmax(0), self._mogul,
+                   (x + 2, y + 3, 16, np.minimum(np.minimum(176 - y, 7), y - 23)))
+        # A gate: two flags, 32 px apart, in the last two free slots if the last is a
+        # flag slot (10..13).  (OCAtari would fail on a single free slot; that never
+        # happens in play.)
+        gate = (kind == 2) & free[9:].any(0)
+        if gate.any():
+            last = 12 - free[::-1].argmax(0)
+            before = free & (self._slot13 < last)
+            gate &= before.any(0)
+            second = 12 - before[::-1].argmax(0)
+            fx = x + np.where(colour == 0, 1, 10)
+            fh = np.minimum(np.minimum(173 - y, 14), y - 18)
+            create(gate, second, self._flag, (fx, y + 4, 5, fh))
+            create(gate, last, self._flag, (fx + 32, y + 4, 5, fh))
 
 
 _GAME_CLASSES: tuple[type[_Game], ...] = (
@@ -866,7 +872,9 @@ class BatchedExtractor:
             )
         self.num_envs = _check_num_envs(num_envs)
         self._game = _BY_NAME[self.spec.name](self.spec)
-        self._slots = _Slots(self.num_envs, self._game.k)
+        self._slots = _Slots(self._game.k, self.num_envs)
+        self._game.attach(self._slots)
+        self._categories = self.spec.categories
         self._next_id = 0
         self.reset()
 
@@ -875,20 +883,21 @@ class BatchedExtractor:
         """``K``, the number of object slots per environment."""
         return self._game.k
 
-    def _fresh_ids(self, where: np.ndarray) -> None:
+    def _fresh_ids(self, where: np.ndarray) -> int:
         count = int(np.count_nonzero(where))
         if count:
             self._slots.ids[where] = np.arange(self._next_id, self._next_id + count)
             self._next_id += count
+        return count
 
     def reset(self, env_indices: Sequence[int] | np.ndarray | None = None) -> None:
         """Forget the state of these environments (``None``: all), as at an episode start."""
-        rows = _env_rows(env_indices, self.num_envs)
-        if not rows.size:
+        envs = _env_rows(env_indices, self.num_envs)
+        if not envs.size:
             return
-        self._game.start(self._slots, rows)
+        self._game.start(self._slots, envs)
         mask = np.zeros(self._slots.present.shape, bool)
-        mask[rows] = True
+        mask[:, envs] = True
         self._fresh_ids(mask)
 
     def update(self, ram: np.ndarray) -> ObjectBatch:
@@ -897,24 +906,28 @@ class BatchedExtractor:
         Args:
             ram: ``(n, 128)`` uint8, the RAM of all ``n`` environments.
         """
-        # Widened first: OCAtari's arithmetic on int64 bytes is what ObjectExtractor computes.
-        ram = _check_ram(ram, self.num_envs).astype(np.int64)
+        # Widened first (OCAtari's arithmetic on int64 bytes is what ObjectExtractor
+        # computes), byte-major so that ram[j] is byte j of every env.
+        ram = np.ascontiguousarray(_check_ram(ram, self.num_envs).T, dtype=np.int64)
         st = self._slots
-        xy0 = st.box[..., :2].copy()
+        xy0 = st.box[:2].copy()
         st.new[:] = False
         self._game.step(st, ram)
-        self._fresh_ids(st.new)
-        box = st.box.astype(np.int32)
-        np.maximum(box[..., 2:], 1, out=box[..., 2:])
+        created = self._fresh_ids(st.new)
+        if self._game.shrinks:
+            # OCAtari reports zero or negative sizes at screen edges; ObjectExtractor makes them 1.
+            np.maximum(st.box[2:], 1, out=st.box[2:])
         # OCAtari's prev position: the one before this frame, or the current one for a new object.
-        motion = (st.box[..., :2] - xy0).astype(np.int32)
-        motion[st.new] = 0
+        motion = st.box[:2] - xy0
+        if created:
+            motion[:, st.new] = 0
         return ObjectBatch(
-            categories=self.spec.categories,
-            category=np.where(st.present, st.cat, np.int16(-1)),
-            instance=st.ids.copy(),
-            box=box,
-            motion=motion,
+            categories=self._categories,
+            category=np.where(st.present, st.cat, np.int16(-1)).T.copy(),
+            instance=st.ids.T.copy(),
+            # (np.stack of transposed planes is the fastest way to (n, K, 4) here.)
+            box=np.stack([st.x.T, st.y.T, st.w.T, st.h.T], axis=-1),
+            motion=np.stack([motion[0].T, motion[1].T], axis=-1),
         )
 
 
