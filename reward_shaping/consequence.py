@@ -9,6 +9,10 @@ event is good (``yes``), bad (``no``), or says nothing about it (``neutral``).
   is embedded, so the classifier reads what happens to and around the object
   ("the X chases you", "the ball breaks the X", "enemy ships fire X at you"),
   not whether its name sounds friendly.
+* Besides the masked and the raw sentence, the classifier reads the
+  placeholder's own contextual vectors (the ``mention`` view): in "grab the
+  treasures while avoiding the thing" the sentence is mostly about collecting,
+  but the words at the object's place say "avoid".
 * The event asked about is part of the input (``touch``; ``pass`` and ``miss``
   for gates): "missing a gate adds a penalty" is bad for ``miss``.
 * Only sentences that name the object count.  An object the manual never names
@@ -43,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reward_shaping.encoder import embed
+from reward_shaping.encoder import embed, embed_spans
 from reward_shaping.qa import head_noun, term_pattern
 from reward_shaping.reasoning import EVENT_KINDS as KINDS
 from reward_shaping.reasoning import Backend, Decision, question_for
@@ -58,21 +62,29 @@ CORPUS_FILE = DATA_DIR / "consequences.yaml"
 LABELS = ("good", "bad", "none")
 #: What replaces the object's words before a sentence is embedded.
 PLACEHOLDER = "thing"
-#: The views of a sentence the classifier reads, each embedded on its own:
-#: ``masked`` (object words replaced: what happens around the object) and
-#: ``raw`` (as written: what kind of thing it is, a ball or a bullet).
-VIEWS = ("masked", "raw")
+#: The views of a sentence the classifier reads, side by side:
+#: ``masked`` (object words replaced: what happens around the object),
+#: ``raw`` (as written: what kind of thing it is, a ball or a bullet) and
+#: ``mention`` (the placeholder's own contextual vectors in the masked sentence:
+#: what this sentence does to *this* object when it also talks about others,
+#: as in "grab the treasures while avoiding the thing").
+VIEWS = ("masked", "raw", "mention")
 
 _MARKED = re.compile(r"\[([^\]]+)\]")
 
 
-def mask_marked(text: str) -> str:
-    """A corpus sentence with its ``[object]`` marks replaced by the placeholder.
-
-    >>> mask_marked("If a [ghost] catches you, you lose a life.")
-    'If a thing catches you, you lose a life.'
-    """
-    return _MARKED.sub(PLACEHOLDER, text)
+def _replace(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with each of the (sorted) ``spans`` replaced by the placeholder, and the new spans."""
+    out, new, last, pos = [], [], 0, 0
+    for a, b in spans:
+        out.append(text[last:a])
+        pos += a - last
+        out.append(PLACEHOLDER)
+        new.append((pos, pos + len(PLACEHOLDER)))
+        pos += len(PLACEHOLDER)
+        last = b
+    out.append(text[last:])
+    return "".join(out), new
 
 
 def unmark(text: str) -> str:
@@ -80,17 +92,36 @@ def unmark(text: str) -> str:
     return _MARKED.sub(r"\1", text)
 
 
-def sentence_vectors(masked: list[str], raw: list[str], device: str = "cpu") -> np.ndarray:
-    """The classifier's sentence input: one embedding per :data:`VIEWS` entry, side by side."""
-    if len(masked) != len(raw):
-        raise ValueError(f"{len(masked)} masked but {len(raw)} raw sentences")
-    views = {"masked": masked, "raw": raw}
-    texts = [t for v in VIEWS for t in views[v]]
+def marked_views(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """A corpus sentence masked, and the placeholders' character spans.
+
+    >>> marked_views("Eat the [dots] before the [ghost] does.")
+    ('Eat the thing before the thing does.', [(8, 13), (25, 30)])
+    """
+    marks = list(_MARKED.finditer(text))
+    return _replace(text, [m.span() for m in marks])
+
+
+def sentence_vectors(masked: list[str], raw: list[str], spans: list[list[tuple[int, int]]],
+                     device: str = "cpu") -> np.ndarray:
+    """The classifier's sentence input: one embedding per :data:`VIEWS` entry, side by side.
+
+    Args:
+        masked: Sentences with the object's words replaced by the placeholder.
+        raw: The same sentences as written.
+        spans: Per masked sentence, the placeholders' character spans.
+    """
+    if not len(masked) == len(raw) == len(spans):
+        raise ValueError(f"{len(masked)} masked, {len(raw)} raw sentences and {len(spans)} span lists")
+    if not masked:
+        return np.zeros((0, 384 * len(VIEWS)), dtype=np.float32)
     # Shortest first: batches of similar length need less padding.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = np.empty((len(texts), 384), dtype=np.float32)
-    vectors[order] = embed([texts[i] for i in order], device)
-    return np.hstack(np.split(vectors, len(VIEWS))) if texts else np.zeros((0, 384 * len(VIEWS)))
+    order = sorted(range(len(masked)), key=lambda i: len(masked[i]))
+    back = np.argsort(order)
+    m, mention = embed_spans([masked[i] for i in order], [spans[i] for i in order], device)
+    r = embed([raw[i] for i in order], device)
+    views = {"masked": m, "raw": r, "mention": mention}
+    return np.hstack([views[v][back] for v in VIEWS])
 
 
 # How many words around a head noun the rest of a multi-word name may be spread.
@@ -160,9 +191,7 @@ def mask_terms(text: str, terms: list[str] | tuple[str, ...]) -> str:
     >>> mask_terms("Blue ghosts can be eaten; a ghost's touch is deadly.", ["ghost"])
     'Blue thing can be eaten; a thing touch is deadly.'
     """
-    for a, b in reversed(find_mentions(text, terms)):
-        text = text[:a] + PLACEHOLDER + text[b:]
-    return text
+    return _replace(text, find_mentions(text, terms))[0]
 
 
 def features(vectors: np.ndarray, kinds: list[str]) -> np.ndarray:
@@ -252,7 +281,8 @@ class ConsequenceBackend(Backend):
         """Per sentence: p(good), p(bad), p(none) for event ``kind`` with the object ``terms``."""
         if not sentences:
             return np.zeros((0, len(LABELS)))
-        v = sentence_vectors([mask_terms(s, terms) for s in sentences], sentences, self.device)
+        masked = [_replace(s, find_mentions(s, terms)) for s in sentences]
+        v = sentence_vectors([m for m, _ in masked], sentences, [sp for _, sp in masked], self.device)
         return self.head.predict(v, [kind] * len(sentences))
 
     def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:

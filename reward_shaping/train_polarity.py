@@ -42,7 +42,7 @@ from reward_shaping.consequence import (
     LABELS,
     PolarityHead,
     features,
-    mask_marked,
+    marked_views,
     sentence_vectors,
     softmax,
     unmark,
@@ -143,7 +143,9 @@ def expand_corpus(path: str | Path = CORPUS_FILE) -> list[Example]:
 
 def embed_examples(examples: list[Example]) -> np.ndarray:
     """The classifier's sentence input for every example (see :func:`sentence_vectors`)."""
-    return sentence_vectors([mask_marked(e.text) for e in examples], [unmark(e.text) for e in examples])
+    masked = [marked_views(e.text) for e in examples]
+    return sentence_vectors([m for m, _ in masked], [unmark(e.text) for e in examples],
+                            [sp for _, sp in masked])
 
 
 def fit(X: np.ndarray, y: np.ndarray, l2: float = L2, max_iter: int = MAX_ITER

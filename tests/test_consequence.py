@@ -105,6 +105,33 @@ def test_decisions_read_consequences(backend, terms, sentence, kind, answer):
                                   "miss": "Is it good for you to miss"}[kind])
 
 
+# Two objects with opposite fates in one sentence (written for this test): the
+# ``mention`` view reads each object's own words in context, so the same sentence
+# gives each its own sign.
+@pytest.mark.parametrize("sentence, good, bad", [
+    ("Grab the pearls but keep clear of the eels.", "pearl", "eel"),
+    ("The miner must collect the lamps while escaping the rats.", "lamp", "rat"),
+])
+def test_one_sentence_two_objects_two_signs(backend, sentence, good, bad):
+    p_good, p_bad = (backend.probabilities([sentence], [o])[0] for o in (good, bad))
+    assert p_good[0] > p_good[1] and p_bad[1] > p_bad[0], (p_good, p_bad)
+
+
+def test_span_vectors_read_the_words_in_context():
+    from reward_shaping.encoder import embed_spans
+
+    texts = ["Avoid the thing at all costs.", "Eat the thing for points.", "No span here."]
+    spans = [[(10, 15)], [(8, 13)], []]
+    sentences, words = embed_spans(texts, spans)
+    assert sentences.shape == words.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(words, axis=1), 1, atol=1e-5)
+    # The same word in two contexts differs; no span falls back to the sentence.
+    assert words[0] @ words[1] < 0.99
+    assert np.allclose(words[2], sentences[2], atol=1e-6)
+    with pytest.raises(ValueError, match="span lists"):
+        embed_spans(texts, spans[:2])
+
+
 def test_unmentioned_empty_and_garbage_evidence_stay_neutral(backend):
     d = backend.decide("Skiing", "Yeti", ["yeti"], _ev("Trees are dangerous: avoid them."), [])
     assert (d.answer, d.p_yes, d.evidence) == ("neutral", None, ())

@@ -58,3 +58,12 @@ def test_building_a_table_imports_neither_sentence_transformers_nor_ocatari(tmp_
 @pytest.mark.parametrize("texts", [[], ["two words"]])
 def test_embed_shapes(texts):
     assert embed(texts).shape == (len(texts), 384)
+
+
+def test_span_vectors_need_the_plain_bert_pipeline(monkeypatch):
+    from reward_shaping import encoder
+
+    # Word vectors come from MiniLM's own layers; another loader has none to give.
+    monkeypatch.setattr(encoder, "load_encoder", lambda device="cpu": object())
+    with pytest.raises(encoder.EncoderUnavailableError, match="plain BERT"):
+        encoder.embed_spans(["Avoid the thing."], [[(10, 15)]])
