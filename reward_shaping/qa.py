@@ -129,13 +129,22 @@ AVATAR_QUESTION = "Who or what does the player control in the game?"
 CLAUSE_BREAK = re.compile(r"[,;:\u2014]| - ")
 
 
+#: One-word terms this long also match as the end of a closed compound word.
+_COMPOUND_MIN = 5
+
+
 def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
     """One case-insensitive pattern for any of ``terms``, or None for no terms.
 
-    Plurals ("bus" -> "buses", "enemy" -> "enemies") and possessives count.
+    Plurals ("bus" -> "buses", "enemy" -> "enemies") and possessives count, and
+    one-word terms of five or more letters also name closed compounds that end
+    in them ("rattlesnakes" for "snake"; shorter words such as "ball" or "car"
+    would also hit "football" and "scar").
 
     >>> bool(term_pattern(["enemy sub"]).search("Enemy  subs attack.")), term_pattern([])
     (True, None)
+    >>> [bool(term_pattern(["snake"]).search(t)) for t in ("Rattlesnakes bite.", "Snakes!", "snakeskin")]
+    [True, True, False]
     """
     terms = [t for t in terms if t.strip()]
     if not terms:
@@ -145,6 +154,9 @@ def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
         body = re.escape(t.lower()).replace(r"\ ", r"\s+")
         if t.endswith("y"):
             body = f"{body[:-1]}(?:y|ies)"
+        if len(t) >= _COMPOUND_MIN and t.isalpha():
+            # A closed compound names the thing too: "rattlesnake", "firebird".
+            body = f"(?:[a-z]{{3,}})?{body}"
         alts.append(body)
     return re.compile(r"\b(?:" + "|".join(alts) + r")(?:e?s)?(?:'s?)?\b", re.IGNORECASE)
 
