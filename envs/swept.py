@@ -320,8 +320,9 @@ class StepPassDetector:
     :class:`~envs.derived.PassDetector` updated every ``frame_skip`` frames.
     The events are those of a ``Deriver`` and one ``PassDetector`` per
     environment, fed environment by environment (``tests/test_gates.py``
-    replays real runs through both); looping over environments in Python cost
-    about 60 µs per env-step.  A :class:`StepEventSource`;
+    replays real runs through both).  Looping over environments in Python cost
+    about 55 µs per env-step; this costs 7 µs at 64 envs and 3.4 µs at 256 on two
+    CPU cores (``benchmarks/RESULTS.md``).  A :class:`StepEventSource`;
     ``benchmarks/detector_recall.py --only-gates`` counts how often its events
     differ from the per-frame ones.
 
