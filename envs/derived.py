@@ -157,9 +157,10 @@ class PassDetector:
     Args:
         game: Any name :func:`envs.games.resolve_game` accepts, or a spec.
         frames_per_update: Emulator frames between two calls of :meth:`update`:
-            1 beneath frame skipping (every frame), ``frame_skip`` on the fast
-            path (once per agent step, :class:`envs.swept.StepPassDetector`).
-            :data:`HALT_FRAMES` and :data:`SETTLE_FRAMES` stay counted in frames.
+            1 beneath frame skipping (every frame), ``frame_skip`` once per
+            agent step (the rules :class:`envs.swept.StepPassDetector` applies
+            to all environments of the fast path at once).  :data:`HALT_FRAMES`
+            and :data:`SETTLE_FRAMES` stay counted in frames.
     """
 
     def __init__(self, game: str | GameSpec, frames_per_update: int = 1) -> None:

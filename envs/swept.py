@@ -57,9 +57,9 @@ from typing import Protocol
 import numpy as np
 
 from envs.batched import ObjectBatch
-from envs.derived import Deriver, PassDetector
-from envs.games import GameSpec, resolve_game
-from envs.interactions import InteractionEvent, pass_events
+from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, SETTLE_FRAMES
+from envs.games import DerivedObject, GameSpec, resolve_game
+from envs.interactions import InteractionEvent
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
 #: Freeway's cars wrap around the screen by about 160 px.
@@ -313,17 +313,26 @@ class StepPassDetector:
     """Derived objects and their ``pass`` / ``miss`` events once per agent step, for ``num_envs`` envs.
 
     The fast path's counterpart of what :class:`~envs.wrappers.ObjectTracker`
-    does on every frame: :class:`~envs.derived.Deriver` adds the derived objects
-    (Skiing's gates) to each environment's objects and one
-    :class:`~envs.derived.PassDetector` per environment, updated every
-    ``frame_skip`` frames, reports them passed or missed.  A
-    :class:`StepEventSource`; ``benchmarks/detector_recall.py --gates`` counts
-    how often its events differ from the per-frame ones.
+    does on every frame, for all environments at once with NumPy: it derives
+    the objects made of detected ones (Skiing's gates, between two flags) as
+    :class:`~envs.derived.Deriver` does, with the same instance ids in the same
+    order, and decides passes and misses by the rules of
+    :class:`~envs.derived.PassDetector` updated every ``frame_skip`` frames.
+    The events are those of a ``Deriver`` and one ``PassDetector`` per
+    environment, fed environment by environment (``tests/test_gates.py``
+    replays real runs through both).  Looping over environments in Python cost
+    about 55 µs per env-step; this costs 7 µs at 64 envs and 3.4 µs at 256 on two
+    CPU cores (``benchmarks/RESULTS.md``).  A :class:`StepEventSource`;
+    ``benchmarks/detector_recall.py --only-gates`` counts how often its events
+    differ from the per-frame ones.
 
     Args:
         game: Any name :func:`envs.games.resolve_game` accepts, or a spec.
         num_envs: Number of environments in every batch.
         frame_skip: Emulator frames per agent step.
+
+    Raises:
+        ValueError: ``num_envs`` or ``frame_skip`` is not a positive int.
 
     Events carry ``frame = step * frame_skip``, the step's last frame: the
     row crossing is seen only there.
@@ -341,8 +350,8 @@ class StepPassDetector:
         >>> det = StepPassDetector("Skiing", 1)
         >>> rows = enumerate(range(60, 10, -8), 1)   # the gate's row scrolls up 8 px a step
         >>> events = [e for t, y in rows for e in det.update(skiing(y), np.array([t]))[0]]
-        >>> [(e.kind, e.category, e.step) for e in events]
-        [('pass', 'Gate', 5)]
+        >>> [(e.kind, e.category, e.step, e.object_box) for e in events]
+        [('pass', 'Gate', 5, (65, 28, 27, 15))]
 
         The rows crossed in step 4 (at most 3 frames before its snapshot); the
         verdict is reported once no crash can have cancelled it for
@@ -351,31 +360,36 @@ class StepPassDetector:
 
     def __init__(self, game: str | GameSpec, num_envs: int, *, frame_skip: int = 4) -> None:
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
-        # Deriver checks num_envs, PassDetector frame_skip (as frames_per_update).
-        self._deriver = Deriver(self.spec, num_envs)
-        self._passes = [PassDetector(self.spec, frames_per_update=frame_skip)
-                        for _ in range(num_envs)]
+        # Zero environments would make every update a silent no-op.
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        # Zero or negative would never let a verdict settle or a halt count.
+        if isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1:
+            raise ValueError(f"frame_skip must be an int >= 1, got {frame_skip!r}")
         self.num_envs = num_envs
         self.frame_skip = frame_skip
-        self._avatar = self.spec.categories.index(self.spec.avatar) if self.spec.avatar else -2
+        cats = self.spec.categories
+        self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -2
+        self._rules = [(cats.index(d.part), cats.index(d.category), d) for d in self.spec.derived]
+        self._rows = np.arange(num_envs)[:, None]
+        self._next_id = DERIVED_ID_BASE
+        # The previous step's derived objects of each env, (3, n, width): the ids of
+        # their two parts and their own (-1: none).  An id lasts while its parts pair up.
+        self._derived = np.full((3, num_envs, 1), -1, np.int64)
+        # PassDetector's crossing state of the objects each env saw at its last update
+        # with an avatar, (len(_STATE), n, width); id -1: none.
+        self._state = np.full((len(_STATE), num_envs, 1), -1, np.int64)
 
     @property
     def active(self) -> bool:
         """Whether the game has passable derived objects at all."""
-        return self._passes[0].active
+        return bool(self._rules)
 
     def reset(self, env_indices: Sequence[int] | np.ndarray | None = None) -> None:
         """Forget the derived objects of these environments (all when ``None``)."""
-        for i in range(self.num_envs) if env_indices is None else np.asarray(env_indices).ravel():
-            self._deriver.reset(int(i))
-            self._passes[int(i)].reset()
-
-    def frames(self, batch: ObjectBatch) -> list:
-        """Each environment's :class:`~envs.objects.ObjectFrame` with its derived objects.
-
-        Derived ids are kept between calls, so call this (or :meth:`update`) once per step.
-        """
-        return [self._deriver.apply(batch.frame(i), i) for i in range(self.num_envs)]
+        rows = slice(None) if env_indices is None else np.asarray(env_indices, np.int64).ravel()
+        self._derived[2, rows] = -1
+        self._state[0, rows] = -1  # (_STATE[0] is the id)
 
     def update(self, batch: ObjectBatch, steps: np.ndarray) -> list[list[InteractionEvent]]:
         """Consume one agent step's objects of every environment; events per environment.
@@ -387,18 +401,171 @@ class StepPassDetector:
         if batch.num_envs != self.num_envs:
             raise ValueError(f"expected objects of {self.num_envs} environments, "
                              f"got {batch.num_envs}")
+        events: list[list[InteractionEvent]] = [[] for _ in range(self.num_envs)]
         if not self.active:
-            return [[] for _ in range(self.num_envs)]
-        steps = np.asarray(steps)
-        # The avatar's index in each env's frame (its slot among the present ones), all at once.
-        present = np.asarray(batch.category) >= 0
-        is_av = np.asarray(batch.category) == self._avatar
-        av_slot = (is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1))
-        has_av = av_slot.any(1)
-        av_index = (np.cumsum(present, axis=1) - 1)[np.arange(self.num_envs), av_slot.argmax(1)]
-        out = []
-        for i, frame in enumerate(self.frames(batch)):
-            step = int(steps[i])
-            out.append(pass_events(self._passes[i], frame, int(av_index[i]) if has_av[i] else None,
-                                   step, step * self.frame_skip))
-        return out
+            return events
+        cat = np.asarray(batch.category)
+        box = np.asarray(batch.box, np.int64)
+        gates = self._derive(cat, np.asarray(batch.instance, np.int64), box,
+                             np.asarray(batch.motion))
+        # The avatar: the avatar_index-th object of its category; no avatar, no update.
+        is_av = cat == self._avatar
+        av_mask = is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1)
+        has_av = av_mask.any(1)
+        av_box = box[self._rows[:, 0], av_mask.argmax(1)]
+        fired, verdict = self._cross(gates, cat, box, av_box, has_av)
+        for e, g in zip(*np.nonzero(fired)):
+            step = int(steps[e])
+            events[e].append(InteractionEvent(
+                step=step, frame=step * self.frame_skip,
+                category=batch.categories[gates["cat"][e, g]], instance=int(gates["id"][e, g]),
+                avatar_box=tuple(av_box[e].tolist()),
+                object_box=tuple(int(gates[k][e, g]) for k in "xywh"),
+                kind="pass" if verdict[e, g] == _PASS else "miss"))
+        return events
+
+    def _derive(self, cat: np.ndarray, inst: np.ndarray, box: np.ndarray,
+                motion: np.ndarray) -> dict[str, np.ndarray]:
+        """The derived objects of every env as ``(n, width)`` arrays, in Deriver's order.
+
+        Keys: ``id`` (-1 where none), ``cat``, ``part`` (its parts' category),
+        ``offset`` (the rule's ``centre_offset``), ``x``, ``y``, ``w``, ``h`` and
+        ``moving`` (the left part moved).
+        """
+        blocks = [self._pairs(cat, inst, box, motion, *rule) for rule in self._rules]
+        gates = blocks[0] if len(blocks) == 1 else \
+            {k: np.concatenate([b[k] for b in blocks], axis=1) for k in blocks[0]}
+        real = gates["cat"] >= 0
+        # The previous step's id of the same two parts, else fresh ids in env-major
+        # order, as Deriver hands them out env by env.
+        a, b, prev_ids = self._derived
+        same = ((gates["a"][..., None] == a[:, None]) & (gates["b"][..., None] == b[:, None])
+                & (prev_ids[:, None] >= 0) & real[..., None])
+        ids = np.where(same.any(2), prev_ids[self._rows, same.argmax(2)], -1)
+        fresh = real & (ids < 0)
+        count = int(np.count_nonzero(fresh))
+        if count:
+            ids[fresh] = np.arange(self._next_id, self._next_id + count)
+            self._next_id += count
+        self._derived = np.stack([gates["a"], gates["b"], ids])
+        gates["id"] = ids
+        return gates
+
+    def _pairs(self, cat: np.ndarray, inst: np.ndarray, box: np.ndarray, motion: np.ndarray,
+               part: int, category: int, rule: DerivedObject) -> dict[str, np.ndarray]:
+        """One rule's objects, as :meth:`_derive`'s arrays without ``id``; ``a``, ``b``: part ids."""
+        rows, n = self._rows, self.num_envs
+        parts = cat == part
+        count = parts.sum(1)
+        f = int(count.max())
+        if f < 2:
+            shape = (n, 1)
+            return {"a": np.full(shape, -1), "b": np.full(shape, -1), "cat": np.full(shape, -1),
+                    **{k: np.zeros(shape, np.int64) for k in ("part", "offset", *"xywh")},
+                    "moving": np.zeros(shape, bool)}
+        # Each env's parts from left to right, equal x in slot order (_pairs' stable sort):
+        # sort keys x * k + slot, the padding (no part) last.
+        k = parts.shape[1]
+        key = np.sort(np.where(parts, box[..., 0] * k + np.arange(k), _LAST), axis=1)[:, :f]
+        order = key % k
+        x = key // k  # huge for the padding: no part is that far to the right
+        s = box[rows, order]
+        dx = x[:, None] - x[..., None]  # [env, p, q]: x of q - x of p
+        fits = ((dx >= rule.gap[0]) & (dx <= rule.gap[1])
+                & (np.abs(s[:, None, :, 1] - s[:, :, None, 1]) <= rule.row_tolerance))
+        if rule.gap[0] <= 0:  # else the gap itself puts q right of p, and p before any padding
+            fits &= np.triu(np.ones((f, f), bool), 1) & (key[:, None] < _LAST)
+        paired = fits.any(2)
+        # Each part in one pair at most (as many parts in pairs as twice the pairs), or
+        # it takes the first that fits, from the left.
+        if np.count_nonzero(paired | fits.any(1)) < 2 * np.count_nonzero(fits):
+            fits = _first_fits(fits)
+            paired = fits.any(2)
+        q = fits.argmax(2)
+        a, b = s, s[rows, q]
+        x = a[..., 0] + a[..., 2]
+        ids = inst[rows, order]
+        return {"a": ids, "b": ids[rows, q], "cat": np.where(paired, category, -1),
+                "part": np.full(paired.shape, part),
+                "offset": np.full(paired.shape, rule.centre_offset),
+                "x": x, "y": np.minimum(a[..., 1], b[..., 1]), "w": np.maximum(1, b[..., 0] - x),
+                "h": np.maximum(a[..., 3], b[..., 3]),
+                "moving": (motion[rows, order] != 0).any(-1)}
+
+    def _cross(self, gates: dict[str, np.ndarray], cat: np.ndarray, box: np.ndarray,
+               av_box: np.ndarray, has_av: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """PassDetector's update in every env with an avatar: ``(fired, verdict)``, ``(n, width)``."""
+        fs = self.frame_skip
+        ax, ay, aw, ah = (av_box[:, i, None] for i in range(4))
+        gid, gx, gy, gw, gh = (gates[k] for k in ("id", *"xywh"))
+        valid = (gid >= 0) & has_av[:, None]
+        above = gy < ay
+        prev = self._state
+        same = (gid[..., None] == prev[0][:, None]) & valid[..., None]  # prev[0]: the ids
+        seen = same.any(2)
+        _, was_above, was_done, halted, verdict, settle = np.where(
+            seen, prev[:, self._rows, same.argmax(2)], 0)
+        # First seen: an object appearing past the avatar was never ahead of it.
+        done = (was_done != 0) | (~seen & above)
+        live = seen & (was_done == 0)
+        # Blocked: standing still on the avatar's row with the avatar against one of its parts.
+        blocked = live & ~gates["moving"] & (gy < ay + ah) & (ay < gy + gh)
+        if blocked.any():
+            e, j = np.nonzero(blocked)
+            px, pw = box[e, :, 0], box[e, :, 2]
+            blocked[e, j] = ((cat[e] == gates["part"][e, j, None])
+                             & (np.abs(box[e, :, 1] - gy[e, j, None]) <= 1)
+                             & (px < ax[e] + aw[e]) & (ax[e] < px + pw)).any(1)
+        halted = np.where(live, np.where(blocked, halted + fs, 0), halted)
+        done |= live & blocked & (halted >= HALT_FRAMES)  # a collision: neither passed nor missed
+        crossed = live & ~done & (verdict == 0) & (above != (was_above != 0))
+        counting = live & ~done & (verdict != 0)
+        centre = ax + aw / 2 + gates["offset"]
+        # The rows may have crossed up to frame_skip - 1 frames ago.
+        verdict = np.where(crossed, np.where((gx <= centre) & (centre <= gx + gw), _PASS, _MISS),
+                           verdict)
+        settle = np.where(crossed, SETTLE_FRAMES - (fs - 1),
+                          np.where(counting, settle - fs, settle))
+        fired = counting & (settle <= 0)
+        done |= fired
+        state = np.stack([np.where(valid, gid, -1), above, done, halted, verdict, settle])
+        if not has_av.all():  # envs without an avatar keep their state as it was
+            width = max(state.shape[2], prev.shape[2])
+            state = np.where(has_av[:, None], _widen(state, width), _widen(prev, width))
+        self._state = state
+        return fired, verdict
+
+
+#: Columns of StepPassDetector's crossing state (PassDetector's _Crossing and the id).
+_STATE = ("id", "above", "done", "halted", "verdict", "settle")
+_PASS, _MISS = 1, 2  # verdict codes (0: none yet)
+_LAST = np.iinfo(np.int64).max  # sort key of slots without a part
+
+
+def _widen(table: np.ndarray, width: int) -> np.ndarray:
+    """``(c, n, w)`` ``table`` with columns of -1 (no object) appended up to ``width``."""
+    c, n, w = table.shape
+    return table if w == width else np.concatenate([table, np.full((c, n, width - w), -1)], axis=2)
+
+
+def _first_fits(fits: np.ndarray) -> np.ndarray:
+    """The pairs :func:`envs.derived._pairs` keeps where a part fits more than one other.
+
+    Args:
+        fits: ``(n, f, f)``: part ``q`` fits to the right of part ``p`` (parts sorted
+            from left to right).
+
+    Returns:
+        ``fits`` with only the chosen pairs: from the left, a free part takes the
+        first free part that fits.
+    """
+    n, f, _ = fits.shape
+    chosen = np.zeros_like(fits)
+    used = np.zeros((n, f), bool)
+    for p in np.flatnonzero(fits.any((0, 2))):
+        free = fits[:, p] & ~used & ~used[:, p, None]
+        envs = np.flatnonzero(free.any(1))
+        q = free[envs].argmax(1)
+        used[envs, p] = used[envs, q] = True
+        chosen[envs, p, q] = True
+    return chosen

@@ -18,14 +18,16 @@ sub-pixel positions the RAM readers round).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from envs.atari import make_env
 from envs.batched import ObjectBatch
-from envs.derived import DERIVED_ID_BASE, Deriver, PassDetector
+from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, Deriver, PassDetector
 from envs.games import resolve_game
-from envs.interactions import INTERACTIONS_KEY, InteractionDetector
+from envs.interactions import INTERACTIONS_KEY, InteractionDetector, pass_events
 from envs.objects import ObjectFrame
 from envs.recall import MISSED_IN_RAM, GateSeeker, compare_passes, record, seek_gate
 from envs.swept import StepPassDetector
@@ -223,3 +225,175 @@ def test_envpool_runs_report_gate_events_matching_the_games_count():
         assert set(kinds[i]) <= {"Gate:pass", "Gate:miss"}
         assert abs(kinds[i].count("Gate:miss") - final[i]) <= 1
         assert len(kinds[i]) <= GATES_ON_COURSE and final[i] >= 5
+
+
+# --- the fast path's batched detector against one per-frame detector per environment --------
+
+class _PerEnvReference:
+    """What :class:`StepPassDetector` must report: the per-frame path's Deriver and one
+    PassDetector per environment, run environment by environment every ``frame_skip`` frames."""
+
+    def __init__(self, num_envs: int, frame_skip: int) -> None:
+        self.deriver = Deriver(SPEC, num_envs)
+        self.passes = [PassDetector(SPEC, frames_per_update=frame_skip) for _ in range(num_envs)]
+        self.frame_skip = frame_skip
+
+    def reset(self, env_indices=None) -> None:
+        for i in range(len(self.passes)) if env_indices is None else env_indices:
+            self.deriver.reset(int(i))
+            self.passes[int(i)].reset()
+
+    def update(self, batch: ObjectBatch, steps: np.ndarray) -> list:
+        out = []
+        for i, step in enumerate(steps.tolist()):
+            frame = self.deriver.apply(batch.frame(i), i)
+            players = np.flatnonzero(frame.category == PLAYER)
+            avatar = int(players[SPEC.avatar_index]) if len(players) > SPEC.avatar_index else None
+            out.append(pass_events(self.passes[i], frame, avatar, step, step * self.frame_skip))
+        return out
+
+    def crashes(self) -> int:
+        """Gates now marked done by a collision (the skier stopped against a pole)."""
+        return sum(s.halted >= HALT_FRAMES for p in self.passes for s in p._state.values())
+
+
+class _CallLog:
+    """An event source that records the calls the fast vector env makes, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def reset(self, env_indices=None) -> None:
+        self.calls.append(("reset", None if env_indices is None else np.array(env_indices)))
+
+    def update(self, batch: ObjectBatch, steps: np.ndarray) -> list:
+        self.calls.append(("update", batch, np.array(steps)))
+        return [[] for _ in range(batch.num_envs)]
+
+
+def _fast_path_calls(num_envs: int, steps: int, seed: int, **pool_args) -> list[tuple]:
+    """Reset and update calls of a real envpool Skiing run; even envs seek gates, odd ones
+    steer at random (they miss gates and crash into poles)."""
+    pytest.importorskip("envpool")  # declared for CPython 3.11-3.13; elsewhere the backend is absent
+    from envs.envpool_vec import EnvpoolAtari
+
+    log = _CallLog()
+    pool = EnvpoolAtari("Skiing", num_envs, num_threads=1, frame_stack=1, screen_size=42,
+                        event_sources=lambda *_: [log], **pool_args)
+    pool.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    seekers = [GateSeeker() for _ in range(0, num_envs, 2)]
+    try:
+        for _ in range(steps):
+            actions = rng.integers(3, size=num_envs)
+            for i, seek in zip(range(0, num_envs, 2), seekers):
+                actions[i] = seek(pool.last_objects.frame(i), pool.last_ram[i], [], rng)
+            pool.step(actions)
+    finally:
+        pool.close()
+    return log.calls
+
+
+def _replay_both(calls: list[tuple], num_envs: int) -> Counter:
+    """Replays ``calls`` into StepPassDetector and the reference; asserts equal events at
+    every step, counts what the run covered."""
+    ref, fast = _PerEnvReference(num_envs, 4), StepPassDetector(SPEC, num_envs, frame_skip=4)
+    covered: Counter = Counter()
+    for call in calls:
+        if call[0] == "reset":
+            ref.reset(call[1])
+            fast.reset(call[1])
+            covered["env resets"] += num_envs if call[1] is None else len(call[1])
+            continue
+        _, batch, steps = call
+        want = ref.update(batch, steps)
+        assert fast.update(batch, steps) == want, f"events differ at update {covered['env-steps']}"
+        covered["env-steps"] += num_envs
+        covered.update(e.key for found in want for e in found)
+        covered["crashed gate-steps"] += ref.crashes()
+    return covered
+
+
+def test_batched_gate_events_equal_the_per_env_detectors_on_a_short_run():
+    # 4 envs for 200 steps, episodes cut after 100: every env restarts within the run.
+    covered = _replay_both(_fast_path_calls(4, 200, seed=4, max_episode_frames=400), 4)
+    assert covered["env-steps"] == 800 and covered["env resets"] == 8, covered
+    assert covered["Gate:pass"] >= 8 and covered["Gate:miss"] >= 1, covered
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_envs, steps, pool_args", [
+    (1, 1200, {}),  # a gate seeker: its runs end (game over) after about 545 steps
+    (16, 400, {"max_episode_frames": 4 * 150}),
+    (64, 120, {"max_episode_frames": 4 * 80, "same_step_reset": True}),
+])
+def test_batched_gate_events_equal_the_per_env_detectors_on_real_runs(num_envs, steps, pool_args):
+    covered = _replay_both(_fast_path_calls(num_envs, steps, seed=num_envs, **pool_args), num_envs)
+    assert covered["env-steps"] == num_envs * steps
+    assert covered["env resets"] >= 2 * num_envs + (num_envs == 1), covered
+    assert covered["Gate:pass"] >= 20 * max(1, num_envs // 16), covered
+    if num_envs > 1:  # random skiers miss gates and crash into poles
+        assert covered["Gate:miss"] >= num_envs // 4 and covered["crashed gate-steps"] >= 1, covered
+
+
+def _random_course(rng: np.random.Generator, num_envs: int, steps: int, slots: int = 10):
+    """Synthetic Skiing batches with what real runs seldom show: a course that stops (a
+    crash) next to or away from the skier, third flags 64 px out and doubled flags (parts
+    that fit two others), rows 1-2 px apart, flags that change ids, a second skier, no
+    skier, objects in any slot.  Yields ``(batch, parts that fit two others)``."""
+    ids = iter(range(1, 1 << 30))
+    courses: list[list[list[int]]] = [[] for _ in range(num_envs)]  # [x, y, flag ids...]
+    skier_x = rng.integers(40, 110, num_envs)
+    for _ in range(steps):
+        cat = np.full((num_envs, slots), -1, np.int16)
+        inst = np.full((num_envs, slots), -1, np.int64)
+        box = np.zeros((num_envs, slots, 4), np.int32)
+        motion = np.zeros((num_envs, slots, 2), np.int32)
+        doubles = 0
+        for e in range(num_envs):
+            speed = int(rng.choice([0, 2, 4, 8]))  # 0: the course stands still
+            skier_x[e] = np.clip(skier_x[e] + rng.integers(-3, 4), 20, 130)
+            objects = [] if rng.random() < 0.05 else [(PLAYER, 1, skier_x[e], 40, 10, 18, 0)]
+            if rng.random() < 0.05:
+                objects.append((PLAYER, 2, 80, 60, 10, 18, 0))
+            if len(courses[e]) < 3 and rng.random() < 0.15:
+                extra = int(rng.choice([0, 0, 0, 64, -32, 0]))  # a third flag, or a double
+                courses[e].append([int(skier_x[e] - rng.integers(5, 40)), int(rng.integers(100, 130)),
+                                   next(ids), next(ids), next(ids), extra, int(rng.choice([0, 0, 1, 2]))])
+            for gate in courses[e]:
+                gate[1] -= speed
+                if rng.random() < 0.03:
+                    gate[2 + rng.integers(3)] = next(ids)  # a flag read anew: a new gate id
+                x, y, left, right, third, extra, skew = gate
+                objects += [(FLAG, left, x, y, 5, 15, -speed),
+                            (FLAG, right, x + 32, y + skew, 5, 15, -speed)]
+                if extra:
+                    objects.append((FLAG, third, x + extra, y, 5, 15, -speed))
+                    doubles += 1
+            courses[e] = [g for g in courses[e] if g[1] > -20]
+            for slot, (c, i, *b, dy) in zip(rng.permutation(slots), objects):
+                cat[e, slot], inst[e, slot], box[e, slot], motion[e, slot] = c, i, b, (0, dy)
+        yield ObjectBatch(CATS, cat, inst, box, motion), doubles
+
+
+def test_batched_gate_events_equal_the_per_env_detectors_on_odd_courses():
+    num_envs, steps = 12, 500
+    rng = np.random.default_rng(0)
+    ref, fast = _PerEnvReference(num_envs, 4), StepPassDetector(SPEC, num_envs, frame_skip=4)
+    step = np.zeros(num_envs, np.int64)
+    covered: Counter = Counter()
+    for batch, doubles in _random_course(rng, num_envs, steps):
+        if rng.random() < 0.1:  # new episodes in a few envs
+            ended = np.flatnonzero(rng.random(num_envs) < 0.2)
+            ref.reset(ended)
+            fast.reset(ended)
+            step[ended] = 0
+        step += 1
+        want = ref.update(batch, step)
+        assert fast.update(batch, step) == want, f"events differ at step {covered['steps']}"
+        covered.update(e.key for found in want for e in found)
+        covered["steps"] += 1
+        covered["doubles"] += doubles
+        covered["crashed gate-steps"] += ref.crashes()
+    assert covered["Gate:pass"] >= 50 and covered["Gate:miss"] >= 50, covered
+    assert covered["doubles"] >= 100 and covered["crashed gate-steps"] >= 20, covered
