@@ -483,12 +483,12 @@ class StepPassDetector:
             paired = fits.any(2)
         q = fits.argmax(2)
         a, b = s, s[rows, q]
-        x = a[..., 0] + a[..., 2]
+        left = a[..., 0] + a[..., 2]  # the gate's left edge: the right edge of its left part
         ids = inst[rows, order]
         return {"a": ids, "b": ids[rows, q], "cat": np.where(paired, category, -1),
                 "part": np.full(paired.shape, part),
                 "offset": np.full(paired.shape, rule.centre_offset),
-                "x": x, "y": np.minimum(a[..., 1], b[..., 1]), "w": np.maximum(1, b[..., 0] - x),
+                "x": left, "y": np.minimum(a[..., 1], b[..., 1]), "w": np.maximum(1, b[..., 0] - left),
                 "h": np.maximum(a[..., 3], b[..., 3]),
                 "moving": (motion[rows, order] != 0).any(-1)}
 

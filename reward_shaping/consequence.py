@@ -185,13 +185,22 @@ def find_mentions(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[i
     return sorted(set(spans))
 
 
+def masked_mentions(text: str, terms: list[str] | tuple[str, ...]) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with every mention of the object replaced by the placeholder, and their spans.
+
+    >>> masked_mentions("Eat the dots.", ["dot"])
+    ('Eat the thing.', [(8, 13)])
+    """
+    return _replace(text, find_mentions(text, terms))
+
+
 def mask_terms(text: str, terms: list[str] | tuple[str, ...]) -> str:
     """``text`` with every mention of the object replaced by the placeholder.
 
     >>> mask_terms("Blue ghosts can be eaten; a ghost's touch is deadly.", ["ghost"])
     'Blue thing can be eaten; a thing touch is deadly.'
     """
-    return _replace(text, find_mentions(text, terms))[0]
+    return masked_mentions(text, terms)[0]
 
 
 def features(vectors: np.ndarray, kinds: list[str]) -> np.ndarray:
@@ -281,7 +290,7 @@ class ConsequenceBackend(Backend):
         """Per sentence: p(good), p(bad), p(none) for event ``kind`` with the object ``terms``."""
         if not sentences:
             return np.zeros((0, len(LABELS)))
-        masked = [_replace(s, find_mentions(s, terms)) for s in sentences]
+        masked = [masked_mentions(s, terms) for s in sentences]
         v = sentence_vectors([m for m, _ in masked], sentences, [sp for _, sp in masked], self.device)
         return self.head.predict(v, [kind] * len(sentences))
 
