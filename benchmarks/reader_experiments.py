@@ -167,8 +167,9 @@ def _frame_view(masked, spans, pool: str) -> np.ndarray:
 
 def _frames_vectors(masked, spans, raw, pool: str, replace_mention: bool) -> np.ndarray:
     base = C.sentence_vectors(masked, raw, spans)
-    frames = _frame_view(masked, spans, pool)
-    return np.hstack([base[:, :2 * _DIM] if replace_mention else base, frames])
+    views = [base[:, i * _DIM:(i + 1) * _DIM] for i, view in enumerate(C.VIEWS)
+             if not (replace_mention and view == "mention")]
+    return np.hstack([*views, _frame_view(masked, spans, pool)])
 
 
 @functools.cache
