@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -55,14 +56,10 @@ import read_accuracy  # noqa: E402  (benchmarks/ is not a package)
 
 from reward_shaping import consequence as C  # noqa: E402
 from reward_shaping import reasoning  # noqa: E402
+from reward_shaping.encoder import MiniLM, embed, load_encoder, span_weights  # noqa: E402
 from reward_shaping.reasoning import Decision, question_for  # noqa: E402
 
 _DIM = 384
-
-
-def _stated(evidence, terms):
-    """The evidence sentences the shipped backend would read."""
-    return [e for e in evidence if C.find_mentions(e.text, terms) and C.is_prose(e.text, terms)]
 
 
 def _corpus():
@@ -153,8 +150,6 @@ def clause_frames(masked: list[str], spans: list[list[tuple[int, int]]]) -> list
 
 
 def _frame_view(masked, spans, pool: str) -> np.ndarray:
-    from reward_shaping.encoder import embed
-
     frames = clause_frames(masked, spans)
     vectors = embed([f for fs in frames for f in fs])
     out, i = [], 0
@@ -209,17 +204,13 @@ class _TunedEncoder:
     """MiniLM with its top ``layers`` fine-tuned with a linear head on the corpus."""
 
     def __init__(self, layers: int, epochs: int, lr: float, seed: int, batch: int = 32) -> None:
-        import torch
-
-        from reward_shaping.encoder import MiniLM, embed, load_encoder
-
         base = load_encoder()
         if not isinstance(base, MiniLM):
             raise SystemExit("exp-finetune needs the plain MiniLM encoder")
         if not 1 <= layers <= len(base.layers):
             raise ValueError(f"layers must be in 1..{len(base.layers)}, got {layers}")
         torch.manual_seed(seed)
-        self.torch, self.base, self.embed = torch, base, embed
+        self.base = base
         self.layers = copy.deepcopy(base.layers)
         self.frozen = len(self.layers) - layers
         for i, layer in enumerate(self.layers):
@@ -252,26 +243,17 @@ class _TunedEncoder:
             layer.eval()
 
     def _logits(self, masked, spans, raw, kinds, train: bool):
-        torch = self.torch
         enc = self.base.tokenizer.encode_batch(list(masked))
         ids = torch.tensor([e.ids for e in enc])
         mask = torch.tensor([e.attention_mask for e in enc])
-        e = self.base.embeddings
         with torch.no_grad():
-            h = e["LayerNorm"](e["word_embeddings"](ids) + e["position_embeddings"](torch.arange(ids.shape[1]))
-                               + e["token_type_embeddings"](torch.zeros_like(ids)))
+            h = self.base.embed_tokens(ids)
         for i, layer in enumerate(self.layers):
             layer.train(train and i >= self.frozen)
             with torch.set_grad_enabled(train and i >= self.frozen):
                 h = layer(h, src_key_padding_mask=mask == 0)
         m = mask.unsqueeze(-1).float()
-        pick = torch.zeros_like(m)
-        for row, encoding in enumerate(enc):
-            for j, (a, b) in enumerate(encoding.offsets):
-                if encoding.attention_mask[j] and b > a and any(a < y and b > x for x, y in spans[row]):
-                    pick[row, j] = 1
-            if not pick[row].any():
-                pick[row] = m[row]
+        pick = span_weights(enc, spans, m)
         norm = torch.nn.functional.normalize
         v = torch.cat([norm((h * m).sum(1) / m.sum(1), dim=1), raw,
                        norm((h * pick).sum(1) / pick.sum(1), dim=1)], dim=1)
@@ -279,9 +261,8 @@ class _TunedEncoder:
         return self.head(torch.cat([v, v * k[:, :1], v * k[:, 1:], k], dim=1))
 
     def predict(self, masked, spans, raw_text, kinds) -> np.ndarray:
-        torch = self.torch
         with torch.no_grad():
-            raw = torch.tensor(self.embed(list(raw_text)))
+            raw = torch.tensor(embed(list(raw_text)))
             return torch.softmax(self._logits(masked, spans, raw, kinds, train=False), dim=1).numpy()
 
 
@@ -339,7 +320,12 @@ class LocalLLMBackend(C.ConsequenceBackend):
         super().__init__(**kwargs)
         self.server = _llm(str(model), int(threads))
         self.llm_margin = float(margin)
+        self.model_path = str(model)
         self.calls, self.seconds = 0, 0.0
+
+    def settings(self) -> dict:
+        # Not the shipped head's: this backend only shares its evidence (evidence_k).
+        return {"model": self.model_path, "margin": self.llm_margin, "evidence_k": self.evidence_k}
 
     def ask(self, game: str, name: str, sentences: list[str], kind: str) -> tuple[float, float]:
         body = "\n".join(f"- {s}" for s in sentences)
@@ -364,7 +350,7 @@ class LocalLLMBackend(C.ConsequenceBackend):
         name = terms[0] if terms else category
         terms = list(terms) or [category]
         question = question_for(name, kind)
-        stated = _stated(evidence, terms)
+        stated = C.stated_evidence(evidence, terms)
         if not stated:
             return Decision("neutral", 1.0, f"not stated: no evidence sentence names the {name}",
                             question=question, evidence=())

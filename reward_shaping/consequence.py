@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from reward_shaping.encoder import embed, embed_spans
-from reward_shaping.qa import head_noun, term_pattern
+from reward_shaping.qa import Evidence, head_noun, term_pattern
 from reward_shaping.reasoning import EVENT_KINDS as KINDS
 from reward_shaping.reasoning import Backend, Decision, question_for
 
@@ -203,6 +203,16 @@ def mask_terms(text: str, terms: list[str] | tuple[str, ...]) -> str:
     return masked_mentions(text, terms)[0]
 
 
+def stated_evidence(evidence: list[Evidence], terms: list[str] | tuple[str, ...]) -> list[Evidence]:
+    """The evidence sentences that name the object and read as prose: what a decision rests on.
+
+    >>> [e.text for e in stated_evidence([Evidence("Avoid the trees.", 0.9),
+    ...                                   Evidence("Ski fast.", 0.8)], ["tree"])]
+    ['Avoid the trees.']
+    """
+    return [e for e in evidence if find_mentions(e.text, terms) and is_prose(e.text, terms)]
+
+
 def features(vectors: np.ndarray, kinds: list[str]) -> np.ndarray:
     """Classifier input: the sentence vector, and a copy of it per non-touch event.
 
@@ -298,7 +308,7 @@ class ConsequenceBackend(Backend):
         name = terms[0] if terms else category
         question = question_for(name, kind)
         terms = list(terms) or [category]
-        stated = [e for e in evidence if find_mentions(e.text, terms) and is_prose(e.text, terms)]
+        stated = stated_evidence(evidence, terms)
         if not stated:
             return Decision("neutral", 1.0, f"not stated: no evidence sentence names the {name}",
                             question=question, evidence=())

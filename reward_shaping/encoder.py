@@ -125,6 +125,15 @@ class MiniLM:
         self.embeddings.to(self.device).eval()
         self.layers.to(self.device).eval()
 
+    def embed_tokens(self, ids):
+        """The encoder's input states ``(b, t, d)`` for token ids ``(b, t)`` (one segment)."""
+        import torch
+
+        e = self.embeddings
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        return e["LayerNorm"](e["word_embeddings"](ids) + e["position_embeddings"](positions)
+                              + e["token_type_embeddings"](torch.zeros_like(ids)))
+
     def _hidden(self, texts: list[str]):
         """Per batch: the tokenizer's encodings, last-layer states ``(b, t, d)`` and the mask."""
         import torch
@@ -134,10 +143,7 @@ class MiniLM:
                 batch = self.tokenizer.encode_batch(list(texts[start:start + _BATCH]))
                 ids = torch.tensor([e.ids for e in batch], device=self.device)
                 mask = torch.tensor([e.attention_mask for e in batch], device=self.device)
-                positions = torch.arange(ids.shape[1], device=self.device)
-                e = self.embeddings
-                h = e["LayerNorm"](e["word_embeddings"](ids) + e["position_embeddings"](positions)
-                                   + e["token_type_embeddings"](torch.zeros_like(ids)))
+                h = self.embed_tokens(ids)
                 pad = mask == 0
                 for layer in self.layers:
                     h = layer(h, src_key_padding_mask=pad)
@@ -164,21 +170,34 @@ class MiniLM:
         A text with no span, or whose spans were cut off by truncation, gets
         its sentence embedding instead.
         """
-        import torch
-
         sentences, selected = [], []
         for i, (batch, h, m) in zip(range(0, len(texts), _BATCH), self._hidden(texts)):
-            pick = torch.zeros_like(m)
-            for row, enc in enumerate(batch):
-                own = spans[i + row]
-                for j, (a, b) in enumerate(enc.offsets):
-                    if enc.attention_mask[j] and b > a and any(a < y and b > x for x, y in own):
-                        pick[row, j] = 1
-                if not pick[row].any():
-                    pick[row] = m[row]
             sentences.append(self._mean(h, m))
-            selected.append(self._mean(h, pick))
+            selected.append(self._mean(h, span_weights(batch, spans[i:i + len(batch)], m)))
         return np.concatenate(sentences).astype(np.float32), np.concatenate(selected).astype(np.float32)
+
+
+def span_weights(encodings: list, spans: list[list[tuple[int, int]]], mask):
+    """Per token, 1 where it overlaps its text's character ``spans``, shaped like ``mask``.
+
+    Args:
+        encodings: The tokenizer's encodings of a batch (their ``offsets``).
+        spans: One list of character spans per encoding.
+        mask: The batch's attention mask ``(b, t, 1)``: a text with no token in
+            its spans (none given, or cut off by truncation) gets its mask, so
+            the span mean falls back to the sentence mean.
+    """
+    import torch
+
+    pick = torch.zeros_like(mask)
+    for row, enc in enumerate(encodings):
+        own = spans[row]
+        for j, (a, b) in enumerate(enc.offsets):
+            if enc.attention_mask[j] and b > a and any(a < y and b > x for x, y in own):
+                pick[row, j] = 1
+        if not pick[row].any():
+            pick[row] = mask[row]
+    return pick
 
 
 class _SentenceTransformersEncoder:
