@@ -79,6 +79,10 @@ class EnvSettings:
         backend: ``gymnasium`` (per-frame detection, one process per env) or
             ``envpool`` (the fast path, :mod:`envs.envpool_vec`); Atari only.
             Runs recorded before the field existed trained on ``gymnasium``.
+        obs: ``pixels`` (84x84 grey frames, ``frame_stack`` of them) or ``objects``
+            (the detector's objects as one float vector, :mod:`envs.slots`); Atari
+            only.  Runs recorded before the field existed saw pixels.
+        obs_stack: With ``obs="objects"``, steps of object vectors per observation.
     """
 
     frame_skip: int = 4
@@ -88,6 +92,8 @@ class EnvSettings:
     max_episode_frames: int = 108_000
     touch_margin: int | None = None
     backend: str = "gymnasium"
+    obs: str = "pixels"
+    obs_stack: int = 1
 
 
 def _quiet_worker() -> None:
@@ -121,6 +127,8 @@ def env_factory(target: Target, settings: EnvSettings, *, track_objects: bool,
             touch_margin=settings.touch_margin,
             track_objects=track_objects,
             record_stats=Monitor,
+            obs=settings.obs,
+            obs_stack=settings.obs_stack,
         )
 
     return thunk
@@ -151,7 +159,8 @@ def make_vec(target: Target, settings: EnvSettings, n_envs: int, seed: int, *,
             target.spec, n_envs, frame_skip=settings.frame_skip,
             frame_stack=settings.frame_stack, sticky_actions=settings.sticky_actions,
             clip_reward=settings.clip_reward, max_episode_frames=settings.max_episode_frames,
-            touch_margin=settings.touch_margin, track_objects=track_objects)
+            touch_margin=settings.touch_margin, track_objects=track_objects, obs=settings.obs,
+            obs_stack=settings.obs_stack)
         venv.seed(seed)
         return venv
     kind = choose_vec_env(vec_env, n_envs)

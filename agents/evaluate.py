@@ -38,7 +38,7 @@ def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: i
                    sticky_actions=settings.sticky_actions, clip_reward=False,
                    max_episode_frames=settings.max_episode_frames,
                    touch_margin=settings.touch_margin, objects_in_info=True,
-                   render_mode="rgb_array")
+                   render_mode="rgb_array", obs=settings.obs, obs_stack=settings.obs_stack)
     obs, _ = env.reset(seed=seed)
     frames, score, touches = [], 0.0, 0
     for step in range(1, max_steps + 1):
@@ -76,6 +76,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gif", type=Path, help="record one annotated episode to this GIF")
     p.add_argument("--gif-every", type=int, default=4, help="keep every k-th step in the GIF")
     p.add_argument("--gif-steps", type=int, default=2000, help="at most this many GIF steps")
+    p.add_argument("--obs", choices=["pixels", "objects"],
+                   help="check that the run observes this (a policy plays on what it was "
+                   "trained on: the run's own observations are always used)")
     p.add_argument("--json", type=Path, help="also write the results as JSON")
     args = p.parse_args(argv)
     for name in ("episodes", "n_envs", "gif_every", "gif_steps"):
@@ -95,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = read_run_config(args.run_dir)
         target = resolve_target(cfg.game)
+        if args.obs is not None and args.obs != cfg.env.obs:
+            # The network's input is the run's observation; another one cannot be fed to it.
+            raise TrainError(f"{args.run_dir} was trained on --obs {cfg.env.obs}, not {args.obs}")
         ckpt = find_checkpoint(args.run_dir)
         device = resolve_device(args.device)
         try:
@@ -105,12 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{cfg.algo} on {target.env_id} ({cfg.shaping} shaping), checkpoint at step "
-          f"{ckpt.step:,}; {args.episodes} episodes, "
+    print(f"{cfg.algo} on {target.env_id} ({cfg.shaping} shaping, {cfg.env.obs} observations), "
+          f"checkpoint at step {ckpt.step:,}; {args.episodes} episodes, "
           f"{'greedy' if args.deterministic else 'sampled'} actions")
     result = evaluate_model(model, target, cfg.env, args.episodes, n_envs=args.n_envs,
                             seed=args.seed, deterministic=args.deterministic, vec_env=cfg.vec_env)
     result["step"] = ckpt.step
+    result["obs"] = cfg.env.obs
     for i, (s, n) in enumerate(zip(result["scores"], result["lengths"])):
         print(f"  episode {i + 1:3d}: score {s:10.1f}  length {n:6d}")
     hns = result["human_normalized"]

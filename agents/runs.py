@@ -46,6 +46,12 @@ class RunConfig:
             are normalised: ``shaped`` (the reward the agent gets, plain
             ``VecNormalize``) or ``game`` (the game reward alone,
             :class:`~reward_shaping.wrappers.GameScaleNormalize`; manual shaping only).
+        reward_processing: What happens to the game's reward before the agent sees
+            it (:data:`REWARD_PROCESSING`): ``sign`` (clipped to -1, 0, +1, DQN's),
+            ``normalize`` (divided by a running std of the return, never clipped) or
+            ``raw``.  The auxiliary reward is added after clipping and before
+            normalisation.  Resolved when the run starts; ``None`` in runs recorded
+            before the field existed (see :func:`reward_processing_of`).
         steps: Total environment steps (all environments together).
         seed: Seed of the model, environments and RNGs.
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda:N``).
@@ -68,6 +74,7 @@ class RunConfig:
     shaping: str = "manual"
     shaping_mode: str = "bonus"
     normalize_by: str = "shaped"
+    reward_processing: str | None = None
     steps: int = 0
     seed: int = 0
     device: str = "auto"
@@ -89,6 +96,64 @@ class RunConfig:
         data = dict(data)
         env = EnvSettings(**data.pop("env", {}))
         return cls(env=env, **data)
+
+
+#: How the game's reward is processed (``RunConfig.reward_processing``), with what it does.
+REWARD_PROCESSING = {
+    "sign": "each game reward clipped to -1, 0 or +1",
+    "normalize": "game reward divided by a running std of the return (not clipped)",
+    "raw": "game reward as the game pays it",
+}
+
+
+def default_reward_processing(choice: str, target: Any, normalize_reward: bool | None) -> str:
+    """Resolve ``--reward-processing`` for a new run.
+
+    ``auto`` is the game's default for Atari games (``sign``, or ``normalize`` where
+    clipping erases the signal: Skiing), and ``raw`` for other environments; a
+    hyperparameter file's ``normalize_reward`` decides normalisation under ``auto``.
+
+    Raises:
+        TrainError: an unknown choice, or one that contradicts ``normalize_reward``.
+    """
+    if choice != "auto" and choice not in REWARD_PROCESSING:
+        raise TrainError(f"--reward-processing must be auto or one of "
+                         f"{', '.join(REWARD_PROCESSING)}, got {choice!r}")
+    clip_default = bool(target.atari and target.spec.clip_reward_default)
+    if choice == "auto":
+        if normalize_reward:
+            return "normalize"
+        if normalize_reward is None and target.atari and not clip_default:
+            return "normalize"
+        return "sign" if clip_default else "raw"
+    if normalize_reward is not None and normalize_reward != (choice == "normalize"):
+        # Two settings would disagree about normalisation; neither may win silently.
+        raise TrainError(f"--reward-processing {choice} contradicts the hyperparameters' "
+                         f"normalize_reward: {normalize_reward}")
+    return choice
+
+
+def reward_processing_of(cfg: RunConfig, target: Any, normalize_reward: bool | None) -> str:
+    """What a run does to the game reward: its field, or for runs recorded before it
+    existed, what their clipping and normalisation settings did."""
+    if cfg.reward_processing is not None:
+        return cfg.reward_processing
+    clip = cfg.env.clip_reward
+    if clip is None:
+        clip = bool(target.atari and target.spec.clip_reward_default)
+    normalize = normalize_reward if normalize_reward is not None else \
+        bool(target.atari and not clip)
+    if clip:
+        return "sign+normalize" if normalize else "sign"
+    return "normalize" if normalize else "raw"
+
+
+def preset_for(target: Any, obs: str) -> str:
+    """The hyperparameter preset of a run: ``atari`` (pixels), ``objects`` (Atari object
+    vectors, :mod:`envs.slots`) or ``classic`` (other Gymnasium envs)."""
+    if not target.atari:
+        return "classic"
+    return "objects" if obs == "objects" else "atari"
 
 
 def resolve_device(device: str) -> str:

@@ -51,6 +51,7 @@ import io
 import itertools
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -65,7 +66,8 @@ import yaml
 
 from agents.cli import HelpFormatter
 
-RESULT_FIELDS = ["game", "algo", "shaping", "seed", "steps", "frames", "final_score",
+RESULT_FIELDS = ["game", "algo", "shaping", "seed", "obs", "reward_processing", "steps",
+                 "frames", "final_score",
                  "final_score_std", "best_score", "human_normalized", "wall_time_s",
                  "steps_per_s", "run_dir"]
 
@@ -74,13 +76,15 @@ TRAIN_OPTIONS: dict[str, type] = {
     "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
     "vec_env": str, "env_backend": str, "device": str, "save_every": int, "aux_scale": float,
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
-    "value_head": str, "shaping_mode": str, "normalize_by": str,
+    "value_head": str, "shaping_mode": str, "normalize_by": str, "obs": str, "obs_stack": int,
+    "reward_processing": str, "torch_threads": int,
 }
 #: Allowed values of the string options that have a fixed set (checked before anything runs).
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "vec_env": ("auto", "dummy", "subproc"), "env_backend": ("auto", "envpool", "gymnasium"),
     "value_head": ("scalar", "hl_gauss"), "shaping_mode": ("bonus", "potential"),
-    "normalize_by": ("shaped", "game"),
+    "normalize_by": ("shaped", "game"), "obs": ("pixels", "objects"),
+    "reward_processing": ("auto", "sign", "normalize", "raw"),
 }
 #: Options that mean something only with manual shaping: left out of ``shaping: none`` runs,
 #: so one ``train`` section serves both arms.
@@ -363,11 +367,14 @@ def run_state(spec: RunSpec, run_dir: Path) -> str:
     return "new"
 
 
-def execute_run(spec: RunSpec, sweep_dir: str, cpus: float) -> dict[str, Any]:
+def execute_run(spec: RunSpec, sweep_dir: str, cpus: float,
+                cores: list[int] | None = None) -> dict[str, Any]:
     """Bring one run to its target (start, resume or nothing); its summary.
 
     Used by both executors (on a Ray worker too), so the start/resume decision
     is taken when the run actually starts, and a retried task resumes.
+    ``cores``: the CPU cores the run may use (the local executor gives each
+    concurrent run its own, so their envpool threads can be bound to them).
 
     Raises:
         RuntimeError: the training process failed or was stopped.
@@ -386,10 +393,15 @@ def execute_run(spec: RunSpec, sweep_dir: str, cpus: float) -> dict[str, Any]:
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {state}\n")
             f.flush()
-            proc = subprocess.run(spec.command(run_dir), stdout=f, stderr=subprocess.STDOUT,
-                                  env=env, cwd=root)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{spec.name} exited with status {proc.returncode}; see {log}")
+            proc = subprocess.Popen(spec.command(run_dir), stdout=f, stderr=subprocess.STDOUT,
+                                    env=env, cwd=root)
+            if cores:
+                # Set before the run builds its threads (seconds of imports later), which
+                # inherit it; a preexec_fn would be unsafe in this threaded executor.
+                os.sched_setaffinity(proc.pid, cores)
+            returncode = proc.wait()
+        if returncode != 0:
+            raise RuntimeError(f"{spec.name} exited with status {returncode}; see {log}")
     return json.loads((run_dir / "summary.json").read_text())
 
 
@@ -423,6 +435,7 @@ def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
         comparable = ev.get("human_normalized") is not None
         rows.append({
             "game": s["game"], "algo": spec.arm, "shaping": s["shaping"], "seed": s["seed"],
+            "obs": s.get("obs"), "reward_processing": s.get("reward_processing"),
             "steps": s["steps"], "frames": s["frames"], "final_score": final,
             "final_score_std": ev.get("std"), "best_score": _best_score(run_dir),
             "human_normalized": human_normalized(s["game"], final)
@@ -445,8 +458,18 @@ def write_results(rows: list[dict[str, Any]], path: Path) -> None:
 
 def run_local(cfg: SweepConfig, specs: list[RunSpec], sweep_dir: Path, workers: int) -> list[str]:
     failures = []
+    free = _core_sets(workers, cfg.cpus)
+
+    def run(spec: RunSpec) -> dict[str, Any]:
+        cores = free.get() if free else None
+        try:
+            return execute_run(spec, str(sweep_dir), cfg.cpus, cores)
+        finally:
+            if free:
+                free.put(cores)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(execute_run, s, str(sweep_dir), cfg.cpus): s for s in specs}
+        futures = {pool.submit(run, s): s for s in specs}
         for i, fut in enumerate(as_completed(futures), 1):
             spec = futures[fut]
             try:
@@ -456,6 +479,21 @@ def run_local(cfg: SweepConfig, specs: list[RunSpec], sweep_dir: Path, workers: 
                 failures.append(str(err))
                 print(f"[{i}/{len(specs)}] FAILED {err}", flush=True)
     return failures
+
+
+def _core_sets(workers: int, cpus: float) -> queue.Queue | None:
+    """Disjoint sets of ``cpus`` cores each, one per concurrent run, or ``None`` where this
+    machine cannot give every run its own (then runs share all cores, unbound)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    size = max(1, int(cpus))
+    if workers * size > len(allowed):
+        return None
+    free: queue.Queue = queue.Queue()
+    for k in range(workers):
+        free.put(allowed[k * size:(k + 1) * size])
+    return free
 
 
 def run_ray(cfg: SweepConfig, specs: list[RunSpec], sweep_dir: Path, address: str | None,

@@ -44,21 +44,30 @@ from agents.cli import HelpFormatter
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
 from agents.runs import (
     CONFIG_FILE,
+    REWARD_PROCESSING,
     TABLE_FILE,
     RunConfig,
     TrainError,
+    default_reward_processing,
+    preset_for,
     read_run_config,
     resolve_device,
+    reward_processing_of,
 )
 from envs.atari import choose_backend
 from envs.envpool_vec import envpool_available
 from envs.games import UnknownGameError
+from envs.slots import OBS_KINDS, NoObjectsError, SlotLayout
 from reward_shaping.wrappers import SHAPING_MODES, find_shaper
 
 log = logging.getLogger("agents.train")
 
 STOPPED = 130
-DEFAULT_STEPS = {"atari": 10_000_000, "classic": 500_000}
+#: Where the auxiliary reward enters, per reward processing (printed at the start of a run).
+_AUX_NOTE = {"sign": "; the auxiliary reward is added after clipping, at its table value",
+             "normalize": "; the auxiliary reward is added before, and divided with it",
+             "raw": "; the auxiliary reward is added at its table value"}
+DEFAULT_STEPS = {"atari": 10_000_000, "objects": 10_000_000, "classic": 500_000}
 
 
 def _validate(cfg: RunConfig, target: Target) -> None:
@@ -80,6 +89,23 @@ def _validate(cfg: RunConfig, target: Target) -> None:
         # Manual shaping needs the object detector, which exists for Atari games only.
         raise TrainError(f"{target.env_id} is not an Atari game with an object detector; "
                          "use --shaping none")
+    if cfg.env.obs not in OBS_KINDS:
+        raise TrainError(f"--obs must be one of {', '.join(OBS_KINDS)}, got {cfg.env.obs!r}")
+    if cfg.env.obs == "objects":
+        # Object observations come from the detector, which exists for Atari games only.
+        if not target.atari:
+            raise TrainError(f"--obs objects needs an Atari game with an object detector; "
+                             f"{target.env_id} is not one")
+        if cfg.env.obs_stack < 1:
+            raise TrainError(f"--obs-stack must be >= 1, got {cfg.env.obs_stack}")
+        try:
+            SlotLayout.from_game(target.spec)
+        except NoObjectsError as err:
+            raise TrainError(f"--obs objects: {err}") from None
+    if cfg.normalize_by == "game" and cfg.reward_processing not in (None, "normalize"):
+        # Nothing is normalised: the flag would be silently ignored.
+        raise TrainError(f"--normalize-by game needs --reward-processing normalize, "
+                         f"not {cfg.reward_processing}")
     for name in ("steps", "save_every"):
         if getattr(cfg, name) < 1:
             raise TrainError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
@@ -111,19 +137,15 @@ class Run:
         self.resume = resume
         self.progress = progress
         self.target = resolve_target(cfg.game)
-        self.preset = "atari" if self.target.atari else "classic"
+        self.preset = preset_for(self.target, cfg.env.obs)
 
     def _hparams(self):
         return load_config(self.cfg.algo, self.preset, self.cfg.hparams_file,
                            self.cfg.hparams or None)
 
     def _normalize_reward(self, hp) -> bool:
-        if hp.normalize_reward is not None:
-            return bool(hp.normalize_reward)
-        if not self.target.atari:
-            return False
-        clip = self.cfg.env.clip_reward
-        return not (self.target.spec.clip_reward_default if clip is None else clip)
+        processing = reward_processing_of(self.cfg, self.target, hp.normalize_reward)
+        return processing in ("normalize", "sign+normalize")
 
     def _reward_table(self, resumed: bool):
         """Build (or load from cache) the table; a resumed run reuses its own copy.
@@ -232,9 +254,16 @@ class Run:
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"
         shaping = f"{cfg.shaping}/{cfg.shaping_mode}" if table is not None else cfg.shaping
+        processing = reward_processing_of(cfg, self.target, hp.normalize_reward)
+        obs = cfg.env.obs if self.target.atari else "the env's own"
+        if self.target.atari and cfg.env.obs == "objects" and cfg.env.obs_stack > 1:
+            obs += f" (last {cfg.env.obs_stack} steps)"
         print(f"training {cfg.algo} on {self.target.env_id} ({shaping} shaping) for "
-              f"{cfg.steps:,} steps: {hp.n_envs} envs ({backend}), device {model.device}, "
-              f"run dir {self.run_dir}", flush=True)
+              f"{cfg.steps:,} steps: {hp.n_envs} envs ({backend}), observations: {obs}, "
+              f"device {model.device}, run dir {self.run_dir}\n"
+              f"reward processing: {processing} ("
+              f"{REWARD_PROCESSING.get(processing, 'clipped to its sign, then normalised')}"
+              f"{_AUX_NOTE.get(processing, '') if table is not None else ''})", flush=True)
         first_step = model.num_timesteps
         try:
             with stop:
@@ -259,7 +288,8 @@ class Run:
             return STOPPED
         venv.close()
         evaluation = self.evaluate(model, hp) if cfg.eval_episodes else None
-        self.write_summary(model, table, state()["wall_time"], sps, callback, evaluation, device)
+        self.write_summary(model, hp, table, state()["wall_time"], sps, callback, evaluation,
+                           device)
         return 0
 
     def evaluate(self, model, hp) -> dict[str, Any]:
@@ -271,7 +301,8 @@ class Run:
                               seed=self.cfg.seed + 1_000_000,
                               deterministic=self.cfg.eval_deterministic, vec_env=self.cfg.vec_env)
 
-    def write_summary(self, model, table, wall: float, sps: float, callback, evaluation, device):
+    def write_summary(self, model, hp, table, wall: float, sps: float, callback, evaluation,
+                      device):
         from reward_shaping.table import atomic_write_text
 
         recent = list(callback.scores)
@@ -280,6 +311,9 @@ class Run:
             "shaping": self.cfg.shaping, "shaping_mode": self.cfg.shaping_mode,
             "seed": self.cfg.seed, "device": device,
             "env_backend": self.cfg.env.backend if self.target.atari else "gymnasium",
+            "obs": self.cfg.env.obs if self.target.atari else None,
+            "obs_stack": self.cfg.env.obs_stack if self.target.atari else None,
+            "reward_processing": reward_processing_of(self.cfg, self.target, hp.normalize_reward),
             "steps": int(model.num_timesteps),
             "frames": int(model.num_timesteps) * (self.cfg.env.frame_skip if self.target.atari else 1),
             "wall_time_s": round(wall, 2), "steps_per_s": round(sps, 1),
@@ -316,6 +350,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "paper's; it changes the task), potential pays gamma*Phi(s')-Phi(s) with Phi "
                    "the event reward so far in the episode and 0 at terminal states "
                    "(Ng et al. 1999: the optimal policy is kept)")
+    p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
+                   help="Atari observations: pixels (84x84 grey frames) or objects (every "
+                   "detected object as present, x, y, w, h, dx, dy per slot of the game's "
+                   "layout: python -m envs.inspect GAME --layout; an MLP learns from it at the "
+                   "emulator's speed). Default pixels; a resumed run keeps its own")
+    p.add_argument("--obs-stack", type=int, default=None,
+                   help="with --obs objects: steps of object vectors per observation (default 1)")
+    p.add_argument("--reward-processing", default=None,
+                   choices=["auto", *REWARD_PROCESSING],
+                   help="what the agent sees of the game reward: sign (clipped to -1/0/+1), "
+                   "normalize (divided by a running return std) or raw; the auxiliary reward is "
+                   "added after clipping. auto: sign, except normalize for games whose reward "
+                   "clipping would erase (Skiing), raw for non-Atari envs")
     p.add_argument("--normalize-by", default="shaped", choices=["shaped", "game"],
                    help="where rewards are normalised (Skiing and other unclipped games): divide "
                    "by the std of the shaped return (shaped) or of the game's return alone "
@@ -349,6 +396,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="decay the auxiliary weight linearly over this many steps (0: constant)")
     p.add_argument("--final-weight", type=float, default=0.0,
                    help="auxiliary weight after annealing, as a fraction")
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="torch's CPU threads (default: 1 with --obs objects, whose small MLP "
+                   "only slows the emulator's threads down with more; torch's own otherwise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if args.game is None and args.resume is None:
@@ -366,10 +416,11 @@ def _steps(value: float | None, flag: str) -> int | None:
 
 def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     target = resolve_target(args.game)
-    preset = "atari" if target.atari else "classic"
+    obs = args.obs or "pixels"
+    preset = preset_for(target, obs)
     try:
         backend = choose_backend(args.env_backend, target.spec,
-                                 track_objects=args.shaping == "manual")
+                                 track_objects=args.shaping == "manual" or obs == "objects")
     except ValueError as err:
         raise TrainError(f"--env-backend: {err}") from None
     hp_overrides: dict[str, Any] = {"n_envs": args.n_envs} if args.n_envs is not None else {}
@@ -384,10 +435,22 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         manual=args.manual, overrides=args.overrides, aux_scale=args.aux_scale,
         anneal_steps=int(args.anneal_steps), final_weight=args.final_weight,
         hparams_file=str(args.config) if args.config else None,
-        env=EnvSettings(max_episode_frames=args.max_episode_frames, backend=backend),
+        env=EnvSettings(max_episode_frames=args.max_episode_frames, backend=backend, obs=obs,
+                        obs_stack=1 if args.obs_stack is None else args.obs_stack),
     )
+    if args.obs_stack is not None and obs != "objects":
+        raise TrainError("--obs-stack needs --obs objects (pixels stack 4 frames)")
     _validate(cfg, target)
     hp = load_config(cfg.algo, preset, cfg.hparams_file, hp_overrides or None)
+    if obs == "objects" and getattr(hp, "policy", "MlpPolicy") != "MlpPolicy":
+        # An object vector is not an image: a CNN policy cannot take it.
+        raise TrainError(f"--obs objects needs policy: MlpPolicy, the hyperparameters say "
+                         f"{hp.policy}")
+    cfg.reward_processing = default_reward_processing(args.reward_processing or "auto", target,
+                                                      hp.normalize_reward)
+    if target.atari:
+        cfg.env.clip_reward = cfg.reward_processing == "sign"
+    _validate(cfg, target)
     cfg.hparams = asdict(hp)
     run_dir = args.out or default_run_dir(cfg, target)
     if (run_dir / CONFIG_FILE).exists():
@@ -402,6 +465,16 @@ def _resume_config(args: argparse.Namespace) -> RunConfig:
         raise TrainError(f"cannot resume: {err}") from None
     if args.game is not None and resolve_target(args.game) != resolve_target(cfg.game):
         raise TrainError(f"{args.resume} trains {cfg.game}, not {args.game}")
+    recorded_processing = reward_processing_of(cfg, resolve_target(cfg.game),
+                                               cfg.hparams.get("normalize_reward"))
+    for flag, given, recorded in (("--obs", args.obs, cfg.env.obs),
+                                  ("--obs-stack", args.obs_stack, cfg.env.obs_stack),
+                                  ("--reward-processing", args.reward_processing,
+                                   recorded_processing)):
+        if given is not None and given != "auto" and given != recorded:
+            # The policy was trained on the run's own inputs and rewards.
+            raise TrainError(f"{args.resume} trains with {flag} {recorded}; it cannot resume "
+                             f"with {flag} {given} (start a new run instead)")
     if cfg.env.backend == "envpool" and not envpool_available():
         # The other backend detects contacts differently: no silent switch mid-run.
         raise TrainError(f"{args.resume} trains on the envpool backend, which is not installed "
@@ -412,6 +485,26 @@ def _resume_config(args: argparse.Namespace) -> RunConfig:
     if args.device != "auto":
         cfg.device = args.device
     return cfg
+
+
+def _set_torch_threads(threads: int | None, cfg: RunConfig) -> None:
+    """Torch's intra-op threads for this process.
+
+    On a CPU an object-observation MLP gains nothing from more threads, and idle
+    OpenMP threads spinning after each op slowed envpool's emulator threads:
+    A2C on Skiing objects ran 1,384 steps/s with 2 torch threads and 1,776 with
+    one on 2 cores (``benchmarks/RESULTS.md``).
+    """
+    import torch
+
+    if threads is None:
+        if cfg.env.obs != "objects":
+            return
+        threads = 1
+    # Zero or fewer threads is not a setting torch can take.
+    if threads < 1:
+        raise TrainError(f"--torch-threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
 
 
 def write_config(run_dir: Path, cfg: RunConfig) -> None:
@@ -436,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             (cfg, run_dir), resume = _new_config(args), False
         run = Run(cfg, run_dir, resume, progress=not args.no_progress)
         resolve_device(cfg.device)  # fail before writing anything
+        _set_torch_threads(args.torch_threads, cfg)
         if not resume:
             write_config(run_dir, cfg)
         elif args.steps is not None or args.device != "auto":

@@ -24,6 +24,12 @@ Usage::
     python benchmarks/train_throughput.py Skiing --steps 2000 --n-envs 16 64 --device cpu
     python benchmarks/train_throughput.py Skiing --steps 8192 --n-envs 16 64 256 --repeat 2
     python benchmarks/train_throughput.py Skiing --steps 8192 --n-envs 16 64 --env-only
+    python benchmarks/train_throughput.py Skiing --obs objects --steps 40000 --n-envs 16 32 64 --repeat 2
+
+With ``--obs objects`` the agents observe the detector's objects (``agents.train --obs
+objects``, an MLP policy); shaping ``none`` then still extracts objects (the
+observation needs them) but detects no contacts.  ``benchmarks/step_breakdown.py``
+says where such a step's time goes.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ def run(game: str, backend: str, shaping: str, n_envs: int, args: argparse.Names
            "--env-backend", backend, "--shaping", shaping, "--steps", str(args.steps),
            "--n-envs", str(n_envs), "--device", args.device, "--vec-env", args.vec_env,
            "--eval-episodes", "0", "--no-progress", "--save-every", str(10 * args.steps),
-           "--out", str(out)]
+           "--obs", args.obs, "--out", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
@@ -64,7 +70,7 @@ def env_side(game: str, backend: str, shaping: str, n_envs: int, args: argparse.
     from reward_shaping.wrappers import ManualRewardVecEnv
 
     target = resolve_target(game)
-    venv = make_vec(target, EnvSettings(backend=backend), n_envs, seed=0,
+    venv = make_vec(target, EnvSettings(backend=backend, obs=args.obs), n_envs, seed=0,
                     track_objects=shaping == "manual", vec_env=args.vec_env)
     if shaping == "manual":
         venv = ManualRewardVecEnv(venv, build_reward_table(target.name))
@@ -93,6 +99,8 @@ def main() -> None:
     p.add_argument("--backends", nargs="+", default=["gymnasium", "envpool"],
                    choices=["gymnasium", "envpool"])
     p.add_argument("--shaping", nargs="+", default=["none", "manual"], choices=["none", "manual"])
+    p.add_argument("--obs", default="pixels", choices=["pixels", "objects"],
+                   help="what the agent observes (agents.train --obs)")
     p.add_argument("--device", default="auto")
     p.add_argument("--vec-env", default="auto", choices=["auto", "dummy", "subproc"],
                    help="today's path: in-process or one process per env")
@@ -116,6 +124,7 @@ def main() -> None:
                         s = measure(args.game, backend, shaping, n, args,
                                     Path(tmp) / f"{backend}-{shaping}-{n}-{rep}")
                         results.append({"backend": backend, "shaping": shaping, "n_envs": n,
+                                        "obs": args.obs,
                                         "round": rep, "steps": s["steps"],
                                         "steps_per_s": s["steps_per_s"], "device": s["device"]})
                         print(f"{args.game} {args.algo} {backend:<9} shaping={shaping:<6} "
@@ -133,7 +142,8 @@ def main() -> None:
 
     cols = [(b, s) for b in args.backends for s in args.shaping]
     what = "env stack only, random actions" if args.env_only else args.algo
-    print(f"\n{args.game}, {what}, {args.steps} steps per run, best of {args.repeat}, "
+    print(f"\n{args.game}, {what}, obs {args.obs}, {args.steps} steps per run, "
+          f"best of {args.repeat}, "
           f"device {results[0]['device']}, {platform.node()}, {os.cpu_count()} cores")
     print("| envs | " + " | ".join(f"{'today' if b == 'gymnasium' else 'fast'} {s}"
                                     for b, s in cols)

@@ -30,6 +30,8 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from envs.games import GameSpec, resolve_game
+from envs.observations import ObjectObservation
+from envs.slots import SlotLayout, check_obs, check_stack
 from envs.wrappers import InteractionInfo, ObjectTracker, SignReward
 
 
@@ -75,6 +77,8 @@ def make_env(
     objects_in_info: bool = False,
     record_stats: bool | Callable[[gym.Env], gym.Env] = True,
     render_mode: str | None = None,
+    obs: str = "pixels",
+    obs_stack: int = 1,
 ) -> gym.Env:
     """Build one preprocessed Atari environment.
 
@@ -106,6 +110,11 @@ def make_env(
             ``True`` uses Gymnasium's ``RecordEpisodeStatistics``; a callable
             (e.g. SB3's ``Monitor``) is applied at the same place instead.
         render_mode: ``"rgb_array"`` to get raw RGB frames from ``env.render()``.
+        obs: ``"pixels"`` (the preprocessed frames) or ``"objects"``: every
+            detected object as one float32 vector (:mod:`envs.slots`; the tracker
+            then runs even without ``track_objects``, and ``frame_stack`` does not
+            apply).
+        obs_stack: With ``obs="objects"``, steps of object vectors per observation.
 
     Returns:
         The wrapped environment.
@@ -113,8 +122,13 @@ def make_env(
     Raises:
         envs.games.UnknownGameError: unknown game name.
         ValueError: an argument out of range.
+        envs.slots.NoObjectsError: ``obs="objects"`` for a game without objects.
     """
     spec = game if isinstance(game, GameSpec) else resolve_game(game)
+    objects = check_obs(obs) == "objects"
+    if objects:
+        SlotLayout.from_game(spec, check_stack(obs_stack))  # fails early for games without objects
+    track_objects = track_objects or objects
     check_env_args(frame_skip=frame_skip, frame_stack=frame_stack, noop_max=noop_max,
                    sticky_actions=sticky_actions, max_episode_frames=max_episode_frames,
                    track_objects=track_objects, ram_in_info=ram_in_info,
@@ -140,10 +154,12 @@ def make_env(
         terminal_on_life_loss=terminal_on_life_loss,
         grayscale_obs=grayscale,
     )
-    if frame_stack > 1:
+    if frame_stack > 1 and not objects:
         env = gym.wrappers.FrameStackObservation(env, frame_stack)
     if track_objects:
         env = InteractionInfo(env, ram_in_info=ram_in_info, objects_in_info=objects_in_info)
+    if objects:
+        env = ObjectObservation(env, obs_stack)
     if record_stats is True:
         env = gym.wrappers.RecordEpisodeStatistics(env)
     elif callable(record_stats):

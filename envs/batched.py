@@ -95,6 +95,41 @@ class ObjectBatch:
         """:meth:`frame` of every environment."""
         return [self.frame(i) for i in range(self.num_envs)]
 
+    def rows(self, env_indices: Sequence[int] | np.ndarray) -> ObjectBatch:
+        """The batch of these environments only."""
+        rows = np.asarray(env_indices, np.intp)
+        return ObjectBatch(self.categories, self.category[rows], self.instance[rows],
+                           self.box[rows], self.motion[rows])
+
+    def replace_rows(self, env_indices: Sequence[int] | np.ndarray, other: ObjectBatch
+                     ) -> ObjectBatch:
+        """A copy whose rows ``env_indices`` are ``other``'s rows (padded to the wider ``K``)."""
+        a, b = _widen_batch(self, other.num_slots), _widen_batch(other, self.num_slots)
+        rows = np.asarray(env_indices, np.intp)
+        out = [x.copy() for x in (a.category, a.instance, a.box, a.motion)]
+        for x, y in zip(out, (b.category, b.instance, b.box, b.motion)):
+            x[rows] = y
+        return ObjectBatch(self.categories, *out)
+
+    def concat(self, other: ObjectBatch) -> ObjectBatch:
+        """The objects of both batches, ``other``'s slots after these (same environments)."""
+        return ObjectBatch(self.categories,
+                           *(np.concatenate([x, y], axis=1) for x, y in zip(
+                               (self.category, self.instance, self.box, self.motion),
+                               (other.category, other.instance, other.box, other.motion))))
+
+
+def _widen_batch(batch: ObjectBatch, k: int) -> ObjectBatch:
+    """``batch`` with empty slots appended up to ``k`` slots."""
+    extra = k - batch.num_slots
+    if extra <= 0:
+        return batch
+    n = batch.num_envs
+    return batch.concat(ObjectBatch(batch.categories, np.full((n, extra), -1, np.int16),
+                                    np.zeros((n, extra), np.int64),
+                                    np.ones((n, extra, 4), np.int32),
+                                    np.zeros((n, extra, 2), np.int32)))
+
 
 def _check_num_envs(num_envs: int) -> int:
     # A batch of zero environments would make every call a silent no-op.
@@ -164,6 +199,17 @@ class _Slots:
         self.present[s] = on if off is None else on | (was & ~off)
         self.new[s] |= new
         return new
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every per-env array (the views ``x, y, w, h`` live in ``box``)."""
+        n = self.present.shape[1]
+        return {k: v.copy() for k, v in vars(self).items()
+                if isinstance(v, np.ndarray) and v.base is None and v.shape[-1:] == (n,)}
+
+    def restore(self, saved: dict[str, np.ndarray], envs: np.ndarray) -> None:
+        """Put the ``saved`` state of environments ``envs`` (a boolean mask) back."""
+        for k, v in saved.items():
+            getattr(self, k)[..., envs] = v[..., envs]
 
     def renew(self, s: int | slice, on: np.ndarray) -> None:
         """Slot(s) ``s`` get a new object where ``on`` (OCAtari creates one every frame)
@@ -900,15 +946,35 @@ class BatchedExtractor:
         mask[:, envs] = True
         self._fresh_ids(mask)
 
-    def update(self, ram: np.ndarray) -> ObjectBatch:
-        """Advance every environment by one frame and return the objects of all of them.
+    def update(self, ram: np.ndarray, env_indices: Sequence[int] | np.ndarray | None = None
+               ) -> ObjectBatch:
+        """Advance environments by one frame and return their objects.
 
         Args:
-            ram: ``(n, 128)`` uint8, the RAM of all ``n`` environments.
+            ram: ``(n, 128)`` uint8, the RAM of all ``n`` environments, or ``(m, 128)``
+                for the ``m`` environments of ``env_indices``.
+            env_indices: Advance only these environments (e.g. the first frame of
+                episodes restarted within a step); the others keep their state.  The
+                batch then has their ``m`` rows.  Costs a full update.
         """
+        if env_indices is None:
+            return self._update(_check_ram(ram, self.num_envs))
+        rows = _env_rows(env_indices, self.num_envs)
+        full = np.zeros((self.num_envs, 128), np.uint8)
+        full[rows] = _check_ram(ram, len(rows))
+        others = np.ones(self.num_envs, bool)
+        others[rows] = False
+        # The readers work on all envs at once: run them on all, then put the
+        # others' state back as it was.
+        saved = self._slots.state()
+        batch = self._update(full)
+        self._slots.restore(saved, others)
+        return batch.rows(rows)
+
+    def _update(self, ram: np.ndarray) -> ObjectBatch:
         # Widened first (OCAtari's arithmetic on int64 bytes is what ObjectExtractor
         # computes), byte-major so that ram[j] is byte j of every env.
-        ram = np.ascontiguousarray(_check_ram(ram, self.num_envs).T, dtype=np.int64)
+        ram = np.ascontiguousarray(ram.T, dtype=np.int64)
         st = self._slots
         xy0 = st.box[:2].copy()
         st.new[:] = False
@@ -956,11 +1022,14 @@ class FallbackExtractor:
         for i in _env_rows(env_indices, self.num_envs).tolist():
             self._extractor.reset(i)
 
-    def update(self, ram: np.ndarray) -> ObjectBatch:
-        """Advance every environment by one frame (``ram``: ``(n, 128)`` uint8)."""
-        frames = self._extractor.update(_check_ram(ram, self.num_envs))
+    def update(self, ram: np.ndarray, env_indices: Sequence[int] | np.ndarray | None = None
+               ) -> ObjectBatch:
+        """Advance environments by one frame (``ram``: ``(n, 128)`` uint8, or ``(m, 128)``
+        for the ``m`` environments of ``env_indices``, whose rows the batch then has)."""
+        rows = _env_rows(env_indices, self.num_envs)
+        frames = self._extractor.update(_check_ram(ram, len(rows)), rows.tolist())
         k = self.num_slots = max(self.num_slots, *(len(f) for f in frames))
-        n = self.num_envs
+        n = len(rows)
         category = np.full((n, k), -1, np.int16)
         instance = np.zeros((n, k), np.int64)
         box = np.ones((n, k, 4), np.int32)

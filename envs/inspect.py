@@ -6,6 +6,7 @@ Usage::
     python -m envs.inspect Freeway --steps 200 --policy UP --every 1
     python -m envs.inspect MsPacman --steps 400 --gif pacman.gif --png last.png
     python -m envs.inspect Skiing --steps 1200 --gif              # -> Skiing.gif
+    python -m envs.inspect Skiing --layout                        # the object observation
 
 Each printed step lists the objects (category, instance, x, y, w, h, dx, dy)
 and the events that began in it (``TOUCH``, and ``PASS`` / ``MISS`` for
@@ -31,6 +32,7 @@ from envs.atari import make_env
 from envs.games import UnknownGameError, resolve_game
 from envs.interactions import INTERACTIONS_KEY, InteractionEvent
 from envs.objects import ObjectRecord
+from envs.slots import SlotLayout
 
 _SCALE = 3
 #: Box colour and label of each event kind in the images.
@@ -110,6 +112,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "see --list-actions",
     )
     p.add_argument("--list-actions", action="store_true", help="print the game's action names and exit")
+    p.add_argument("--layout", action="store_true",
+                   help="print the game's object-observation layout (agents.train --obs objects: "
+                   "the slots per category and where they start in the vector) and exit")
+    p.add_argument("--obs-stack", type=int, default=1, metavar="K",
+                   help="with --layout: steps of object vectors per observation (default 1)")
     p.add_argument(
         "--every",
         type=int,
@@ -138,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownGameError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.layout:
+        try:
+            print(SlotLayout.from_game(spec, args.obs_stack).describe())
+        except ValueError as err:  # no objects, or a bad --obs-stack
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.gif == Path(""):
         args.gif = Path(f"{spec.name}.gif")
     want_frames = args.gif is not None or args.png is not None

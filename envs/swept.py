@@ -376,6 +376,7 @@ class StepPassDetector:
         # The previous step's derived objects of each env, (3, n, width): the ids of
         # their two parts and their own (-1: none).  An id lasts while its parts pair up.
         self._derived = np.full((3, num_envs, 1), -1, np.int64)
+        self._gates: dict[str, np.ndarray] | None = None  # the latest derived objects
         # PassDetector's crossing state of the objects each env saw at its last update
         # with an avatar, (len(_STATE), n, width); id -1: none.
         self._state = np.full((len(_STATE), num_envs, 1), -1, np.int64)
@@ -398,16 +399,13 @@ class StepPassDetector:
             batch: The objects of all ``num_envs`` environments after this step.
             steps: ``(num_envs,)`` agent step number of each environment in its episode.
         """
-        if batch.num_envs != self.num_envs:
-            raise ValueError(f"expected objects of {self.num_envs} environments, "
-                             f"got {batch.num_envs}")
+        self.derive(batch)
         events: list[list[InteractionEvent]] = [[] for _ in range(self.num_envs)]
         if not self.active:
             return events
+        gates = self._gates
         cat = np.asarray(batch.category)
         box = np.asarray(batch.box, np.int64)
-        gates = self._derive(cat, np.asarray(batch.instance, np.int64), box,
-                             np.asarray(batch.motion))
         # The avatar: the avatar_index-th object of its category; no avatar, no update.
         is_av = cat == self._avatar
         av_mask = is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1)
@@ -423,6 +421,39 @@ class StepPassDetector:
                 object_box=tuple(int(gates[k][e, g]) for k in "xywh"),
                 kind="pass" if verdict[e, g] == _PASS else "miss"))
         return events
+
+    def derive(self, batch: ObjectBatch) -> None:
+        """Derive the objects of ``batch`` without deciding passes (see :meth:`derived`).
+
+        For observers that need the derived objects of a step that :meth:`update`
+        does not see, such as the first frame of an episode restarted within a
+        step: rows whose parts did not change keep their ids.
+        """
+        if batch.num_envs != self.num_envs:
+            raise ValueError(f"expected objects of {self.num_envs} environments, "
+                             f"got {batch.num_envs}")
+        if self.active:
+            self._gates = self._derive(np.asarray(batch.category),
+                                       np.asarray(batch.instance, np.int64),
+                                       np.asarray(batch.box, np.int64), np.asarray(batch.motion))
+
+    def derived(self) -> ObjectBatch:
+        """The derived objects after the latest :meth:`update` or :meth:`derive`, as a batch.
+
+        ``(n, W)`` slots in :class:`~envs.derived.Deriver`'s order, ``-1`` where
+        none; ``instance`` the derived ids, ``motion`` the left part's.  Zero slots
+        for games without derived objects or before the first update.
+        """
+        n = self.num_envs
+        gates = self._gates
+        if gates is None:
+            return ObjectBatch(self.spec.categories, np.zeros((n, 0), np.int16),
+                               np.zeros((n, 0), np.int64), np.zeros((n, 0, 4), np.int32),
+                               np.zeros((n, 0, 2), np.int32))
+        return ObjectBatch(self.spec.categories, gates["cat"].astype(np.int16),
+                           np.where(gates["cat"] >= 0, gates["id"], 0),
+                           np.stack([gates[k] for k in "xywh"], axis=-1).astype(np.int32),
+                           gates["motion"].astype(np.int32))
 
     def _derive(self, cat: np.ndarray, inst: np.ndarray, box: np.ndarray,
                 motion: np.ndarray) -> dict[str, np.ndarray]:
@@ -462,7 +493,7 @@ class StepPassDetector:
             shape = (n, 1)
             return {"a": np.full(shape, -1), "b": np.full(shape, -1), "cat": np.full(shape, -1),
                     **{k: np.zeros(shape, np.int64) for k in ("part", "offset", *"xywh")},
-                    "moving": np.zeros(shape, bool)}
+                    "moving": np.zeros(shape, bool), "motion": np.zeros((*shape, 2), np.int64)}
         # Each env's parts from left to right, equal x in slot order (_pairs' stable sort):
         # sort keys x * k + slot, the padding (no part) last.
         k = parts.shape[1]
@@ -490,7 +521,7 @@ class StepPassDetector:
                 "offset": np.full(paired.shape, rule.centre_offset),
                 "x": left, "y": np.minimum(a[..., 1], b[..., 1]), "w": np.maximum(1, b[..., 0] - left),
                 "h": np.maximum(a[..., 3], b[..., 3]),
-                "moving": (motion[rows, order] != 0).any(-1)}
+                "moving": (motion[rows, order] != 0).any(-1), "motion": motion[rows, order]}
 
     def _cross(self, gates: dict[str, np.ndarray], cat: np.ndarray, box: np.ndarray,
                av_box: np.ndarray, has_av: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -242,6 +242,42 @@ def test_other_games_fall_back_to_ocatari_per_env():
     assert batch.category.shape == (3, extractor.num_slots) and batch.box.shape[1:] == (extractor.num_slots, 4)
 
 
+@pytest.mark.parametrize("game", ["Skiing", "MsPacman", "Frostbite"])
+def test_updating_some_envs_reads_them_as_alone_and_leaves_the_others(game):
+    """``update(ram, env_indices)`` (an episode restarted within a step reads its first frame
+    alone): each env sees only its own frames, as a reader of its own would."""
+    if game == "Frostbite":  # no batched reader: OCAtari per env behind the same interface
+        streams = [record(game, seed, frames=400) for seed in range(3)]
+        rams, starts = np.stack([r for r, _ in streams], 1), np.stack([s for _, s in streams], 1)
+    else:
+        rams, starts = recorded(game)
+        rams, starts = rams[:800, :3], starts[:800, :3]
+    n = 3
+    extractor = make_extractor(game, n)
+    alone = [ObjectExtractor(game, 1) for _ in range(n)]
+    rng = np.random.default_rng(0)
+    partial = 0
+    for t in range(len(rams)):
+        rows = np.flatnonzero(rng.random(n) < 0.6)
+        if not rows.size:
+            continue
+        restart = rows[starts[t, rows]]
+        extractor.reset(restart)
+        for i in restart:
+            alone[i].reset()
+        full = rows.size == n and rng.random() < 0.5
+        batch = extractor.update(rams[t]) if full else extractor.update(rams[t, rows], rows)
+        partial += not full
+        assert batch.num_envs == (n if full else rows.size)
+        for j, i in enumerate(rows):
+            [want] = alone[i].update(rams[t, i])
+            got = batch.frame(i if full else j)
+            assert np.array_equal(got.category, want.category), f"{game} frame {t} env {i}"
+            np.testing.assert_array_equal(got.box, want.box)
+            np.testing.assert_array_equal(got.motion, want.motion)
+    assert partial > 0.4 * len(rams)
+
+
 def test_batch_arrays_frames_and_resets():
     rams, starts = recorded("Seaquest")
     extractor = make_extractor("Seaquest", 2)

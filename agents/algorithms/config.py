@@ -1,7 +1,8 @@
 """Hyperparameters: one typed dataclass per algorithm, presets in ``configs/<algo>.yml``.
 
-Each YAML file has one section per preset: ``atari`` (pixel games) and
-``classic`` (classic-control tasks such as CartPole).  A user YAML file given
+Each YAML file has one section per preset: ``atari`` (pixel games), ``objects``
+(Atari games observed as object vectors, :mod:`envs.slots`: an MLP instead of the
+Nature CNN) and ``classic`` (classic-control tasks such as CartPole).  A user YAML file given
 with ``--config`` overrides fields of the chosen preset, either at the top
 level or under the same preset names.  Unknown fields are an error (a typo
 would otherwise silently train with the default).
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-PRESETS = ("atari", "classic")
+PRESETS = ("atari", "objects", "classic")
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,123 @@
+"""Training on object observations (--obs objects) and the explicit reward processing."""
+
+import json
+
+import pytest
+import yaml
+
+from agents import evaluate
+from agents.algorithms.config import PRESETS, load_config
+from agents.algorithms.registry import ALGOS
+from agents.train import _new_config, _parse, main
+
+TINY = ["--n-envs", "2", "--max-episode-frames", "120", "--no-progress", "--device", "cpu",
+        "--obs", "objects", "--save-every", "40"]
+# Short rollouts and a small, early replay: every algorithm updates within a few dozen steps.
+TINY_HP = {
+    "ppo": "objects:\n  n_steps: 16\n  batch_size: 32\n",
+    "pg": "objects:\n  n_steps: 16\n",
+    **dict.fromkeys(["qrdqn", "dsac"], "objects:\n  learning_starts: 32\n  batch_size: 8\n"
+                    "  buffer_size: 1000\n"),
+}
+
+
+def test_every_algorithm_has_an_object_preset_with_an_mlp():
+    assert "objects" in PRESETS
+    for algo in ALGOS:
+        hp = load_config(algo, "objects")
+        assert hp.policy == "MlpPolicy" and hp.net_arch, algo
+
+
+@pytest.mark.parametrize("algo", [*sorted(ALGOS), "a2c_hl_gauss"])
+def test_every_algorithm_trains_on_objects(tmp_path, algo, capsys):
+    pytest.importorskip("envpool")
+    name, extra = (algo, []) if algo in ALGOS else ("a2c", ["--value-head", "hl_gauss"])
+    out = tmp_path / algo
+    args = [*TINY, "--env-backend", "envpool", "--eval-episodes", "1", *extra]
+    if name in TINY_HP:
+        (tmp_path / "hp.yml").write_text(TINY_HP[name])
+        args += ["--config", str(tmp_path / "hp.yml")]
+    assert main(["Skiing", "--algo", name, "--steps", "64", "--out", str(out), *args]) == 0
+    printed = capsys.readouterr().out
+    assert "observations: objects" in printed and "reward processing: normalize" in printed
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["env"]["obs"] == "objects" and cfg["hparams"]["policy"] == "MlpPolicy"
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["obs"], summary["obs_stack"], summary["reward_processing"]) == (
+        "objects", 1, "normalize")
+    assert summary["eval"]["lengths"] == [30]
+    if algo != "a2c":
+        return
+    # Resuming keeps the run's observations; asking for others is refused.
+    assert main(["--resume", str(out), "--steps", "100", "--obs", "objects"]) == 0
+    assert main(["--resume", str(out), "--steps", "120", "--obs", "pixels"]) == 2
+    assert "trains with --obs objects; it cannot resume with --obs pixels" in \
+        capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["steps"] >= 100
+    # agents.evaluate plays on the run's observations, and says so when asked for others.
+    assert evaluate.main([str(out), "--episodes", "1", "--n-envs", "1"]) == 0
+    assert "objects observations" in capsys.readouterr().out
+    assert evaluate.main([str(out), "--episodes", "1", "--obs", "pixels"]) == 2
+    assert "trained on --obs objects" in capsys.readouterr().err
+
+
+def test_object_runs_on_the_gymnasium_backend_with_a_stack(tmp_path):
+    out = tmp_path / "gym"
+    assert main(["Pong", "--steps", "32", "--out", str(out), *TINY, "--env-backend", "gymnasium",
+                 "--vec-env", "dummy", "--obs-stack", "2", "--eval-episodes", "0"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["env_backend"], summary["obs_stack"], summary["reward_processing"]) == (
+        "gymnasium", 2, "sign")
+
+
+def _config(*argv):
+    cfg, _ = _new_config(_parse(list(argv)))
+    return cfg
+
+
+def test_reward_processing_is_resolved_recorded_and_checked(tmp_path):
+    out = ["--out", str(tmp_path / "x")]
+    assert _config("Skiing", *out).reward_processing == "normalize"  # clipping would erase it
+    ski = _config("Skiing", "--reward-processing", "sign", *out)
+    assert ski.reward_processing == "sign" and ski.env.clip_reward is True
+    assert _config("Skiing", "--reward-processing", "raw", *out).env.clip_reward is False
+    pong = _config("Pong", *out)
+    assert pong.reward_processing == "sign" and pong.env.clip_reward is True
+    assert _config("Pong", "--reward-processing", "normalize", *out).env.clip_reward is False
+    assert _config("CartPole-v1", "--shaping", "none", *out).reward_processing == "raw"
+    hp = tmp_path / "hp.yml"
+    hp.write_text("normalize_reward: true\n")
+    assert _config("Pong", "--config", str(hp), *out).reward_processing == "normalize"
+    from agents.runs import TrainError
+
+    with pytest.raises(TrainError, match="contradicts"):
+        _config("Pong", "--config", str(hp), "--reward-processing", "sign", *out)
+    with pytest.raises(TrainError, match="--normalize-by game needs --reward-processing"):
+        _config("Skiing", "--normalize-by", "game", "--reward-processing", "sign", *out)
+
+
+def test_runs_recorded_before_reward_processing_existed_keep_their_rewards():
+    from agents.environments import resolve_target
+    from agents.runs import RunConfig, reward_processing_of
+
+    old = RunConfig.from_dict({"game": "Skiing", "env": {"frame_skip": 4}})
+    assert old.reward_processing is None
+    assert reward_processing_of(old, resolve_target("Skiing"), None) == "normalize"
+    assert reward_processing_of(RunConfig(game="Pong"), resolve_target("Pong"), None) == "sign"
+    assert reward_processing_of(RunConfig(game="Pong"), resolve_target("Pong"), True) == \
+        "sign+normalize"
+
+
+def test_bad_object_options_give_clear_errors(tmp_path, capsys):
+    def err(*argv):
+        assert main([*argv, "--out", str(tmp_path / "x")]) == 2
+        return capsys.readouterr().err
+
+    assert "--obs objects needs an Atari game with an object detector" in \
+        err("CartPole-v1", "--shaping", "none", "--obs", "objects")
+    assert "--obs-stack needs --obs objects" in err("Pong", "--obs-stack", "2")
+    assert "--obs-stack must be >= 1" in err("Pong", "--obs", "objects", "--obs-stack", "0")
+    hp = tmp_path / "cnn.yml"
+    hp.write_text("objects:\n  policy: CnnPolicy\n")
+    assert "needs policy: MlpPolicy" in err("Pong", "--obs", "objects", "--config", str(hp))
+    assert not (tmp_path / "x").exists()
