@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import signal
 import time
 from collections import deque
@@ -21,9 +22,22 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.checkpoint import truncate_csv
+from agents.health import Episode, HealthMonitor
 from reward_shaping.wrappers import find_shaper
 
-EPISODE_FIELDS = ["step", "env", "score", "length", "aux_return", "contacts", "paid"]
+log = logging.getLogger("agents.health")
+
+EPISODE_FIELDS = ["step", "env", "score", "length", "aux_return", "contacts", "paid",
+                  "max_repeat", "repeated"]
+
+
+def _episode(row: dict[str, Any]) -> Episode:
+    """An ``episodes.csv`` row (written now, or by a run before the repeat columns) as an
+    :class:`~agents.health.Episode`."""
+    return Episode(step=int(row["step"]), score=float(row["score"]), length=int(row["length"]),
+                   aux_return=float(row["aux_return"] or 0.0),
+                   max_repeat=int(row.get("max_repeat") or 0),
+                   repeated=row.get("repeated") or "")
 
 
 class StopRequest:
@@ -73,11 +87,13 @@ class RunCallback(BaseCallback):
         resume_step: Step of the checkpoint resumed from (``episodes.csv`` is
             cut back to it), or ``None``.
         progress: Show a progress bar.
+        health: Stall, hacking and farming checks over the finished episodes (fed
+            ``episodes.csv``'s rows again on resume); ``None``: none.
     """
 
     def __init__(self, run_dir: Path, total_steps: int, save_every: int,
                  save: Callable[[Any], Path], stop: StopRequest, resume_step: int | None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, health: HealthMonitor | None = None) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.total_steps = total_steps
@@ -92,14 +108,24 @@ class RunCallback(BaseCallback):
         self.paid: deque[dict[str, int]] = deque(maxlen=100)
         self.episodes = 0
         self._last_save = 0
+        self.health = health
         path = self.run_dir / "episodes.csv"
         if resume_step is not None:
             truncate_csv(path, "step", resume_step)
-        new = not path.exists()
+        fields, new = EPISODE_FIELDS, not path.exists() or path.stat().st_size == 0
+        if not new:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                rows = list(reader)
+            # Runs started before a column existed keep their own header.
+            fields = reader.fieldnames or EPISODE_FIELDS
+            if health is not None:  # the checks see the run's whole history again
+                for row in rows:
+                    health.add(_episode(row))
         self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
-        self._csv = csv.writer(self._file)
+        self._csv = csv.DictWriter(self._file, fieldnames=fields, extrasaction="ignore")
         if new:
-            self._csv.writerow(EPISODE_FIELDS)
+            self._csv.writeheader()
         self._bar = None
 
     def _on_training_start(self) -> None:
@@ -127,9 +153,16 @@ class RunCallback(BaseCallback):
             self.event_returns.append(float(shaping.get("event_return", 0.0)))
             self.contacts.append(shaping.get("contacts", {}))
             self.paid.append(shaping.get("paid", {}))
-            self._csv.writerow([self.num_timesteps, i, float(ep["r"]), int(ep["l"]),
-                                self.aux_returns[-1], json.dumps(self.contacts[-1]),
-                                json.dumps(self.paid[-1])])
+            row = {"step": self.num_timesteps, "env": i, "score": float(ep["r"]),
+                   "length": int(ep["l"]), "aux_return": self.aux_returns[-1],
+                   "contacts": json.dumps(self.contacts[-1]), "paid": json.dumps(self.paid[-1]),
+                   "max_repeat": int(shaping.get("max_repeat", 0)),
+                   "repeated": shaping.get("repeated", "")}
+            self._csv.writerow(row)
+            if self.health is not None:
+                for message in self.health.add(_episode(row)):
+                    print(f"\nwarning: {message}", flush=True)
+                    log.warning(message)
         if self._bar is not None:
             self._bar.update(self.num_timesteps - self._bar.n)
             if self.n_calls % 50 == 0:

@@ -105,7 +105,7 @@ def _quiet_worker() -> None:
 
 
 def env_factory(target: Target, settings: EnvSettings, *, track_objects: bool,
-                in_worker: bool = False) -> Callable[[], gym.Env]:
+                in_worker: bool = False, objects_in_info: bool = False) -> Callable[[], gym.Env]:
     """A picklable thunk building one environment with SB3's ``Monitor`` inside any clipping."""
 
     def thunk() -> gym.Env:
@@ -126,6 +126,7 @@ def env_factory(target: Target, settings: EnvSettings, *, track_objects: bool,
             max_episode_frames=settings.max_episode_frames,
             touch_margin=settings.touch_margin,
             track_objects=track_objects,
+            objects_in_info=objects_in_info,
             record_stats=Monitor,
             obs=settings.obs,
             obs_stack=settings.obs_stack,
@@ -144,11 +145,13 @@ def choose_vec_env(kind: str, n_envs: int) -> str:
 
 
 def make_vec(target: Target, settings: EnvSettings, n_envs: int, seed: int, *,
-             track_objects: bool, vec_env: str = "auto"):
+             track_objects: bool, vec_env: str = "auto", objects_in_info: bool = False):
     """An SB3 VecEnv of ``n_envs`` environments seeded ``seed, seed+1, ...``.
 
     Atari games run on ``settings.backend``; ``vec_env`` applies to the
-    ``gymnasium`` backend and to non-Atari envs.
+    ``gymnasium`` backend and to non-Atari envs.  ``objects_in_info``: the
+    ``gymnasium`` backend's envs put their objects in ``info["objects"]`` (the
+    envpool backend's are read from the engine).
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
@@ -164,7 +167,8 @@ def make_vec(target: Target, settings: EnvSettings, n_envs: int, seed: int, *,
         venv.seed(seed)
         return venv
     kind = choose_vec_env(vec_env, n_envs)
-    fns = [env_factory(target, settings, track_objects=track_objects, in_worker=kind == "subproc")
+    fns = [env_factory(target, settings, track_objects=track_objects, in_worker=kind == "subproc",
+                       objects_in_info=objects_in_info and target.atari)
            for _ in range(n_envs)]
     venv: Any = SubprocVecEnv(fns) if kind == "subproc" else DummyVecEnv(fns)
     venv.seed(seed)

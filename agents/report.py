@@ -314,12 +314,25 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
     lines += ["", "HNS: human-normalised score (score − random) / (human − random), only for "
               "full-length evaluation episodes of games with reference scores.", ""]
     lines += threshold_markdown(reached or [], window)
-    lines += ["## Every run", "", "| run | seed | steps | final | ± | best | wall s |",
-              "|---|---|---|---|---|---|---|"]
+    flagged = [r for r in rows if r.get("flags")]
+    lines += ["## Flagged runs", ""]
+    if flagged:
+        lines += ["Runs whose training episodes showed a stall (episodes running to the time "
+                  "limit while the score fell), reward hacking (auxiliary return up, score down) "
+                  "or farming (one object paid again and again); details and thresholds in each "
+                  "run's summary.json (`health`, see agents/health.py).", ""]
+        lines += [f"- {r['game']} {r['algo']} {r['shaping']} seed {r['seed']}: "
+                  f"{r['flags'].replace(';', ', ')}" for r in flagged]
+    else:
+        lines.append("None: no run stalled, hacked the auxiliary reward or farmed an event "
+                     "(agents/health.py).")
+    lines += ["", "## Every run", "", "| run | seed | steps | final | ± | best | flags | wall s |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['game']} {r['algo']} {r['shaping']} | {r['seed']} | "
                      f"{int(r['steps']):,} | {_fmt(r['final_score'])} | "
                      f"{_fmt(r['final_score_std'])} | {_fmt(r['best_score'])} | "
+                     f"{(r.get('flags') or '–').replace(';', ', ')} | "
                      f"{_fmt(r['wall_time_s'], 0)} |")
     ref = reference_scores()
     lines += ["", "## Published reference scores", "",

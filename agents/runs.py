@@ -37,11 +37,16 @@ class RunConfig:
         game: Atari game name or Gymnasium env id, as given.
         algo: Algorithm name (see :data:`agents.algorithms.registry.ALGOS`).
         shaping: ``manual`` (reward table from the manual) or ``none``.
-        shaping_mode: How manual shaping pays: ``bonus`` (the table's reward added per
-            event, the paper's) or ``potential`` (potential-based shaping with the
-            agent's gamma, which keeps the optimal policy; see
-            :mod:`reward_shaping.wrappers`).  Runs recorded before the field existed
+        shaping_mode: How manual shaping pays (:data:`reward_shaping.wrappers.SHAPING_MODES`):
+            ``bonus`` (the table's reward added per event, the paper's), ``positive``
+            (its positive events only), ``positive_first`` (negatives fade in once the
+            agent moves), ``potential`` (a history potential with the agent's gamma) or
+            ``proximity`` (a Markov potential from the objects near the avatar); see
+            :mod:`reward_shaping.wrappers`.  Runs recorded before the field existed
             used ``bonus``.
+        negative_ramp: ``positive_first``: steps over which negative events fade in
+            once the agent moves.
+        proximity_radius: ``proximity``: pixels at which an object stops counting.
         normalize_by: Where the reward normaliser's return std comes from, when rewards
             are normalised: ``shaped`` (the reward the agent gets, plain
             ``VecNormalize``) or ``game`` (the game reward alone,
@@ -73,6 +78,8 @@ class RunConfig:
     algo: str = "a2c"
     shaping: str = "manual"
     shaping_mode: str = "bonus"
+    negative_ramp: int = 1_000_000
+    proximity_radius: float = 32.0
     normalize_by: str = "shaped"
     reward_processing: str | None = None
     steps: int = 0

@@ -65,10 +65,12 @@ from typing import Any
 import yaml
 
 from agents.cli import HelpFormatter
+from agents.health import FLAGS
+from reward_shaping.wrappers import SHAPING_MODES
 
 RESULT_FIELDS = ["game", "algo", "shaping", "seed", "obs", "reward_processing", "steps",
                  "frames", "final_score",
-                 "final_score_std", "best_score", "human_normalized", "wall_time_s",
+                 "final_score_std", "best_score", "human_normalized", "flags", "wall_time_s",
                  "steps_per_s", "run_dir"]
 
 #: agents.train options a sweep may set (name -> type); anything else is a config error.
@@ -77,18 +79,19 @@ TRAIN_OPTIONS: dict[str, type] = {
     "vec_env": str, "env_backend": str, "device": str, "save_every": int, "aux_scale": float,
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
     "value_head": str, "shaping_mode": str, "normalize_by": str, "obs": str, "obs_stack": int,
-    "reward_processing": str, "torch_threads": int,
+    "reward_processing": str, "torch_threads": int, "negative_ramp": int,
+    "proximity_radius": float,
 }
 #: Allowed values of the string options that have a fixed set (checked before anything runs).
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "vec_env": ("auto", "dummy", "subproc"), "env_backend": ("auto", "envpool", "gymnasium"),
-    "value_head": ("scalar", "hl_gauss"), "shaping_mode": ("bonus", "potential"),
+    "value_head": ("scalar", "hl_gauss"), "shaping_mode": SHAPING_MODES,
     "normalize_by": ("shaped", "game"), "obs": ("pixels", "objects"),
     "reward_processing": ("auto", "sign", "normalize", "raw"),
 }
 #: Options that mean something only with manual shaping: left out of ``shaping: none`` runs,
 #: so one ``train`` section serves both arms.
-SHAPING_ONLY = ("shaping_mode", "normalize_by")
+SHAPING_ONLY = ("shaping_mode", "normalize_by", "negative_ramp", "proximity_radius")
 #: What ``overrides[].match`` and ``--only`` select runs by.
 MATCH_KEYS = ("game", "algo", "shaping", "seed")
 TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",
@@ -440,6 +443,8 @@ def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
             "final_score_std": ev.get("std"), "best_score": _best_score(run_dir),
             "human_normalized": human_normalized(s["game"], final)
             if comparable and final is not None else None,
+            # Stall, hacking, farming (agents.health); runs before the checks have none.
+            "flags": ";".join(f for f in FLAGS if (s.get("health") or {}).get(f)),
             "wall_time_s": s["wall_time_s"], "steps_per_s": s["steps_per_s"],
             "run_dir": str(run_dir.relative_to(sweep_dir)),
         })

@@ -42,6 +42,7 @@ from agents.checkpoint import (
 )
 from agents.cli import HelpFormatter
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
+from agents.health import FLAGS, HealthMonitor
 from agents.runs import (
     CONFIG_FILE,
     REWARD_PROCESSING,
@@ -80,6 +81,8 @@ def _validate(cfg: RunConfig, target: Target) -> None:
                          f"got {cfg.shaping_mode!r}")
     if cfg.normalize_by not in ("shaped", "game"):
         raise TrainError(f"--normalize-by must be shaped or game, got {cfg.normalize_by!r}")
+    if not cfg.proximity_radius > 0:
+        raise TrainError(f"--proximity-radius must be > 0 pixels, got {cfg.proximity_radius}")
     for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
                                  ("--normalize-by", cfg.normalize_by, "shaped")):
         if cfg.shaping == "none" and value != default:
@@ -171,13 +174,17 @@ class Run:
 
         from reward_shaping.wrappers import GameScaleNormalize, ManualRewardVecEnv
 
+        proximity = table is not None and self.cfg.shaping_mode == "proximity"
         venv = make_vec(self.target, self.cfg.env, hp.n_envs, self.env_seed,
-                        track_objects=table is not None, vec_env=self.cfg.vec_env)
+                        track_objects=table is not None, vec_env=self.cfg.vec_env,
+                        objects_in_info=proximity)
         if table is not None:
             venv = ManualRewardVecEnv(venv, table, scale=self.cfg.aux_scale,
                                       anneal_steps=self.cfg.anneal_steps,
                                       final_weight=self.cfg.final_weight,
-                                      mode=self.cfg.shaping_mode, gamma=hp.gamma)
+                                      mode=self.cfg.shaping_mode, gamma=hp.gamma,
+                                      negative_ramp=self.cfg.negative_ramp,
+                                      radius=self.cfg.proximity_radius)
         norm = None
         if self._normalize_reward(hp):
             if ckpt is not None and ckpt.vecnormalize is not None:
@@ -227,6 +234,8 @@ class Run:
             shaper = find_shaper(venv)
             if shaper is not None:
                 shaper.timesteps = int(ckpt.state.get("shaping_timesteps", ckpt.step))
+                ramp = ckpt.state.get("shaping_ramp_start")
+                shaper.ramp_start = shaper.ramp_start if ramp is None else int(ramp)
             print(f"resuming {self.run_dir} from step {ckpt.step:,}")
         model.set_logger(make_logger(self.run_dir, ckpt.step if ckpt else None))
         # The full config as text in TensorBoard (written with the first log row).
@@ -239,6 +248,7 @@ class Run:
             return {"num_timesteps": int(model.num_timesteps), "resumes": resumes,
                     "wall_time": wall_before + time.time() - start,
                     "shaping_timesteps": shaper.timesteps if shaper else 0,
+                    "shaping_ramp_start": shaper.ramp_start if shaper else None,
                     "episodes": callback.episodes}
 
         def save(_model) -> Path:
@@ -248,8 +258,12 @@ class Run:
         from agents.callbacks import RunCallback, StopRequest
 
         stop = StopRequest()
+        # The time limit in agent steps, as the fast path counts it (Atari games only).
+        limit = -(-cfg.env.max_episode_frames // cfg.env.frame_skip) if self.target.atari \
+            else None
         callback = RunCallback(self.run_dir, cfg.steps, cfg.save_every, save, stop,
-                               ckpt.step if ckpt else None, progress=self.progress)
+                               ckpt.step if ckpt else None, progress=self.progress,
+                               health=HealthMonitor(limit))
         if ckpt is not None:  # episode count continues across resumes
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"
@@ -321,8 +335,13 @@ class Run:
             "train_score_last100": float(sum(recent) / len(recent)) if recent else None,
             "eval": evaluation,
             "reward_table_sha256": table.sha256 if table is not None else None,
+            "health": callback.health.report(),
         }
         atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=1))
+        raised = [f for f in FLAGS if summary["health"][f]]
+        if raised:
+            print("flagged: " + "; ".join(f"{f} from step {summary['health'][f]['step']:,}"
+                                          for f in raised) + " (summary.json, health)")
         if evaluation:
             hns = evaluation.get("human_normalized")
             extra = f", human-normalized {hns:.3f}" if hns is not None else ""
@@ -347,9 +366,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="total environment steps (default 1e7 Atari, 5e5 other envs)")
     p.add_argument("--shaping-mode", default="bonus", choices=list(SHAPING_MODES),
                    help="how manual shaping pays: bonus adds the table's reward per event (the "
-                   "paper's; it changes the task), potential pays gamma*Phi(s')-Phi(s) with Phi "
-                   "the event reward so far in the episode and 0 at terminal states "
-                   "(Ng et al. 1999: the optimal policy is kept)")
+                   "paper's; it changes the task); positive pays only the events the table "
+                   "rewards; positive_first fades the negative ones in over --negative-ramp steps "
+                   "once the agent moves (its last 20 episodes earned one positive event each); "
+                   "potential pays gamma*Phi(s')-Phi(s) with Phi the event reward so far in the "
+                   "episode; proximity the same with Phi = sum of the table rewards of the objects "
+                   "near the avatar, weighted by closeness (a Markov potential: Ng et al. 1999, "
+                   "the optimal policy is kept)")
+    p.add_argument("--negative-ramp", type=float, default=1_000_000,
+                   help="positive_first: steps over which negative events fade in")
+    p.add_argument("--proximity-radius", type=float, default=32.0,
+                   help="proximity: pixels from the avatar at which an object stops counting")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "
@@ -406,11 +433,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _steps(value: float | None, flag: str) -> int | None:
+def _steps(value: float | None, flag: str, zero: bool = False) -> int | None:
     if value is None:
         return None
-    if value != int(value) or value < 1:
-        raise TrainError(f"{flag} must be a whole number >= 1, got {value:g}")
+    if value != int(value) or value < (0 if zero else 1):
+        raise TrainError(f"{flag} must be a whole number >= {0 if zero else 1}, got {value:g}")
     return int(value)
 
 
@@ -428,6 +455,8 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         hp_overrides["value_head"] = args.value_head
     cfg = RunConfig(
         game=args.game, algo=args.algo, shaping=args.shaping, shaping_mode=args.shaping_mode,
+        negative_ramp=_steps(args.negative_ramp, "--negative-ramp", zero=True),
+        proximity_radius=args.proximity_radius,
         normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),

@@ -40,7 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.games import GameSpec, resolve_game
-from envs.slots import SlotEncoder, SlotLayout
+from envs.slots import SlotEncoder, SlotLayout, pad_records
 from envs.wrappers import ObjectTracker, find_wrapper
 
 OBJECTS_KEY = "objects"
@@ -84,28 +84,18 @@ class ObjectObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self._encode(), reward, terminated, truncated, info
 
 
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # category, instance, box: (m, K), (m, K, 4)
+
+
 def _engine(env: Any, down: tuple[str, ...]):
-    """The :class:`~envs.envpool_vec.EnvpoolAtari` at the bottom of a wrapper chain, or ``None``."""
+    """The :class:`~envs.envpool_vec.EnvpoolAtari` at the bottom of a wrapper chain and the
+    env holding it, or ``(None, None)``."""
     while env is not None:
         engine = getattr(env, "engine", None)
         if engine is not None and hasattr(engine, "last_objects"):
             return engine, env
         env = next((getattr(env, a) for a in down if getattr(env, a, None) is not None), None)
     return None, None
-
-
-def _layout(game: str | GameSpec | None, engine, stack: int, what: str) -> SlotLayout:
-    if engine is not None:
-        if engine._extractor is None:
-            # Without tracking the engine reads no objects at all.
-            raise ValueError(f"{what} needs the envpool env to track objects "
-                             "(track_objects=True)")
-        spec = engine.spec
-    elif game is None:
-        raise ValueError(f"{what} cannot tell the game of this environment: pass game=")
-    else:
-        spec = game if isinstance(game, GameSpec) else resolve_game(game)
-    return SlotLayout.from_game(spec, stack)
 
 
 def _records(infos: Any, i: int, where: str) -> list:
@@ -116,6 +106,92 @@ def _records(infos: Any, i: int, where: str) -> list:
         raise KeyError(f"{where} has no info[{OBJECTS_KEY!r}]: build the environments with "
                        "envs.atari.make_env(..., objects_in_info=True), or use the envpool "
                        "backend") from None
+
+
+def _arrays(batch) -> Arrays:
+    return batch.category, batch.instance, batch.box
+
+
+class _Source:
+    """Where a vector wrapper reads each step's objects: the envpool engine beneath it
+    (arrays, fast), or the ``info["objects"]`` records of generic environments."""
+
+    def __init__(self, env: Any, down: tuple[str, ...], game: str | GameSpec | None,
+                 what: str) -> None:
+        self.engine, self.holder = _engine(env, down)
+        if self.engine is not None:
+            if self.engine._extractor is None:
+                # Without tracking the engine reads no objects at all.
+                raise ValueError(f"{what} needs the envpool env to track objects "
+                                 "(track_objects=True)")
+            self.spec = self.engine.spec
+        elif game is None:
+            raise ValueError(f"{what} cannot tell the game of this environment: pass game=")
+        else:
+            self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
+        self.what = what
+
+    def records(self, infos: Any, rows: list[int]) -> Arrays:
+        return pad_records([_records(infos, i, self.what) for i in rows], self.spec.categories)
+
+
+class VectorObjects(_Source):
+    """The objects of a Gymnasium vector env after each reset or step (next-step autoreset).
+
+    Args:
+        env: ``make_vec_env(..., backend="envpool")`` (or a wrapper of it), or a vector
+            env of ``make_env(..., objects_in_info=True)``.
+        game: The game, for vector envs that are not envpool's.
+        what: The user's name for error messages.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, game: str | GameSpec | None = None,
+                 what: str = "the vector env") -> None:
+        super().__init__(env, ("env",), game, what)
+        self.num_envs = env.num_envs
+
+    def arrays(self, infos: dict[str, Any]) -> Arrays:
+        """Every env's objects now (a reset row's: its new episode's first)."""
+        if self.engine is not None:
+            return _arrays(self.engine.last_objects)
+        return self.records(infos, list(range(self.num_envs)))
+
+
+class VecEnvObjects(_Source):
+    """The objects of an SB3 ``VecEnv`` after each reset or step (same-step reset).
+
+    Args:
+        venv: :class:`~envs.envpool_vec.EnvpoolVecEnv` (or a wrapper of it), or a
+            ``DummyVecEnv`` / ``SubprocVecEnv`` of ``make_env(..., objects_in_info=True)``.
+        game: The game, for VecEnvs that are not envpool's.
+        what: The user's name for error messages.
+    """
+
+    def __init__(self, venv: Any, game: str | GameSpec | None = None,
+                 what: str = "the VecEnv") -> None:
+        super().__init__(venv, ("venv",), game, what)
+        base = venv
+        while getattr(base, "venv", None) is not None:
+            base = base.venv
+        self._base = base
+        self.num_envs = venv.num_envs
+
+    def reset_arrays(self) -> Arrays:
+        """Every env's first objects, after ``reset()``."""
+        return self.first_arrays(list(range(self.num_envs)))
+
+    def step_arrays(self, infos: list[dict[str, Any]]) -> Arrays:
+        """Every env's objects after ``step_wait()``: an ended episode's last state."""
+        if self.engine is not None:
+            return _arrays(self.holder.last_step.objects)
+        return self.records(infos, list(range(self.num_envs)))
+
+    def first_arrays(self, rows: list[int]) -> Arrays:
+        """The first objects of the episodes just started in ``rows`` (SB3 keeps the
+        reset's info in the base VecEnv's ``reset_infos``)."""
+        if self.engine is not None:
+            return _arrays(self.engine.last_objects.rows(rows))
+        return self.records(self._base.reset_infos, rows)
 
 
 class ObjectObservationVector(gym.vector.VectorWrapper):
@@ -135,8 +211,8 @@ class ObjectObservationVector(gym.vector.VectorWrapper):
         if mode != gym.vector.AutoresetMode.NEXT_STEP:
             # The step that ends an episode would have to carry two sets of objects.
             raise ValueError(f"ObjectObservationVector supports next-step autoreset only, got {mode}")
-        self._engine, _ = _engine(env, ("env",))
-        self.layout = _layout(game, self._engine, stack, "ObjectObservationVector")
+        self._objects = VectorObjects(env, game, "ObjectObservationVector")
+        self.layout = SlotLayout.from_game(self._objects.spec, stack)
         self._encoder = SlotEncoder(self.layout, self.num_envs)
         self.single_observation_space = self.layout.observation_space()
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space,
@@ -144,10 +220,7 @@ class ObjectObservationVector(gym.vector.VectorWrapper):
         self._resetting = np.zeros(self.num_envs, bool)
 
     def _encode(self, infos: dict[str, Any]) -> np.ndarray:
-        if self._engine is not None:
-            return self._encoder.encode_batch(self._engine.last_objects)
-        return self._encoder.encode_records(
-            [_records(infos, i, "the vector env") for i in range(self.num_envs)])
+        return self._encoder.encode(*self._objects.arrays(infos))
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
         _, infos = self.env.reset(seed=seed, options=options)
@@ -182,44 +255,23 @@ class ObjectObservationVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
     """
 
     def __init__(self, venv: VecEnv, stack: int = 1, game: str | GameSpec | None = None) -> None:
-        self._engine, self._pool = _engine(venv, ("venv",))
-        self.layout = _layout(game, self._engine, stack, "ObjectObservationVecEnv")
+        self._objects = VecEnvObjects(venv, game, "ObjectObservationVecEnv")
+        self.layout = SlotLayout.from_game(self._objects.spec, stack)
         super().__init__(venv, observation_space=self.layout.observation_space())
         self._encoder = SlotEncoder(self.layout, venv.num_envs)
-
-    def _base(self) -> VecEnv:
-        env = self.venv
-        while getattr(env, "venv", None) is not None:
-            env = env.venv
-        return env
-
-    def _first(self, rows: list[int]) -> list:
-        """Objects at the start of the episodes of ``rows`` (SB3 keeps the reset's info)."""
-        infos = self._base().reset_infos
-        return [_records(infos, i, "the VecEnv's reset info") for i in rows]
 
     def reset(self) -> np.ndarray:
         self.venv.reset()
         self._encoder.reset()
-        if self._engine is not None:
-            return self._encoder.encode_batch(self._engine.last_objects)
-        return self._encoder.encode_records(self._first(list(range(self.num_envs))))
+        return self._encoder.encode(*self._objects.reset_arrays())
 
     def step_wait(self):
         _, rewards, dones, infos = self.venv.step_wait()
+        obs = self._encoder.encode(*self._objects.step_arrays(infos))
         done = np.flatnonzero(dones)
-        if self._engine is not None:
-            step = self._pool.last_step
-            obs = self._encoder.encode_batch(step.objects)
-            first = self._engine.last_objects.rows(done) if done.size else None
-        else:
-            obs = self._encoder.encode_records([_records(infos, i, "the VecEnv")
-                                                for i in range(self.num_envs)])
-            first = self._first(done.tolist()) if done.size else None
         if done.size:
             for i in done.tolist():
                 infos[i]["terminal_observation"] = obs[i].copy()
             self._encoder.reset(done)
-            obs[done] = (self._encoder.encode_batch(first, done) if self._engine is not None
-                         else self._encoder.encode_records(first, done))
+            obs[done] = self._encoder.encode(*self._objects.first_arrays(done.tolist()), done)
         return obs, rewards, dones, infos

@@ -285,18 +285,25 @@ class SlotEncoder:
     def encode_records(self, records: Sequence[Sequence],
                        env_indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """:meth:`encode` for lists of :class:`envs.objects.ObjectRecord` (``info["objects"]``)."""
-        index = {c: i for i, c in enumerate(self.layout.categories)}
-        k = max(1, max((len(r) for r in records), default=0))
-        m = len(records)
-        cat = np.full((m, k), -1, np.int64)
-        inst = np.zeros((m, k), np.int64)
-        box = np.zeros((m, k, 4), np.int64)
-        for i, objs in enumerate(records):
-            for j, o in enumerate(objs):
-                cat[i, j] = index.get(o.category, -1)
-                inst[i, j] = o.instance
-                box[i, j] = o.x, o.y, o.w, o.h
-        return self.encode(cat, inst, box, env_indices)
+        return self.encode(*pad_records(records, self.layout.categories), env_indices)
+
+
+def pad_records(records: Sequence[Sequence], categories: Sequence[str]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of ``ObjectRecord`` s (one per environment) as padded ``(m, K)`` category
+    (an index into ``categories``, -1 none) / instance and ``(m, K, 4)`` box arrays."""
+    index = {c: i for i, c in enumerate(categories)}
+    k = max(1, max((len(r) for r in records), default=0))
+    m = len(records)
+    cat = np.full((m, k), -1, np.int64)
+    inst = np.zeros((m, k), np.int64)
+    box = np.zeros((m, k, 4), np.int64)
+    for i, objs in enumerate(records):
+        for j, o in enumerate(objs):
+            cat[i, j] = index.get(o.category, -1)
+            inst[i, j] = o.instance
+            box[i, j] = o.x, o.y, o.w, o.h
+    return cat, inst, box
 
 
 def pad_frames(frames: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,12 +19,24 @@ What each step exposes in ``info``:
 * ``event_reward``: the table's reward for the step's events (weighted);
 * ``potential`` (``mode="potential"`` only): the potential of the step's next state;
 * at the end of an episode, ``shaping``: ``{"aux_return", "event_return", "contacts",
-  "paid"}`` with event counts per key (``{"Tree": 2, "Gate:pass": 14, "Gate:miss": 6}``).
+  "paid", "max_repeat", "repeated"}`` with event counts per key (``{"Tree": 2,
+  "Gate:pass": 14, "Gate:miss": 6}``), the most payments one object instance got and
+  its key (an agent farming one event, see :mod:`agents.health`).
 
-Two modes (``mode=``):
+Five modes (``mode=``), by what they guarantee:
 
 * ``bonus`` (the paper's): the auxiliary reward *is* the event reward.  It changes
-  the task: an agent may prefer collecting bonuses to scoring.
+  the task: an agent may prefer collecting bonuses to scoring, and a table with
+  many negative kinds can make standing still the safest policy (on Skiing it did:
+  ``agents.health`` flags such stalls).
+* ``positive``: ``bonus`` for the events the table rewards, nothing for the ones it
+  punishes.  It cannot teach the agent to avoid acting (no event costs anything),
+  but it can still be farmed (:mod:`agents.health` flags farming).
+* ``positive_first``: ``positive`` until the agent *moves*, then the negative events
+  fade in linearly over ``negative_ramp`` steps.  The agent moves once the last
+  :data:`MOVING_EPISODES` finished episodes earned at least one positive event each
+  on average (with no positive entry in the table, the ramp starts at once).  A
+  resumed run keeps the ramp's start (``ramp_start``).
 * ``potential``: potential-based shaping (Ng, Harada and Russell, ICML 1999), which
   keeps the optimal policy.  The potential of a state is the event reward
   accumulated so far in its episode, ``Phi(s_t) = sum_{k<t} event_reward_k``
@@ -41,6 +53,14 @@ Two modes (``mode=``):
   each step also pays ``-(1 - gamma) * Phi``, which turns positive once penalties
   outweigh bonuses.  At large scales that drift can be exploited (prolonged
   episodes on Skiing at 50x, ``benchmarks/RESULTS.md``): keep the table's scale.
+* ``proximity``: potential-based shaping with a *Markov* potential built from the
+  table, ``Phi(s) = sum over visible objects of reward x closeness to the avatar``
+  (:class:`reward_shaping.potentials.ProximityPotential`): it depends on the state
+  alone, so no history drift exists to exploit, and the optimal policy is kept
+  (Ng et al. 1999).  Events pay nothing themselves; ``info["event_reward"]`` still
+  reports their table value.  The objects come from the environment: the tracker
+  beneath a single env, the envpool engine, or ``info["objects"]``
+  (``make_env(..., objects_in_info=True)``).
 
 Episode statistics stay the game score: put ``RecordEpisodeStatistics`` (or
 SB3's ``Monitor``) *inside* these wrappers, as :func:`envs.atari.make_env` does.
@@ -61,6 +81,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, SupportsFloat
 
@@ -80,7 +101,13 @@ EVENT_KEY = "event_reward"
 POTENTIAL_KEY = "potential"
 EPISODE_KEY = "shaping"
 #: How event rewards become the auxiliary reward (see the module docstring).
-SHAPING_MODES = ("bonus", "potential")
+SHAPING_MODES = ("bonus", "positive", "positive_first", "potential", "proximity")
+#: Modes whose auxiliary reward is ``gamma * Phi(s') - Phi(s)``.
+POTENTIAL_MODES = ("potential", "proximity")
+#: ``positive_first``: finished episodes over which "the agent moves" is judged.
+MOVING_EPISODES = 20
+#: ``positive_first``: default steps over which negative events fade in.
+NEGATIVE_RAMP = 1_000_000
 
 
 def reward_lookup(
@@ -144,7 +171,8 @@ class _Shaper:
 
     def __init__(self, table: RewardSource, num_envs: int, scale: float,
                  overrides: Mapping[str, Any] | None, anneal_steps: int, final_weight: float,
-                 mode: str = "bonus", gamma: float = 0.99) -> None:
+                 mode: str = "bonus", gamma: float = 0.99, negative_ramp: int = NEGATIVE_RAMP,
+                 game: Any = None, radius: float | None = None) -> None:
         # Negative or non-finite scales would invert or destroy every decision.
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
@@ -157,7 +185,25 @@ class _Shaper:
         # The policy-invariance guarantee holds only for the agent's own discount in [0, 1].
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be the agent's discount in [0, 1], got {gamma!r}")
+        # A negative ramp would run backwards; 0 means "at once".
+        if isinstance(negative_ramp, bool) or not isinstance(negative_ramp, int) or negative_ramp < 0:
+            raise ValueError(f"negative_ramp must be an int >= 0, got {negative_ramp!r}")
         self.rewards = reward_lookup(table, overrides)
+        self.proximity = None
+        if mode == "proximity":
+            from reward_shaping.potentials import RADIUS, ProximityPotential
+
+            game = game if game is not None else getattr(table, "game", None)
+            if game is None:
+                # The potential weighs objects by category: it needs the game's categories.
+                raise ValueError("proximity shaping needs the game: pass game= or a RewardTable")
+            self.proximity = ProximityPotential(game, self.rewards,
+                                                RADIUS if radius is None else radius)
+        self.negative_ramp = negative_ramp
+        self.ramp_start: int | None = None
+        if mode == "positive_first" and not any(v > 0 for v in self.rewards.values()):
+            self.ramp_start = 0  # nothing positive to wait for
+        self._positives: deque[int] = deque(maxlen=MOVING_EPISODES)
         self.scale = float(scale)
         self.anneal_steps = anneal_steps
         self.final_weight = float(final_weight)
@@ -169,6 +215,7 @@ class _Shaper:
         self._event_return = np.zeros(num_envs)
         self._contacts: list[dict[str, int]] = [{} for _ in range(num_envs)]
         self._paid: list[dict[str, int]] = [{} for _ in range(num_envs)]
+        self._per_instance: list[dict[tuple[str, int], int]] = [{} for _ in range(num_envs)]
 
     @property
     def weight(self) -> float:
@@ -178,40 +225,89 @@ class _Shaper:
         frac = min(1.0, self.timesteps / self.anneal_steps)
         return self.scale * (1.0 - frac * (1.0 - self.final_weight))
 
-    def apply(self, i: int, events: Iterable[InteractionEvent], terminated: bool = False
-              ) -> tuple[float, float, list[InteractionEvent]]:
+    @property
+    def negative_weight(self) -> float:
+        """Fraction of their table reward that negative events pay now."""
+        if self.mode == "positive":
+            return 0.0
+        if self.mode != "positive_first":
+            return 1.0
+        if self.ramp_start is None:
+            return 0.0
+        if self.negative_ramp == 0:
+            return 1.0
+        return min(1.0, max(0.0, (self.timesteps - self.ramp_start) / self.negative_ramp))
+
+    def apply(self, i: int, events: Iterable[InteractionEvent], terminated: bool = False,
+              phi: float | None = None) -> tuple[float, float, list[InteractionEvent]]:
         """Environment ``i``'s step: ``(aux_reward, event_reward, paying events)``.
 
         ``terminated``: the step ends the episode in a terminal state (not a
-        truncation), whose potential is 0.
+        truncation), whose potential is 0.  ``phi``: the new state's
+        ``proximity`` potential (unweighted; that mode only).
         """
         event_reward, paying = 0.0, []
         weight = self.weight
+        negative = self.negative_weight
         for ev in events:
             key = ev.key
             self._contacts[i][key] = self._contacts[i].get(key, 0) + 1
             r = self.rewards.get(key, 0.0) * weight
+            if r < 0.0:
+                r *= negative
             if r != 0.0:
                 event_reward += r
                 paying.append(ev)
                 self._paid[i][key] = self._paid[i].get(key, 0) + 1
+                one = (key, ev.instance)
+                self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
         self._event_return[i] += event_reward
-        if self.mode == "bonus":
+        if self.mode not in POTENTIAL_MODES:
             aux = event_reward
         else:
             before = self.potential[i]
-            self.potential[i] = 0.0 if terminated else before + event_reward
+            if self.mode == "potential":
+                after = before + event_reward
+            elif phi is None:
+                raise ValueError("proximity shaping needs each step's potential (phi=)")
+            else:
+                after = phi * weight
+            self.potential[i] = 0.0 if terminated else after
             aux = self.gamma * self.potential[i] - before
+            if self.mode == "proximity":  # events are reported, the potential alone pays
+                paying = []
         self._aux_return[i] += aux
         return aux, event_reward, paying
 
-    def end_episode(self, i: int) -> dict[str, Any]:
-        """Episode totals of environment ``i``; resets its accounting and potential."""
+    def start_episode(self, i: int, phi: float | None = None) -> None:
+        """Environment ``i`` starts an episode; ``phi``: its first state's ``proximity``
+        potential (unweighted)."""
+        self.potential[i] = 0.0 if phi is None else phi * self.weight
+
+    def potentials(self, arrays) -> np.ndarray:
+        """``proximity`` potentials of ``(category, instance, box)`` arrays, one per row."""
+        category, _, box = arrays
+        return self.proximity(category, box)
+
+    def end_episode(self, i: int, finished: bool = True) -> dict[str, Any]:
+        """Episode totals of environment ``i``; resets its accounting and potential.
+
+        ``finished``: an episode ended (``False`` for a reset that cuts one short or
+        starts the first: it does not count towards "the agent moves")."""
+        counts = self._per_instance[i]
+        top = max(counts, key=counts.get) if counts else ("", 0)
+        if finished and self.mode == "positive_first" and self.ramp_start is None:
+            self._positives.append(sum(n for k, n in self._contacts[i].items()
+                                       if self.rewards.get(k, 0.0) > 0))
+            if len(self._positives) == MOVING_EPISODES and \
+                    sum(self._positives) >= MOVING_EPISODES:
+                self.ramp_start = self.timesteps  # the agent moves: negatives fade in
         out = {"aux_return": float(self._aux_return[i]),
                "event_return": float(self._event_return[i]),
-               "contacts": self._contacts[i], "paid": self._paid[i]}
+               "contacts": self._contacts[i], "paid": self._paid[i],
+               "max_repeat": counts.get(top, 0), "repeated": top[0]}
         self._aux_return[i] = self._event_return[i] = self.potential[i] = 0.0
-        self._contacts[i], self._paid[i] = {}, {}
+        self._contacts[i], self._paid[i], self._per_instance[i] = {}, {}, {}
         return out
 
     def annotate(self, info: dict[str, Any], i: int, aux: float, event_reward: float,
@@ -220,7 +316,7 @@ class _Shaper:
         info[AUX_KEY] = aux
         info[EVENT_KEY] = event_reward
         info[AUX_EVENTS_KEY] = paying
-        if self.mode == "potential":
+        if self.mode in POTENTIAL_MODES:
             info[POTENTIAL_KEY] = float(self.potential[i])
 
 
@@ -247,31 +343,58 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             table entries (see :func:`reward_lookup`).
         anneal_steps: Steps over which the weight decays linearly (0: constant).
         final_weight: Weight at the end of annealing, as a fraction of ``scale``.
-        mode: ``bonus`` (event rewards added as they are) or ``potential``
-            (potential-based shaping, see the module docstring).
-        gamma: The agent's discount factor (``potential`` mode's ``F``).
+        mode: How the table pays, one of :data:`SHAPING_MODES` (see the module
+            docstring).
+        gamma: The agent's discount factor (the potential modes' ``F``).
+        negative_ramp: ``positive_first``: steps over which negative events fade in.
+        radius: ``proximity``: pixels at which an object stops counting
+            (default :data:`reward_shaping.potentials.RADIUS`).
+        game: ``proximity`` with a plain mapping as ``table``: the game.
     """
 
     def __init__(self, env: gym.Env, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
-                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99) -> None:
+                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
+                 negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
+                 game: Any = None) -> None:
         # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
         gym.utils.RecordConstructorArgs.__init__(self, table=table, scale=scale, overrides=overrides,
                                                  anneal_steps=anneal_steps, final_weight=final_weight,
-                                                 mode=mode, gamma=gamma)
+                                                 mode=mode, gamma=gamma, negative_ramp=negative_ramp,
+                                                 radius=radius, game=game)
         gym.Wrapper.__init__(self, env)
-        self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight, mode, gamma)
+        self._tracker = None
+        if mode == "proximity":
+            from envs.wrappers import ObjectTracker, find_wrapper
+
+            self._tracker = find_wrapper(env, ObjectTracker)
+            if self._tracker is None:
+                # The potential is computed from the objects the tracker sees.
+                raise ValueError("proximity shaping needs an ObjectTracker beneath "
+                                 "(envs.atari.make_env(..., track_objects=True))")
+            game = game if game is not None else self._tracker.game
+        self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight, mode, gamma,
+                              negative_ramp, game, radius)
+
+    def _phi(self) -> float | None:
+        if self._tracker is None:
+            return None
+        from envs.slots import pad_frames
+
+        return float(self.shaper.potentials(pad_frames([self._tracker.objects]))[0])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self.shaper.end_episode(0)
+        self.shaper.end_episode(0, finished=False)
+        self.shaper.start_episode(0, self._phi())
         # Contacts during reset's no-op frames are not the agent's doing: no reward.
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.shaper.timesteps += 1
-        aux, event_reward, paying = self.shaper.apply(0, _events(info), bool(terminated))
+        aux, event_reward, paying = self.shaper.apply(0, _events(info), bool(terminated),
+                                                      self._phi())
         info.setdefault(GAME_KEY, float(reward))
         self.shaper.annotate(info, 0, aux, event_reward, paying)
         if terminated or truncated:
@@ -311,32 +434,51 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
 
     def __init__(self, venv: VecEnv, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
-                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99) -> None:
+                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
+                 negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
+                 game: Any = None) -> None:
         super().__init__(venv)
+        self._objects = None
+        if mode == "proximity":
+            from envs.observations import VecEnvObjects
+
+            self._objects = VecEnvObjects(venv, game if game is not None else
+                                          getattr(table, "game", None), "proximity shaping")
+            game = self._objects.spec
         self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight,
-                              mode, gamma)
+                              mode, gamma, negative_ramp, game, radius)
         self.game_rewards = np.zeros(venv.num_envs)  # the last step's, for GameScaleNormalize
 
     def reset(self):
         obs = self.venv.reset()
+        phi = self.shaper.potentials(self._objects.reset_arrays()) if self._objects else None
         for i in range(self.num_envs):
-            self.shaper.end_episode(i)
+            self.shaper.end_episode(i, finished=False)
+            self.shaper.start_episode(i, None if phi is None else float(phi[i]))
         return obs
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
         self.shaper.timesteps += self.num_envs
         rewards = np.asarray(rewards, dtype=np.float32).copy()
+        phi = self.shaper.potentials(self._objects.step_arrays(infos)) if self._objects else None
         for i, info in enumerate(infos):
             # SB3 marks a time-limit end with TimeLimit.truncated (Monitor's DummyVecEnv,
             # EnvpoolVecEnv): that last state is not terminal and keeps its potential.
             terminated = bool(dones[i]) and not info.get("TimeLimit.truncated", False)
-            aux, event_reward, paying = self.shaper.apply(i, _events(info), terminated)
+            aux, event_reward, paying = self.shaper.apply(
+                i, _events(info), terminated, None if phi is None else float(phi[i]))
             info.setdefault(GAME_KEY, float(rewards[i]))
             self.shaper.annotate(info, i, aux, event_reward, paying)
             rewards[i] += aux
             if dones[i]:
                 info[EPISODE_KEY] = self.shaper.end_episode(i)
+        done = np.flatnonzero(dones)
+        if done.size:  # the episodes that start now, from their first state
+            first = self.shaper.potentials(self._objects.first_arrays(done.tolist())) \
+                if self._objects else [None] * done.size
+            for i, p in zip(done.tolist(), first):
+                self.shaper.start_episode(i, None if p is None else float(p))
         self.game_rewards = np.array([info[GAME_KEY] for info in infos], dtype=np.float64)
         return obs, rewards, dones, infos
 
@@ -372,18 +514,35 @@ class ManualRewardVector(gym.vector.VectorWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
-                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99) -> None:
+                 final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
+                 negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
+                 game: Any = None) -> None:
         super().__init__(env)
+        self._next_step = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) \
+            == gym.vector.AutoresetMode.NEXT_STEP
+        self._objects = None
+        if mode == "proximity":
+            from envs.observations import VectorObjects
+
+            if not self._next_step:
+                # An episode's last state and the next one's first would share one step.
+                raise ValueError("proximity shaping on a Gymnasium vector env needs "
+                                 "next-step autoreset")
+            self._objects = VectorObjects(env, game if game is not None else
+                                          getattr(table, "game", None), "proximity shaping")
+            game = self._objects.spec
         self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight,
-                              mode, gamma)
+                              mode, gamma, negative_ramp, game, radius)
         # In next-step autoreset mode the step after an episode end is a reset:
         # its events come from the no-op frames and pay nothing.
         self._resetting = np.zeros(env.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
+        phi = self.shaper.potentials(self._objects.arrays(info)) if self._objects else None
         for i in range(self.num_envs):
-            self.shaper.end_episode(i)
+            self.shaper.end_episode(i, finished=False)
+            self.shaper.start_episode(i, None if phi is None else float(phi[i]))
         self._resetting[:] = False
         return obs, info
 
@@ -399,15 +558,21 @@ class ManualRewardVector(gym.vector.VectorWrapper):
         paying = np.empty(n, dtype=object)
         done = np.logical_or(terminated, truncated)
         episode = np.empty(n, dtype=object)
+        phi = self.shaper.potentials(self._objects.arrays(infos)) if self._objects else None
         for i in range(n):
-            live = mask[i] and not self._resetting[i]
-            aux[i], event_reward[i], paying[i] = self.shaper.apply(
-                i, events[i] if live else (), bool(terminated[i]))
+            if phi is not None and self._resetting[i]:
+                # A new episode's first state: no transition, nothing paid, its potential set.
+                self.shaper.start_episode(i, float(phi[i]))
+                paying[i] = []
+            else:
+                live = mask[i] and not self._resetting[i]
+                aux[i], event_reward[i], paying[i] = self.shaper.apply(
+                    i, events[i] if live else (), bool(terminated[i]),
+                    None if phi is None else float(phi[i]))
             potential[i] = self.shaper.potential[i]
             if done[i]:
                 episode[i] = self.shaper.end_episode(i)
-        if self.env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) == \
-                gym.vector.AutoresetMode.NEXT_STEP:
+        if self._next_step:
             self._resetting = done.copy()
         infos = dict(infos)
         if GAME_KEY not in infos:
@@ -415,7 +580,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
         infos[AUX_KEY], infos[f"_{AUX_KEY}"] = aux, np.ones(n, dtype=bool)
         infos[EVENT_KEY], infos[f"_{EVENT_KEY}"] = event_reward, np.ones(n, dtype=bool)
         infos[AUX_EVENTS_KEY], infos[f"_{AUX_EVENTS_KEY}"] = paying, np.ones(n, dtype=bool)
-        if self.shaper.mode == "potential":
+        if self.shaper.mode in POTENTIAL_MODES:
             infos[POTENTIAL_KEY], infos[f"_{POTENTIAL_KEY}"] = potential, np.ones(n, dtype=bool)
         if done.any():
             infos[EPISODE_KEY], infos[f"_{EPISODE_KEY}"] = episode, done

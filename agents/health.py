@@ -1,0 +1,186 @@
+"""Is the shaping trapping the agent?  Stall, hacking and farming checks over training episodes.
+
+A reward table read correctly can still make an agent worse: on Skiing, four
+negative kinds (trees, moguls, flags, missed gates) against one positive taught
+an agent that could not yet steer to stand still, and a history potential at 50x
+was exploited by prolonging episodes.  :class:`HealthMonitor` watches the
+finished training episodes and raises three flags, each once, with the step and
+the numbers that raised it:
+
+``stall``
+    Episodes run to the time limit while the game score falls: in the latest
+    :data:`WINDOW` episodes, at least :data:`STALL_SHARE` ran to the limit (length
+    at least :data:`LIMIT_FRACTION` of it), and their mean game score is below the
+    best mean of any earlier window of as many episodes.
+``hacking``
+    The auxiliary return rises while the game score falls: between the latest
+    window and the one :data:`TREND_GAP` windows before it, the mean auxiliary
+    return per episode rose and the mean game score fell, each by more than
+    :data:`TREND_Z` standard errors of the difference (Welch).
+``farming``
+    One event is farmed: in at least :data:`FARM_SHARE` of the latest window's
+    episodes, a single object instance was paid :data:`FARM_REPEATS` or more
+    times (the same tree hit again and again, the same item re-touched).
+
+Every check needs full windows: nothing is flagged before :data:`WINDOW`
+episodes (``stall``, ``farming``: two windows; ``hacking``: ``TREND_GAP + 1``).
+
+Example:
+    >>> from agents.health import Episode, HealthMonitor
+    >>> mon = HealthMonitor(limit=1000)
+    >>> for k in range(100):                     # 50 quick episodes, then 50 stalled ones
+    ...     stalled = k >= 50
+    ...     _ = mon.add(Episode(step=k * 500, score=-30000.0 if stalled else -9000.0,
+    ...                         length=1000 if stalled else 400, aux_return=0.0))
+    >>> sorted(mon.flags), mon.flags["stall"]["step"]    # half of the last 50 ran to the limit
+    (['stall'], 37000)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+#: Episodes per window.
+WINDOW = 50
+#: ``stall``: share of a window's episodes that ran to the time limit.
+STALL_SHARE = 0.5
+#: An episode ran to the time limit if it lasted at least this fraction of it (the
+#: gymnasium backend counts no-op start frames into the limit, envpool does not).
+LIMIT_FRACTION = 0.98
+#: ``hacking``: the latest window is compared with the one this many windows before.
+TREND_GAP = 3
+#: ``hacking``: standard errors by which both changes must exceed zero.
+TREND_Z = 2.0
+#: ``farming``: payments of one instance within one episode that count as farming.
+FARM_REPEATS = 5
+#: ``farming``: share of a window's episodes that must farm.
+FARM_SHARE = 0.2
+#: The flags, in report order.
+FLAGS = ("stall", "hacking", "farming")
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One finished training episode, as the checks see it.
+
+    Attributes:
+        step: Training step at its end.
+        score: Game score.
+        length: Agent steps.
+        aux_return: Auxiliary reward paid over the episode (0 unshaped).
+        max_repeat: Most payments of one object instance in the episode.
+        repeated: The event key of that instance (``""`` when none was paid).
+    """
+
+    step: int
+    score: float
+    length: int
+    aux_return: float = 0.0
+    max_repeat: int = 0
+    repeated: str = ""
+
+
+class HealthMonitor:
+    """Raises ``stall``, ``hacking`` and ``farming`` flags over a run's episodes.
+
+    Args:
+        limit: The episode time limit in agent steps (``None``: no limit, no stall check).
+        window: Episodes per window (default :data:`WINDOW`).
+    """
+
+    def __init__(self, limit: int | None, window: int = WINDOW) -> None:
+        # A window of one episode has no spread to compare; none at all is meaningless.
+        if not isinstance(window, int) or window < 2:
+            raise ValueError(f"window must be an int >= 2, got {window!r}")
+        self.limit = limit
+        self.window = window
+        self.flags: dict[str, dict[str, Any]] = {}
+        self._recent: deque[Episode] = deque(maxlen=window * (TREND_GAP + 1))
+        self._count = 0
+        self._best_score: float | None = None  # best mean score of a completed earlier window
+
+    def add(self, episode: Episode) -> list[str]:
+        """Take one finished episode; returns the messages of flags raised by it."""
+        self._count += 1
+        self._recent.append(episode)
+        w = self.window
+        if len(self._recent) < w:
+            return []
+        latest = list(self._recent)[-w:]
+        raised = []
+        for name, detail in (("stall", self._stall(latest)), ("hacking", self._hacking()),
+                             ("farming", self._farming(latest))):
+            if detail and name not in self.flags:
+                self.flags[name] = {"step": episode.step, "episode": self._count, **detail}
+                raised.append(f"{name} at step {episode.step:,}: {detail['why']}")
+        if self._count >= w and self._count % w == 0:
+            # A completed window becomes an "earlier" one for the stall check.
+            mean = _mean([e.score for e in latest])
+            self._best_score = mean if self._best_score is None else max(self._best_score, mean)
+        return raised
+
+    def _stall(self, latest: list[Episode]) -> dict[str, Any] | None:
+        if self.limit is None or self._best_score is None:
+            return None
+        at_limit = sum(e.length >= LIMIT_FRACTION * self.limit for e in latest)
+        score = _mean([e.score for e in latest])
+        if at_limit < STALL_SHARE * len(latest) or score >= self._best_score:
+            return None
+        return {"why": f"{at_limit} of the last {len(latest)} episodes ran to the time limit "
+                       f"({self.limit:,} steps) and their mean score {score:,.0f} is below the "
+                       f"best earlier window's {self._best_score:,.0f}",
+                "at_limit": at_limit, "score": score, "best_score": self._best_score}
+
+    def _hacking(self) -> dict[str, Any] | None:
+        w = self.window
+        if len(self._recent) < w * (TREND_GAP + 1):
+            return None
+        eps = list(self._recent)
+        old, new = eps[:w], eps[-w:]
+        d_aux, z_aux = _change([e.aux_return for e in old], [e.aux_return for e in new])
+        d_score, z_score = _change([e.score for e in old], [e.score for e in new])
+        if not (z_aux > TREND_Z and z_score < -TREND_Z):
+            return None
+        return {"why": f"over the last {len(eps)} episodes the mean auxiliary return rose by "
+                       f"{d_aux:+,.1f} ({z_aux:.1f} SE) while the mean score fell by "
+                       f"{d_score:+,.0f} ({z_score:.1f} SE)",
+                "aux_change": d_aux, "score_change": d_score}
+
+    def _farming(self, latest: list[Episode]) -> dict[str, Any] | None:
+        farmed = [e for e in latest if e.max_repeat >= FARM_REPEATS]
+        if len(farmed) < FARM_SHARE * len(latest):
+            return None
+        top = max(farmed, key=lambda e: e.max_repeat)
+        keys = sorted({e.repeated for e in farmed})
+        return {"why": f"{len(farmed)} of the last {len(latest)} episodes paid one object "
+                       f"{FARM_REPEATS}+ times ({', '.join(keys)}; up to {top.max_repeat})",
+                "episodes": len(farmed), "keys": keys, "max_repeat": top.max_repeat}
+
+    def report(self) -> dict[str, Any]:
+        """Every flag (``None`` where not raised) and the thresholds, for ``summary.json``."""
+        return {**{name: self.flags.get(name) for name in FLAGS},
+                "episodes": self._count,
+                "thresholds": {"window": self.window, "stall_share": STALL_SHARE,
+                               "limit_fraction": LIMIT_FRACTION, "limit": self.limit,
+                               "trend_gap": TREND_GAP, "trend_z": TREND_Z,
+                               "farm_repeats": FARM_REPEATS, "farm_share": FARM_SHARE}}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _change(old: list[float], new: list[float]) -> tuple[float, float]:
+    """Difference of means (new - old) and its size in standard errors (Welch)."""
+    def var(v: list[float]) -> float:
+        m = _mean(v)
+        return sum((x - m) ** 2 for x in v) / (len(v) - 1)
+
+    diff = _mean(new) - _mean(old)
+    se = math.sqrt(var(old) / len(old) + var(new) / len(new))
+    if se == 0:
+        return diff, math.copysign(math.inf, diff) if diff else 0.0
+    return diff, diff / se
