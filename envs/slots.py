@@ -18,13 +18,15 @@ slots as the category's maximum count.  Each slot holds seven features
     dx, dy    movement since the previous agent step / MOTION_SCALE (16 px), 0 for an
               object first seen in this step
 
-all clipped to [-1, 1].  The k-th object of a category, in the detector's order
-(OCAtari's object slots, then derived objects), fills the category's k-th slot;
-objects beyond the maximum count are dropped.  Motion is computed here, per agent
-step, by following each object's instance id: both backends therefore report the
-same motion, although the per-frame tracker sees every frame and the fast path
-every fourth.  With ``stack=k`` the vector is the last ``k`` steps' vectors,
-oldest first; at an episode's start the first one is repeated.
+all clipped to [-1, 1].  An object keeps its slot for as long as it is seen (its
+instance id), so a tree does not jump to another slot when the one before it
+scrolls away; a new object takes the first free slot of its category, new objects
+in the detector's order (OCAtari's object slots, then derived objects), and
+objects beyond the category's slots are dropped.  Motion is computed here, per
+agent step, from the object's previous position in its slot: both backends
+therefore report the same motion, although the per-frame tracker sees every frame
+and the fast path every fourth.  With ``stack=k`` the vector is the last ``k``
+steps' vectors, oldest first; at an episode's start the first one is repeated.
 
 Example:
     >>> import numpy as np
@@ -45,6 +47,9 @@ Example:
     [0.25, -0.25]
     >>> enc.encode(cat[:, :1], inst[:, :1], box[:, :1])[0, 7:14].tolist()   # it vanished
     [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+    The fixed-length vector is what an MLP policy takes (``agents.train --obs
+    objects``); ``python -m envs.inspect GAME --layout`` prints a game's layout.
 """
 
 from __future__ import annotations
@@ -196,9 +201,11 @@ class SlotEncoder:
         self.num_envs = int(num_envs)
         s = layout.num_slots
         counts = np.array(layout.counts, np.int64)
-        self._counts = np.append(counts, 0)  # index -1 (no object): no slot
-        self._offsets = np.append(np.array(layout.offsets, np.int64), 0)
         self._ncat = len(layout.categories)
+        # Per slot: its category, and the index of its category's first slot.
+        self._slot_cat = np.repeat(np.arange(self._ncat), counts)
+        self._slot_start = np.repeat(np.array(layout.offsets, np.int64), counts)
+        self._max_count = int(counts.max())
         self._prev_id = np.full((self.num_envs, s), -1, np.int64)
         self._prev_xy = np.zeros((self.num_envs, s, 2), np.int64)
         self._history = np.zeros((self.num_envs, layout.stack, layout.step_size), np.float32)
@@ -233,31 +240,33 @@ class SlotEncoder:
                              f"({len(rows)}, K, 4), got {np.shape(category)}, "
                              f"{np.shape(instance)}, {np.shape(box)}")
         cat = category.astype(np.int64)
-        inst = np.asarray(instance, np.int64)
+        inst = np.where(cat >= 0, np.asarray(instance, np.int64), -1)
         box = np.asarray(box, np.int64)
-        # Rank of each object among those of its category, in the detector's order.
-        onehot = cat[..., None] == np.arange(self._ncat)
-        rank = np.take_along_axis(np.cumsum(onehot, axis=1), np.maximum(cat, 0)[..., None],
-                                  axis=2)[..., 0] - 1
-        keep = (cat >= 0) & (rank < self._counts[cat])
-        r, j = np.nonzero(keep)
-        slot = self._offsets[cat[r, j]] + rank[r, j]
-        s = self.layout.num_slots
-        ids = np.full((m, s), -1, np.int64)
-        xy = np.zeros((m, s, 2), np.int64)
-        feats = np.zeros((m, s, _NF), np.float32)
-        ids[r, slot] = inst[r, j]
-        xy[r, slot] = box[r, j, :2]
-        feats[r, slot, 0] = 1.0
-        feats[r, slot, 1:5] = box[r, j] / _SCALE
-        # Motion: the same instance in the previous step of the same environment.
         prev_ids = self._prev_id[rows]
         fresh = self._fresh[rows]
         prev_ids[fresh] = -1
-        found, where = _join(ids, prev_ids)
-        if found.any():
-            a, b = np.nonzero(found)
-            feats[a, b, 5:7] = (xy[a, b] - self._prev_xy[rows[a], where[a, b]]) / MOTION_SCALE
+        s = self.layout.num_slots
+        # An object seen in the previous step keeps its slot (ids are unique, so the slot
+        # is of its category) ...
+        kept, where = _join(inst, prev_ids)
+        slot = np.where(kept, where, -1)
+        # ... and new ones take their category's free slots, in the detector's order.
+        new = (cat >= 0) & ~kept
+        if new.any():
+            slot = np.where(new, self._free_slots(cat, new, kept, where), slot)
+        r, j = np.nonzero(slot >= 0)
+        at = slot[r, j]
+        ids = np.full((m, s), -1, np.int64)
+        xy = np.zeros((m, s, 2), np.int64)
+        feats = np.zeros((m, s, _NF), np.float32)
+        ids[r, at] = inst[r, j]
+        xy[r, at] = box[r, j, :2]
+        feats[r, at, 0] = 1.0
+        feats[r, at, 1:5] = box[r, j] / _SCALE
+        # Motion of the objects kept: since the previous step, in their own slot.
+        moved = kept[r, j]
+        a, b = r[moved], at[moved]
+        feats[a, b, 5:7] = (xy[a, b] - self._prev_xy[rows[a], b]) / MOTION_SCALE
         np.clip(feats, -1.0, 1.0, out=feats)
         self._prev_id[rows] = ids
         self._prev_xy[rows] = xy
@@ -270,6 +279,29 @@ class SlotEncoder:
         hist[rows, -1] = flat
         self._fresh[rows] = False
         return hist[rows].reshape(m, -1)
+
+    def _free_slots(self, cat: np.ndarray, new: np.ndarray, kept: np.ndarray,
+                    where: np.ndarray) -> np.ndarray:
+        """Slot of each new object: its category's free slots in order, to the new objects
+        of that category in the detector's order (-1 where none is left)."""
+        m = cat.shape[0]
+        s = self.layout.num_slots
+        occupied = np.zeros((m, s), bool)
+        kr, kj = np.nonzero(kept)
+        occupied[kr, where[kr, kj]] = True
+        free = ~occupied
+        # Rank of each free slot among its category's free slots.
+        count = np.concatenate([np.zeros((m, 1), np.int64), np.cumsum(free, axis=1)], axis=1)
+        free_rank = count[:, 1:] - count[:, self._slot_start] - 1
+        by_rank = np.full((m, self._ncat + 1, self._max_count + 1), -1, np.int64)
+        fr, fs = np.nonzero(free)
+        by_rank[fr, self._slot_cat[fs], free_rank[fr, fs]] = fs
+        # Rank of each new object among the new objects of its category.
+        onehot = (cat[..., None] == np.arange(self._ncat)) & new[..., None]
+        rank = np.take_along_axis(np.cumsum(onehot, axis=1), np.maximum(cat, 0)[..., None],
+                                  axis=2)[..., 0] - 1
+        rank = np.clip(rank, 0, self._max_count)  # beyond every category's count: no slot
+        return by_rank[np.arange(m)[:, None], cat, rank]
 
     def encode_batch(self, batch, env_indices: Sequence[int] | np.ndarray | None = None
                      ) -> np.ndarray:
@@ -322,12 +354,13 @@ def pad_frames(frames: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _join(ids: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each id of ``ids`` (``(m, S)``, -1 none), whether row ``i`` of ``prev`` holds it, and where.
+    """For each id of ``ids`` (``(m, K)``, -1 none), whether row ``i`` of ``prev`` (``(m, S)``)
+    holds it, and in which column.
 
     A sorted-key join: keys ``id * m + row`` are unique, so one ``searchsorted``
-    matches every row at once (an ``(m, S, S)`` comparison would cost S times more).
+    matches every row at once (an ``(m, K, S)`` comparison would cost S times more).
     """
-    m, s = ids.shape
+    m, s = prev.shape
     row = np.arange(m)[:, None]
     pkey = np.where(prev >= 0, prev * m + row, -1).ravel()
     order = np.argsort(pkey, kind="stable")
@@ -335,4 +368,4 @@ def _join(ids: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key = np.where(ids >= 0, ids * m + row, -2)
     pos = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
     found = (sorted_keys[pos] == key) & (ids >= 0)
-    return found, (order[pos] % s).reshape(m, s)
+    return found, (order[pos] % s).reshape(ids.shape)

@@ -57,7 +57,7 @@ def _objects(*rows):
     return cat, inst, box
 
 
-def test_the_kth_object_of_a_category_fills_its_kth_slot_and_extra_ones_are_dropped():
+def test_new_objects_fill_free_slots_in_order_and_extra_ones_are_dropped():
     layout = SlotLayout.from_game("Skiing")  # 6 tree slots from index 1
     enc = SlotEncoder(layout, 1)
     trees = [(1, 10 + i, 8 * i, 50, 16, 30) for i in range(7)]  # one tree too many
@@ -68,21 +68,23 @@ def test_the_kth_object_of_a_category_fills_its_kth_slot_and_extra_ones_are_drop
     assert obs[7:, 0].sum() == 0  # no mogul, flag or gate; the 7th tree is not anywhere
 
 
-def test_motion_follows_the_instance_not_the_slot_and_restarts_at_reset():
+def test_an_object_keeps_its_slot_and_motion_follows_it():
     layout = SlotLayout.from_game("Skiing")
     enc = SlotEncoder(layout, 1)
     a, b = (1, 5, 20, 100, 16, 30), (1, 6, 60, 120, 16, 30)
     enc.encode(*_objects(a, b))
-    # Tree 5 is gone: tree 6 moves from the second tree slot to the first one.
+    # Tree 5 is gone: tree 6 stays in the second tree slot (no jump for the policy).
     obs = enc.encode(*_objects((1, 6, 64, 112, 16, 30)))[0].reshape(-1, NF)
-    assert obs[1, 5:7] == pytest.approx([4 / MOTION_SCALE, -8 / MOTION_SCALE])
-    assert obs[2, 0] == 0
-    # A new object (unseen id) has no motion; a reset forgets what was seen.
-    obs = enc.encode(*_objects((1, 6, 66, 100, 16, 30), (1, 9, 0, 0, 16, 30)))[0].reshape(-1, NF)
-    assert obs[1, 5:7] == pytest.approx([2 / 16, -12 / 16]) and obs[2, 5:7].tolist() == [0, 0]
+    assert obs[1, 0] == 0 and obs[2, 0] == 1
+    assert obs[2, 5:7] == pytest.approx([4 / MOTION_SCALE, -8 / MOTION_SCALE])
+    # A new tree takes the first free slot, with no motion; tree 6 keeps moving.
+    obs = enc.encode(*_objects((1, 9, 0, 0, 16, 30), (1, 6, 66, 100, 16, 30)))[0].reshape(-1, NF)
+    assert obs[1, :3] == pytest.approx([1, 0, 0]) and obs[1, 5:7].tolist() == [0, 0]
+    assert obs[2, 5:7] == pytest.approx([2 / 16, -12 / 16])
+    # A reset forgets what was seen: slots are assigned afresh, without motion.
     enc.reset()
     obs = enc.encode(*_objects((1, 6, 80, 90, 16, 30)))[0].reshape(-1, NF)
-    assert obs[1, 5:7].tolist() == [0.0, 0.0]
+    assert obs[1, 0] == 1 and obs[1, 5:7].tolist() == [0.0, 0.0]
 
 
 def test_features_are_scaled_to_the_screen_and_clipped():
@@ -132,13 +134,14 @@ def test_encoding_some_environments_leaves_the_others_as_they_were():
 STATELESS = ("Boxing", "Breakout", "Freeway", "Kangaroo", "Pong")
 # The others: the only features that may differ, and on what share of steps at most.
 # OCAtari's readers keep state between the frames they see, which the per-frame path
-# reads every frame and the fast path every fourth: Asterix keeps an enemy or item of
-# a flashing lane where it was last read; Seaquest's and Tennis's readers recreate an
-# object that left the screen between two steps (a new instance: no motion); Skiing
-# reads an object's size or a tree's x once, on the frame it enters at a screen edge;
-# Ms. Pac-Man's ghosts sit at (0, 0) on the frame they are created, the first of an
-# episode on the fast path ("start": only the first two steps of an episode differ).
-STATEFUL = {"Asterix": ({"x"}, 0.6), "Seaquest": ({"dx", "dy"}, 0.05),
+# reads every frame and the fast path every fourth: Asterix keeps an enemy or item of a
+# flashing lane where it was last read (and in another slot than a new one); Seaquest's
+# and Tennis's readers recreate an object that left the screen between two steps (a new
+# instance: no motion); Skiing reads an object's size or a tree's x once, on the frame
+# it enters at a screen edge; Ms. Pac-Man's ghosts sit at (0, 0) on the frame they are
+# created, the first of an episode on the fast path ("start": only the first two steps
+# of an episode differ).
+STATEFUL = {"Asterix": ({"x", "y", "dx", "dy"}, 0.6), "Seaquest": ({"dx", "dy"}, 0.05),
             "Tennis": ({"dx", "dy"}, 0.05), "Skiing": ({"h", "x", "dx"}, 0.05),
             "MsPacman": ("start", 0.05)}
 

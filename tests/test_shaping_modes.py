@@ -1,0 +1,290 @@
+"""Shaping that cannot trap: positive, positive_first and proximity modes; stall, hacking and
+farming checks, on scripted envs and on Skiing."""
+
+import csv
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import SCRIPT, TABLE, Scripted, ev
+
+from agents.health import FARM_REPEATS, WINDOW, Episode, HealthMonitor
+from envs.atari import make_env
+from reward_shaping.potentials import ProximityPotential
+from reward_shaping.wrappers import (
+    MOVING_EPISODES,
+    ManualReward,
+    ManualRewardVecEnv,
+    ManualRewardVector,
+    reward_lookup,
+)
+
+GAMMA = 0.9
+SKIING = {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0, "Gate": {"pass": 5.0, "miss": -5.0}}
+
+
+def episode(env, script=SCRIPT):
+    env.reset(seed=0)
+    return [env.step(0)[4] for _ in script]
+
+
+# -- positive, positive_first -----------------------------------------------------------------
+
+
+def test_positive_pays_only_what_the_table_rewards():
+    infos = episode(ManualReward(Scripted(SCRIPT), TABLE, mode="positive"))
+    assert [i["aux_reward"] for i in infos] == [5.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0, 5.0]
+    end = infos[-1]["shaping"]
+    assert end["contacts"] == {"Gate:pass": 4, "Tree": 1, "Gate:miss": 1}  # still counted
+    assert end["paid"] == {"Gate:pass": 4}
+    # The same events in bonus mode pay the negatives too (so the check above can fail).
+    bonus = episode(ManualReward(Scripted(SCRIPT), TABLE))
+    assert sum(i["aux_reward"] for i in bonus) == 10.0
+
+
+def test_positive_first_fades_negatives_in_once_the_agent_moves():
+    env = ManualReward(Scripted(SCRIPT), TABLE, mode="positive_first", negative_ramp=16)
+    shaper = env.unwrapped_shaper = env.shaper
+    env.reset(seed=0)
+    env.step(0)
+    env.reset(seed=0)  # an episode cut short by a reset does not count
+    for k in range(MOVING_EPISODES):
+        infos = episode(env)
+        assert sum(i["aux_reward"] for i in infos) == 20.0  # the 4 passes, no penalty
+        assert shaper.ramp_start == (None if k < MOVING_EPISODES - 1 else shaper.timesteps)
+    start = shaper.ramp_start
+    infos = episode(env)
+    # Tree on the episode's 3rd step, the missed gate on its 6th: 3/16 and 6/16 of -5.
+    assert infos[2]["aux_reward"] == pytest.approx(-5 * 3 / 16)
+    assert infos[5]["aux_reward"] == pytest.approx(-5 * 6 / 16)
+    for _ in range(2):
+        infos = episode(env)
+    assert shaper.timesteps - start > 16 and shaper.negative_weight == 1.0
+    assert sum(i["aux_reward"] for i in infos) == 10.0  # as bonus, once faded in
+    # No positive entry to wait for: the ramp starts at once.
+    only_negative = ManualReward(Scripted(SCRIPT), {"Tree": -5.0}, mode="positive_first",
+                                 negative_ramp=0)
+    assert only_negative.shaper.ramp_start == 0
+    assert sum(i["aux_reward"] for i in episode(only_negative)) == -5.0
+
+
+def test_positive_first_ramp_survives_a_resume(tmp_path):
+    pytest.importorskip("envpool")
+    from agents.train import main
+
+    out = tmp_path / "pf"
+    args = ["--obs", "objects", "--shaping-mode", "positive_first", "--negative-ramp", "0",
+            "--n-envs", "2", "--max-episode-frames", "80", "--no-progress", "--device", "cpu",
+            "--eval-episodes", "0", "--save-every", "40", "--env-backend", "envpool"]
+    assert main(["Skiing", "--steps", "40", "--out", str(out), *args]) == 0
+    import pickle
+
+    from agents.checkpoint import find_checkpoint
+
+    ckpt = find_checkpoint(out)
+    assert "shaping_ramp_start" in ckpt.state
+    # Pretend the agent started moving at step 17: the resumed run must keep that start.
+    with open(ckpt.path / "state.pkl", "wb") as f:
+        pickle.dump({**ckpt.state, "shaping_ramp_start": 17}, f)
+    assert main(["--resume", str(out), "--steps", "80"]) == 0
+    assert find_checkpoint(out).state["shaping_ramp_start"] == 17
+
+
+# -- proximity --------------------------------------------------------------------------------
+
+
+def test_proximity_potential_weighs_objects_by_closeness():
+    phi = ProximityPotential("Skiing", reward_lookup(SKIING), radius=20)
+    cats = ("Player", "Tree", "Mogul", "Flag", "Gate")
+    skier = [70, 40, 10, 18]
+
+    def at(*objects, avatar=True):
+        rows = ([(0, skier)] if avatar else []) + [(cats.index(c), b) for c, b in objects]
+        return np.array([[r[0] for r in rows]]), np.array([[r[1] for r in rows]])
+
+    assert phi(*at())[0] == 0.0
+    assert phi(*at(("Tree", [70, 58, 16, 30])))[0] == -5.0  # touching: full weight
+    assert phi(*at(("Tree", [90, 40, 16, 30])))[0] == pytest.approx(-5 * (1 - 10 / 20))
+    assert phi(*at(("Mogul", [70, 88, 16, 7])))[0] == 0.0  # 30 px below: out of reach
+    # A gate counts by its pass reward; its flags count through it, not on their own.
+    gate = phi(*at(("Flag", [62, 50, 5, 14]), ("Flag", [94, 50, 5, 14]), ("Gate", [67, 50, 27, 14])))
+    assert gate[0] == 5.0
+    assert phi(*at(("Tree", [70, 58, 16, 30]), avatar=False))[0] == 0.0  # no skier, no potential
+    with pytest.raises(ValueError, match="radius"):
+        ProximityPotential("Skiing", {}, radius=0)
+
+
+def _phi_of(records, phi) -> float:
+    from envs.slots import pad_records
+
+    cat, _, box = pad_records([records], phi.spec.categories)
+    return float(phi(cat, box)[0])
+
+
+def test_proximity_shaping_telescopes_on_skiing_with_the_objects_it_sees():
+    """Each step pays gamma * Phi(s') - Phi(s), Phi recomputed here from info['objects'];
+    a time-limit end keeps Phi; events pay nothing themselves."""
+    env = ManualReward(make_env("Skiing", objects_in_info=True, max_episode_frames=1200),
+                       SKIING, mode="proximity", gamma=GAMMA, radius=24)
+    phi = ProximityPotential("Skiing", reward_lookup(SKIING), radius=24)
+    _, info = env.reset(seed=2)
+    phis, auxes, events = [_phi_of(info["objects"], phi)], [], 0
+    rng = np.random.default_rng(2)
+    while True:
+        _, reward, term, trunc, info = env.step(int(rng.integers(3)))
+        phis.append(0.0 if term else _phi_of(info["objects"], phi))
+        auxes.append(info["aux_reward"])
+        assert info["aux_events"] == [] and reward == pytest.approx(info["game_reward"] + auxes[-1])
+        events += len(info["interactions"])
+        if term or trunc:
+            break
+    phis = np.array(phis)
+    assert np.allclose(auxes, GAMMA * phis[1:] - phis[:-1])
+    assert trunc and info["potential"] == pytest.approx(phis[-1])
+    assert np.count_nonzero(phis) > 20 and events > 0  # objects came near; events happened
+    total = sum(GAMMA ** t * a for t, a in enumerate(auxes))
+    assert total == pytest.approx(GAMMA ** len(auxes) * phis[-1] - phis[0], abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["gymnasium", "envpool"])
+def test_proximity_in_the_vecenv_and_vector_forms(backend):
+    if backend == "envpool":
+        pytest.importorskip("envpool")
+    from agents.environments import EnvSettings, make_vec, resolve_target
+
+    settings = EnvSettings(max_episode_frames=400, backend=backend)
+    venv = ManualRewardVecEnv(
+        make_vec(resolve_target("Skiing"), settings, 2, 5, track_objects=True, vec_env="dummy",
+                 objects_in_info=True), SKIING, mode="proximity", gamma=GAMMA, game="Skiing")
+    venv.reset()
+    rng = np.random.default_rng(5)
+    pots, auxes, ends = [[], []], [[], []], 0
+    for _ in range(160):
+        _, _, dones, infos = venv.step(rng.integers(3, size=2))
+        for i, info in enumerate(infos):
+            pots[i].append(info["potential"])
+            auxes[i].append(info["aux_reward"])
+            if dones[i]:
+                ends += 1
+                assert info["TimeLimit.truncated"]
+                # Within the episode: F_t = gamma * Phi_t - Phi_{t-1} after its first step.
+                a, p = np.array(auxes[i][1:]), np.array(pots[i])
+                assert np.allclose(a, GAMMA * p[1:] - p[:-1])
+                pots[i], auxes[i] = [], []
+    assert ends >= 2
+    venv.close()
+    if backend == "envpool":
+        from envs.atari import make_vec_env
+
+        vec = ManualRewardVector(make_vec_env("Skiing", 2, backend="envpool", num_threads=1,
+                                              max_episode_frames=400), SKIING, mode="proximity",
+                                 game="Skiing")
+        vec.reset(seed=0)
+        outs = [vec.step(rng.integers(3, size=2)) for _ in range(110)]
+        # The step after an episode's end starts the next one: nothing is paid there.
+        after = [k + 1 for k, o in enumerate(outs[:-1]) if o[3].any()]
+        assert after and all((outs[k][4]["aux_reward"] == 0).all() for k in after)
+
+
+def test_proximity_needs_the_objects():
+    with pytest.raises(ValueError, match="ObjectTracker"):
+        ManualReward(make_env("Skiing", track_objects=False), SKIING, mode="proximity")
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    with pytest.raises(ValueError, match="pass game="):
+        ManualRewardVecEnv(DummyVecEnv([lambda: Scripted(SCRIPT)]), TABLE, mode="proximity")
+    with pytest.raises(ValueError, match="next-step autoreset"):
+        ManualRewardVector(gym.vector.SyncVectorEnv(
+            [lambda: Scripted(SCRIPT)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP),
+            TABLE, mode="proximity", game="Skiing")
+
+
+# -- health checks ----------------------------------------------------------------------------
+
+
+def _episodes(n, start=0, **kw):
+    rng = np.random.default_rng(start)
+    out = []
+    for k in range(n):
+        fields = {name: (f(k) if callable(f) else f) for name, f in kw.items()}
+        fields["score"] = fields.get("score", -10_000.0) + rng.normal(0, 200)
+        out.append(Episode(step=(start + k) * 1000, **{"length": 400, **fields}))
+    return out
+
+
+def test_health_flags_each_trap_once_and_not_a_healthy_run():
+    healthy = HealthMonitor(limit=1000)
+    for e in _episodes(400, score=lambda k: -12_000.0 + 10 * k, aux_return=lambda k: k / 10):
+        assert healthy.add(e) == []
+    report = healthy.report()
+    assert report["stall"] is report["hacking"] is report["farming"] is None
+    assert report["episodes"] == 400 and report["thresholds"]["window"] == WINDOW
+
+    stall = HealthMonitor(limit=1000)
+    for e in _episodes(60) + _episodes(60, 60, score=-29_000.0, length=1000):
+        stall.add(e)
+    assert set(stall.flags) == {"stall"} and stall.flags["stall"]["at_limit"] >= WINDOW // 2
+
+    hacking = HealthMonitor(limit=1000)
+    messages = []
+    for e in _episodes(200, score=lambda k: -9_000.0 - 30 * k, aux_return=lambda k: 0.5 * k):
+        messages += hacking.add(e)
+    assert set(hacking.flags) == {"hacking"} and len(messages) == 1
+    assert "auxiliary return rose" in messages[0]
+
+    farming = HealthMonitor(limit=None)
+    for e in _episodes(100, max_repeat=lambda k: FARM_REPEATS + 3 if k % 3 == 0 else 1,
+                       repeated="Tree"):
+        farming.add(e)
+    assert set(farming.flags) == {"farming"} and farming.flags["farming"]["keys"] == ["Tree"]
+    with pytest.raises(ValueError, match="window"):
+        HealthMonitor(limit=10, window=1)
+
+
+class _Stalling(gym.Env):
+    """Episodes of 10 steps at -1 each; after 70 episodes they run to the 40-step limit."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.episodes, self.t = 0, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.episodes, self.t = self.episodes + 1, 0
+        return np.zeros(1, np.float32), {"interactions": []}
+
+    def step(self, action):
+        self.t += 1
+        limit = 40 if self.episodes > 70 else 10
+        farm = [ev("Tree")] if self.t <= FARM_REPEATS else []  # the same tree, again and again
+        return np.zeros(1, np.float32), -1.0, False, self.t >= limit, {"interactions": farm}
+
+
+def test_a_training_run_warns_and_records_a_stall_and_farming(tmp_path, capsys):
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.callbacks import RunCallback, StopRequest
+
+    venv = ManualRewardVecEnv(DummyVecEnv([lambda: Monitor(_Stalling())]), {"Tree": 1.0})
+    model = A2C("MlpPolicy", venv, n_steps=8, seed=0, device="cpu")
+    health = HealthMonitor(limit=40)
+    callback = RunCallback(tmp_path, 3000, 10**6, lambda m: tmp_path, StopRequest(), None,
+                           progress=False, health=health)
+    model.learn(3000, callback=callback)
+    callback.close()
+    assert set(health.flags) == {"stall", "farming"}
+    printed = capsys.readouterr().out
+    assert "warning: stall at step" in printed and "warning: farming at step" in printed
+    with open(tmp_path / "episodes.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["max_repeat"] == str(FARM_REPEATS) and rows[0]["repeated"] == "Tree"
+    # A resumed run sees the history again: the same flags, at the same steps.
+    again = HealthMonitor(limit=40)
+    RunCallback(tmp_path, 3000, 10**6, lambda m: tmp_path, StopRequest(), 10**9,
+                progress=False, health=again).close()
+    assert json.dumps(again.flags, sort_keys=True) == json.dumps(health.flags, sort_keys=True)
