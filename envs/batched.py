@@ -80,6 +80,26 @@ class ObjectBatch:
         """Number of slots ``K`` per environment."""
         return self.category.shape[1]
 
+    @classmethod
+    def from_frames(cls, categories: tuple[str, ...], frames: Sequence[ObjectFrame],
+                    width: int = 1) -> ObjectBatch:
+        """One environment's :class:`~envs.objects.ObjectFrame` per row, padded to at least
+        ``width`` slots (empty slots: category -1, box ``(0, 0, 1, 1)``)."""
+        n = len(frames)
+        k = max(width, *(len(f) for f in frames)) if frames else width
+        category = np.full((n, k), -1, np.int16)
+        instance = np.zeros((n, k), np.int64)
+        box = np.ones((n, k, 4), np.int32)
+        box[..., :2] = 0
+        motion = np.zeros((n, k, 2), np.int32)
+        for i, f in enumerate(frames):
+            m = len(f)
+            category[i, :m] = f.category
+            instance[i, :m] = f.instance
+            box[i, :m] = f.box
+            motion[i, :m] = f.motion
+        return cls(categories, category, instance, box, motion)
+
     def frame(self, i: int) -> ObjectFrame:
         """Objects of environment ``i`` as an :class:`~envs.objects.ObjectFrame`, in slot order."""
         keep = np.flatnonzero(self.category[i] >= 0)
@@ -1028,19 +1048,9 @@ class FallbackExtractor:
         for the ``m`` environments of ``env_indices``, whose rows the batch then has)."""
         rows = _env_rows(env_indices, self.num_envs)
         frames = self._extractor.update(_check_ram(ram, len(rows)), rows.tolist())
-        k = self.num_slots = max(self.num_slots, *(len(f) for f in frames))
-        n = len(rows)
-        category = np.full((n, k), -1, np.int16)
-        instance = np.zeros((n, k), np.int64)
-        box = np.ones((n, k, 4), np.int32)
-        motion = np.zeros((n, k, 2), np.int32)
-        for i, f in enumerate(frames):
-            m = len(f)
-            category[i, :m] = f.category
-            instance[i, :m] = f.instance
-            box[i, :m] = f.box
-            motion[i, :m] = f.motion
-        return ObjectBatch(self.spec.categories, category, instance, box, motion)
+        batch = ObjectBatch.from_frames(self.spec.categories, frames, self.num_slots)
+        self.num_slots = batch.num_slots
+        return batch
 
 
 def make_extractor(game: str | GameSpec, num_envs: int) -> BatchedExtractor | FallbackExtractor:

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.batched import ObjectBatch
 from envs.games import GameSpec, resolve_game
 
 #: Features of one slot, in order.
@@ -311,8 +312,8 @@ class SlotEncoder:
     def encode_frames(self, frames: Sequence, env_indices: Sequence[int] | np.ndarray | None = None
                       ) -> np.ndarray:
         """:meth:`encode` for one :class:`envs.objects.ObjectFrame` per environment."""
-        cat, inst, box = pad_frames(frames)
-        return self.encode(cat, inst, box, env_indices)
+        return self.encode_batch(ObjectBatch.from_frames(self.layout.categories, frames),
+                                 env_indices)
 
     def encode_records(self, records: Sequence[Sequence],
                        env_indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
@@ -335,21 +336,6 @@ def pad_records(records: Sequence[Sequence], categories: Sequence[str]
             cat[i, j] = index.get(o.category, -1)
             inst[i, j] = o.instance
             box[i, j] = o.x, o.y, o.w, o.h
-    return cat, inst, box
-
-
-def pad_frames(frames: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``ObjectFrame`` s as padded ``(m, K)`` category / instance and ``(m, K, 4)`` box arrays."""
-    m = len(frames)
-    k = max(1, max((len(f) for f in frames), default=0))
-    cat = np.full((m, k), -1, np.int64)
-    inst = np.zeros((m, k), np.int64)
-    box = np.zeros((m, k, 4), np.int64)
-    for i, f in enumerate(frames):
-        n = len(f)
-        cat[i, :n] = f.category
-        inst[i, :n] = f.instance
-        box[i, :n] = f.box
     return cat, inst, box
 
 

@@ -379,9 +379,10 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _phi(self) -> float | None:
         if self._tracker is None:
             return None
-        from envs.slots import pad_frames
+        from envs.batched import ObjectBatch
 
-        return float(self.shaper.potentials(pad_frames([self._tracker.objects]))[0])
+        batch = ObjectBatch.from_frames(self._tracker.game.categories, [self._tracker.objects])
+        return float(self.shaper.potentials((batch.category, batch.instance, batch.box))[0])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
