@@ -86,7 +86,7 @@ def main() -> None:
         scores = ev.get("scores", [])
         base = rand[r["game"]]
         margin = 2 * math.hypot(_sem(scores), _sem(base)) if scores else math.inf
-        beats = bool(scores) and np.mean(scores) - np.mean(base) > margin
+        beats = bool(scores) and bool(np.mean(scores) - np.mean(base) > margin)
         mode = "greedy" if ev.get("deterministic") else "sampled"
         rows.append({"game": r["game"], "agent": r["algo"], "steps": summary["steps"],
                      "eval_mean": ev.get("mean"), "eval_std": ev.get("std"), "eval_mode": mode,
