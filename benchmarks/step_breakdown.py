@@ -27,6 +27,7 @@ Usage::
     python benchmarks/step_breakdown.py Skiing --obs objects --steps 40000
     python benchmarks/step_breakdown.py Skiing --obs objects --shaping none --n-envs 64
     python benchmarks/step_breakdown.py Skiing --obs pixels --steps 4000 --torch-threads 2
+    python benchmarks/step_breakdown.py Skiing --obs objects --unpinned   # envpool threads unbound
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ def main() -> None:
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch intra-op threads (agents.train's --torch-threads)")
     p.add_argument("--env-backend", default="envpool", choices=["envpool", "gymnasium"])
+    p.add_argument("--unpinned", action="store_true",
+                   help="leave envpool's threads unbound (agents.train binds them to the "
+                   "run's cores where it owns them all)")
     p.add_argument("--json", type=Path, help="also write the breakdown here")
     args = p.parse_args()
     # Too short a run measures start-up, not steps.
@@ -144,6 +148,15 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     timers = Timers()
     instrument(timers)
+    if args.unpinned:
+        import envs.envpool_vec as ev
+
+        init = ev.EnvpoolAtari.__init__
+
+        def unpinned(self, *a, **kw):
+            init(self, *a, **{**kw, "pin_threads": False})
+
+        ev.EnvpoolAtari.__init__ = unpinned
     from agents import train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +174,9 @@ def main() -> None:
     rows = [(k, timers.total.get(k, 0.0)) for k in PIECES]
     print(f"\n{args.game} {args.algo}, obs {args.obs}, shaping {args.shaping}, {args.env_backend}, "
           f"{steps} steps, {summary['steps_per_s']:.0f} steps/s (summary), "
-          f"torch threads {args.torch_threads}, {platform.node()}, {os.cpu_count()} cores, "
+          f"torch threads {args.torch_threads}, envpool threads "
+          f"{'unbound' if args.unpinned else 'bound where the run owns its cores'}, "
+          f"{platform.node()}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d')}")
     print("| piece | us per env-step | share |\n|---|---|---|")
     for name, t in rows:

@@ -341,3 +341,23 @@ def test_sb3_wrapper_on_envpool_and_dummy_vec_env_in_either_order_with_shaping()
             assert infos[i]["terminal_observation"].shape == (112,)
             assert not np.array_equal(infos[i]["terminal_observation"], obs[i])
     assert done
+
+
+def test_a_controller_on_the_skiing_vector_skis_a_clean_course(tmp_path):
+    """The vector holds what the task needs: benchmarks/skiing_controller.py steers by the
+    skier's x and dx and the gates' boxes alone and passes every gate."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("envpool")
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "controller.json"
+    proc = subprocess.run([sys.executable, "benchmarks/skiing_controller.py", "--episodes", "2",
+                           "--n-envs", "2", "--json", str(out)], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["gates_passed"] == [20, 20] and result["gates_missed"] == [0, 0]
+    assert result["mean"] > -6000  # human -4,337; random play about -16,000

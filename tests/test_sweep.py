@@ -205,7 +205,7 @@ def fake_run(sweep_dir: Path, name: str, scores, step: int = 1000) -> dict:
     return {"game": game, "algo": algo, "shaping": shaping, "seed": seed[1:],
             "steps": step * len(scores), "frames": 4 * step * len(scores),
             "final_score": scores[-1], "final_score_std": 0, "best_score": max(scores),
-            "human_normalized": "", "wall_time_s": 1, "steps_per_s": 1,
+            "human_normalized": "", "flags": "", "wall_time_s": 1, "steps_per_s": 1,
             "run_dir": f"runs/{name}"}
 
 
@@ -223,6 +223,7 @@ def test_report_gives_frames_to_reach_reference_scores(tmp_path):
             fake_run(sweep, "Skiing-a2c-manual-s1", ramp1),
             fake_run(sweep, "Skiing-a2c-none-s0", flat),
             fake_run(sweep, "Skiing-a2c-none-s1", flat)]
+    rows[1]["flags"] = "stall;farming"  # as collect_results writes a flagged run's
     with open(sweep / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -254,3 +255,19 @@ def test_report_gives_frames_to_reach_reference_scores(tmp_path):
     assert "| DQN (200M frames) (-13062.3) | Read and Reward (-9000) | human (-4336.9) |" in md
     with open(sweep / "report" / "frames_to_threshold.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 4 * 4
+    flagged = md[md.index("## Flagged runs"):md.index("## Every run")]
+    assert "- Skiing a2c manual seed 1: stall, farming" in flagged
+    assert flagged.count("\n- ") == 1
+
+
+def test_concurrent_local_runs_get_cores_of_their_own():
+    import os
+
+    from agents.sweep import _core_sets
+
+    cores = sorted(os.sched_getaffinity(0))
+    free = _core_sets(len(cores), 1)
+    sets = [free.get() for _ in range(len(cores))]
+    assert sets == [[c] for c in cores]  # disjoint, one each
+    assert _core_sets(len(cores) + 1, 1) is None  # more runs than cores: they share, unbound
+    assert _core_sets(1, len(cores)).get() == cores

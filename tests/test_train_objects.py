@@ -55,8 +55,10 @@ def test_every_algorithm_trains_on_objects(tmp_path, algo, capsys):
         capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["steps"] >= 100
     # agents.evaluate plays on the run's observations, and says so when asked for others.
-    assert evaluate.main([str(out), "--episodes", "1", "--n-envs", "1"]) == 0
-    assert "objects observations" in capsys.readouterr().out
+    gif = tmp_path / "ski.gif"
+    assert evaluate.main([str(out), "--episodes", "1", "--n-envs", "1", "--gif", str(gif),
+                          "--gif-steps", "20"]) == 0
+    assert "objects observations" in capsys.readouterr().out and gif.stat().st_size > 0
     assert evaluate.main([str(out), "--episodes", "1", "--obs", "pixels"]) == 2
     assert "trained on --obs objects" in capsys.readouterr().err
 
