@@ -98,7 +98,7 @@ def test_ray_sweep_retries_a_failed_run(tmp_path):
     ({"games": ["CartPole-v1"]}, "manual shaping needs an Atari game"),
     ({"train": {"n_env": 2}}, "unknown agents.train option 'n_env'"),
     ({"train": {"n_envs": "two"}}, "train.n_envs must be of type int"),
-    ({"train": {"shaping_mode": "pot"}}, "train.shaping_mode must be one of bonus, potential"),
+    ({"train": {"shaping_mode": "pot"}}, "train.shaping_mode must be one of bonus, positive,"),
     ({"train": {"env_backend": "ale"}}, "train.env_backend must be one of auto, envpool"),
     ({"overrides": [{"match": {"level": 1}}]}, "match may only name"),
     ({"epochs": 3}, "unknown key(s) epochs"),
