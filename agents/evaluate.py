@@ -2,8 +2,11 @@
 
 Loads the run's latest checkpoint, plays N episodes without shaping and prints
 the game scores, their mean/std and the human-normalised score where
-reference numbers exist.  ``--gif`` also records one episode with object boxes
-and interaction events drawn on the frames.
+reference numbers exist.  Actions are those of the run's own evaluation mode
+(``eval_mode`` in its ``config.yaml``: greedy or sampled, see
+:func:`agents.runs.default_eval_mode`) unless ``--deterministic`` or
+``--stochastic`` says otherwise.  ``--gif`` also records one episode with object
+boxes and interaction events drawn on the frames.
 
 Examples::
 
@@ -70,7 +73,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("run_dir", type=Path, help="a run directory made by agents.train")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--n-envs", type=int, default=8, help="episodes played in parallel")
-    p.add_argument("--deterministic", action="store_true", help="greedy actions (default: sample)")
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument("--deterministic", dest="mode", action="store_const", const="greedy",
+                       help="greedy actions (default: the run's evaluation mode)")
+    modes.add_argument("--stochastic", dest="mode", action="store_const", const="sampled",
+                       help="actions sampled from the policy (default: the run's evaluation mode)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--gif", type=Path, help="record one annotated episode to this GIF")
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     from agents.algorithms.registry import algorithm_class
     from agents.checkpoint import CheckpointError, find_checkpoint
-    from agents.runs import TrainError, read_run_config, resolve_device
+    from agents.runs import TrainError, eval_mode_of, read_run_config, resolve_device
     from reward_shaping.table import atomic_write_text
 
     args = _parse(argv)
@@ -111,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    mode = args.mode or eval_mode_of(cfg, target)
     print(f"{cfg.algo} on {target.env_id} ({cfg.shaping} shaping, {cfg.env.obs} observations), "
-          f"checkpoint at step {ckpt.step:,}; {args.episodes} episodes, "
-          f"{'greedy' if args.deterministic else 'sampled'} actions")
+          f"checkpoint at step {ckpt.step:,}; {args.episodes} episodes, {mode} actions"
+          + ("" if args.mode else " (the run's evaluation mode)"))
+    deterministic = mode == "greedy"
     result = evaluate_model(model, target, cfg.env, args.episodes, n_envs=args.n_envs,
-                            seed=args.seed, deterministic=args.deterministic, vec_env=cfg.vec_env)
+                            seed=args.seed, deterministic=deterministic, vec_env=cfg.vec_env)
     result["step"] = ckpt.step
     result["obs"] = cfg.env.obs
     for i, (s, n) in enumerate(zip(result["scores"], result["lengths"])):
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; human-normalized {hns:.3f}" if hns is not None else ""))
     if args.gif:
         try:
-            gif = record_gif(model, target, cfg.env, args.gif, args.seed, args.deterministic,
+            gif = record_gif(model, target, cfg.env, args.gif, args.seed, deterministic,
                              args.gif_every, args.gif_steps)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)

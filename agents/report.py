@@ -6,7 +6,8 @@ Writes into ``SWEEP_DIR/report/`` (or ``--out``):
   per (algorithm, shaping) with the mean over seeds and a 95% confidence band
   (t-interval of the seed means; seeds are the independent samples);
 * ``curves_<game>.png``: the same panel alone, per game;
-* ``report.md``: the aggregated table (final score mean +- std over seeds,
+* ``report.md``: the aggregated table (final score mean +- std over seeds and how
+  it was played: greedy or sampled evaluation actions, or training episodes;
   human-normalised score, frames, steps/s), the frames each arm needs to reach
   reference scores (random, DQN, human and per-game extras such as Read and
   Reward's Skiing score; mean and spread over the seeds that reach them), every
@@ -287,6 +288,17 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def _played(rows: list[dict[str, Any]]) -> str:
+    """The final scores' modes (``results.csv``'s ``final_score_mode``) of these runs:
+    one, several joined by ``/``, or ``–`` for results written before the column existed.
+
+    Example:
+        >>> _played([{"final_score_mode": "greedy"}, {"final_score_mode": "sampled"}, {}])
+        'greedy/sampled/–'
+    """
+    return "/".join(dict.fromkeys(r.get("final_score_mode") or "–" for r in rows))
+
+
 def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: str,
              reached: list[dict] | None = None, window: int = 100) -> str:
     from agents.scores import published, reference_scores
@@ -294,11 +306,15 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
     lines = [f"# Sweep report: {name}", "",
              f"{len(rows)} finished runs. Scores are game scores (never the shaped return): "
              "*final* is the run's evaluation mean (or, without evaluation, its last 100 "
-             "training episodes), *best* the best binned training mean.", ""]
+             "training episodes), *best* the best binned training mean. *Played* says how "
+             "the final score's actions were chosen: *greedy* (the policy's most likely "
+             "action) or *sampled* evaluation actions, or *training* (the training episodes, "
+             "exploration included).", ""]
     lines += [f"![learning curves]({images[0].name})", ""]
     lines += ["## Summary (mean ± std over seeds)", "",
-              "| game | algo | shaping | seeds | frames | final score | best score | HNS | steps/s |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| game | algo | shaping | seeds | frames | final score | played | best score | "
+              "HNS | steps/s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys((r["game"], r["algo"], r["shaping"]) for r in rows))
     for game, algo, shaping in keys:
         g = [r for r in rows if (r["game"], r["algo"], r["shaping"]) == (game, algo, shaping)]
@@ -309,7 +325,8 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
         std = final.std(ddof=1) if len(final) > 1 else 0.0
         lines.append(
             f"| {game} | {algo} | {shaping} | {len(g)} | {int(np.mean([int(r['frames']) for r in g])):,} "
-            f"| {final.mean():.1f} ± {std:.1f} | {_fmt(np.mean(best) if best else None)} "
+            f"| {final.mean():.1f} ± {std:.1f} | {_played(g)} "
+            f"| {_fmt(np.mean(best) if best else None)} "
             f"| {_fmt(np.mean(hns) if hns else None, 3)} | {sps:.0f} |")
     lines += ["", "HNS: human-normalised score (score − random) / (human − random), only for "
               "full-length evaluation episodes of games with reference scores.", ""]
@@ -326,12 +343,13 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
     else:
         lines.append("None: no run stalled, hacked the auxiliary reward or farmed an event "
                      "(agents/health.py).")
-    lines += ["", "## Every run", "", "| run | seed | steps | final | ± | best | flags | wall s |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Every run", "",
+              "| run | seed | steps | final | ± | played | best | flags | wall s |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['game']} {r['algo']} {r['shaping']} | {r['seed']} | "
                      f"{int(r['steps']):,} | {_fmt(r['final_score'])} | "
-                     f"{_fmt(r['final_score_std'])} | {_fmt(r['best_score'])} | "
+                     f"{_fmt(r['final_score_std'])} | {_played([r])} | {_fmt(r['best_score'])} | "
                      f"{(r.get('flags') or '–').replace(';', ', ')} | "
                      f"{_fmt(r['wall_time_s'], 0)} |")
     ref = reference_scores()

@@ -63,7 +63,10 @@ class RunConfig:
         vec_env: ``auto``, ``dummy`` (in-process) or ``subproc`` (one process per env).
         save_every: Checkpoint period in environment steps.
         eval_episodes: Episodes of the final evaluation (0 = none).
-        eval_deterministic: Greedy actions in evaluation (default: sample).
+        eval_mode: Actions of the final evaluation (:data:`EVAL_MODES`): ``greedy`` (the
+            policy's most likely action) or ``sampled`` (drawn from the policy).  Resolved
+            when the run starts (:func:`default_eval_mode` unless given); ``None`` in runs
+            recorded before the field existed (see :meth:`from_dict`, :func:`eval_mode_of`).
         manual: A user manual file instead of the shipped one.
         overrides: YAML/JSON file fixing reward-table entries.
         aux_scale: Multiplier of the table's rewards.
@@ -88,7 +91,7 @@ class RunConfig:
     vec_env: str = "auto"
     save_every: int = 100_000
     eval_episodes: int = 10
-    eval_deterministic: bool = False
+    eval_mode: str | None = None
     manual: str | None = None
     overrides: str | None = None
     aux_scale: float = 1.0
@@ -100,8 +103,21 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """A config from its ``config.yaml`` mapping.
+
+        Runs recorded before ``eval_mode`` existed have ``eval_deterministic``: ``true``
+        was a choice (``--eval-deterministic``) and becomes ``greedy``; ``false`` was the
+        default of every algorithm then, not a choice, and leaves the mode to
+        :func:`default_eval_mode`.
+
+        Example:
+            >>> RunConfig.from_dict({"game": "Pong", "eval_deterministic": True}).eval_mode
+            'greedy'
+        """
         data = dict(data)
         env = EnvSettings(**data.pop("env", {}))
+        if data.pop("eval_deterministic", False) and data.get("eval_mode") is None:
+            data["eval_mode"] = "greedy"
         return cls(env=env, **data)
 
 
@@ -153,6 +169,47 @@ def reward_processing_of(cfg: RunConfig, target: Any, normalize_reward: bool | N
     if clip:
         return "sign+normalize" if normalize else "sign"
     return "normalize" if normalize else "raw"
+
+
+#: Actions of a run's final evaluation (``RunConfig.eval_mode``), with what they are.
+EVAL_MODES = {
+    "greedy": "the policy's most likely action",
+    "sampled": "actions drawn from the policy",
+}
+#: Algorithms evaluated greedily in every environment.  QR-DQN's sampled action is
+#: epsilon-greedy (its exploration, not its policy).  DSAC's temperature holds its policy's
+#: entropy at 0.89 log|A| while it trains: on Skiing's 3 actions the best one gets about
+#: 57%, so a sampled score measures a nearly uniform policy, not what the critics learned.
+GREEDY_EVAL_ALGOS = ("qrdqn", "dsac")
+
+
+def default_eval_mode(algo: str, target: Any) -> str:
+    """The evaluation mode of ``algo`` on ``target`` when a run does not choose one.
+
+    ``greedy`` for :data:`GREEDY_EVAL_ALGOS`.  The actor-critics (``a2c``, ``ppo``, ``pg``,
+    ``dlac``) follow rl-baselines3-zoo: greedy except on Atari games, which are evaluated
+    with sampled actions (``rl_zoo3/exp_manager.py``: ``self.deterministic_eval = not
+    self.is_atari(env_id)``, passed to its ``EvalCallback``; ``rl_zoo3/enjoy.py``:
+    "Deterministic by default except for atari games").  The zoo's rule is about the
+    game, so an Atari game observed as objects counts as Atari.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> atari, cartpole = SimpleNamespace(atari=True), SimpleNamespace(atari=False)
+        >>> default_eval_mode("dsac", atari), default_eval_mode("ppo", atari)
+        ('greedy', 'sampled')
+        >>> default_eval_mode("ppo", cartpole)
+        'greedy'
+    """
+    if algo in GREEDY_EVAL_ALGOS:
+        return "greedy"
+    return "sampled" if target.atari else "greedy"
+
+
+def eval_mode_of(cfg: RunConfig, target: Any) -> str:
+    """A run's evaluation mode: its field, or for runs recorded before it existed (and not
+    resumed since), its algorithm's default."""
+    return cfg.eval_mode if cfg.eval_mode is not None else default_eval_mode(cfg.algo, target)
 
 
 def preset_for(target: Any, obs: str) -> str:

@@ -69,13 +69,13 @@ from agents.health import FLAGS
 from reward_shaping.wrappers import SHAPING_MODES
 
 RESULT_FIELDS = ["game", "algo", "shaping", "seed", "obs", "reward_processing", "steps",
-                 "frames", "final_score",
-                 "final_score_std", "best_score", "human_normalized", "flags", "wall_time_s",
-                 "steps_per_s", "run_dir"]
+                 "frames", "final_score", "final_score_std", "final_score_mode", "best_score",
+                 "human_normalized", "flags", "wall_time_s", "steps_per_s", "run_dir"]
 
 #: agents.train options a sweep may set (name -> type); anything else is a config error.
 TRAIN_OPTIONS: dict[str, type] = {
-    "n_envs": int, "eval_episodes": int, "eval_deterministic": bool, "max_episode_frames": int,
+    "n_envs": int, "eval_episodes": int, "eval_mode": str, "eval_deterministic": bool,
+    "max_episode_frames": int,
     "vec_env": str, "env_backend": str, "device": str, "save_every": int, "aux_scale": float,
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
     "value_head": str, "shaping_mode": str, "normalize_by": str, "obs": str, "obs_stack": int,
@@ -86,6 +86,7 @@ TRAIN_OPTIONS: dict[str, type] = {
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "vec_env": ("auto", "dummy", "subproc"), "env_backend": ("auto", "envpool", "gymnasium"),
     "value_head": ("scalar", "hl_gauss"), "shaping_mode": SHAPING_MODES,
+    "eval_mode": ("auto", "greedy", "sampled"),
     "normalize_by": ("shaped", "game"), "obs": ("pixels", "objects"),
     "reward_processing": ("auto", "sign", "normalize", "raw"),
 }
@@ -176,6 +177,10 @@ class SweepConfig:
                 if all(facts.get(k) == v for k, v in ov.get("match", {}).items()):
                     steps = ov.get("steps", steps)
                     train.update(ov.get("train", {}))
+            if train.get("eval_deterministic") and "eval_mode" in train:
+                # agents.train takes one of the two: the run would fail when it starts.
+                raise SweepConfigError(f"{game} {arm}: eval_deterministic and eval_mode are "
+                                       "both set; keep eval_mode")
             out.append(RunSpec(game, algo, shaping, seed, steps, tuple(sorted(train.items())),
                                arm))
         return out
@@ -252,7 +257,8 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
 
     Raises:
         SweepConfigError: unknown or missing keys, unknown games or algorithms,
-            bad shaping modes, steps, seeds or train options.
+            bad shaping modes, steps, seeds or train options, or options a run cannot
+            take together.
     """
     from agents.algorithms.registry import ALGOS
     from agents.environments import resolve_target
@@ -313,8 +319,10 @@ def parse_config(data: Any, origin: str = "config") -> SweepConfig:
             or gpus < 0:
         raise SweepConfigError(f"resources: cpus must be > 0 and gpus >= 0, got {res!r}")
     name = str(data.get("name", Path(origin).stem))
-    return SweepConfig(name, games, algos, shaping, seeds, steps, train, overrides,
-                       float(cpus), float(gpus), variants, arm_shaping)
+    config = SweepConfig(name, games, algos, shaping, seeds, steps, train, overrides,
+                         float(cpus), float(gpus), variants, arm_shaping)
+    config.runs()  # each run's merged options must go together
+    return config
 
 
 def _arms(value: Any) -> tuple[list[str], dict[str, tuple[str, dict[str, Any]]],
@@ -423,6 +431,20 @@ def _best_score(run_dir: Path, bins: int = 20) -> float | None:
     return max(sum(v) / len(v) for v in groups.values())
 
 
+def final_score_mode(summary: dict[str, Any]) -> str:
+    """How a run's final score was played: ``greedy`` or ``sampled`` evaluation actions, or
+    ``training`` (no evaluation: its last 100 training episodes, the policy as it explores).
+
+    Example:
+        >>> final_score_mode({"eval": {"deterministic": True}}), final_score_mode({"eval": None})
+        ('greedy', 'training')
+    """
+    ev = summary.get("eval")
+    if not ev:
+        return "training"
+    return "greedy" if ev["deterministic"] else "sampled"
+
+
 def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
     """One row per finished run (``results.csv``), in config order."""
     from agents.scores import human_normalized
@@ -440,7 +462,8 @@ def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
             "game": s["game"], "algo": spec.arm, "shaping": s["shaping"], "seed": s["seed"],
             "obs": s.get("obs"), "reward_processing": s.get("reward_processing"),
             "steps": s["steps"], "frames": s["frames"], "final_score": final,
-            "final_score_std": ev.get("std"), "best_score": _best_score(run_dir),
+            "final_score_std": ev.get("std"), "final_score_mode": final_score_mode(s),
+            "best_score": _best_score(run_dir),
             "human_normalized": human_normalized(s["game"], final)
             if comparable and final is not None else None,
             # Stall, hacking, farming (agents.health); runs before the checks have none.

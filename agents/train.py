@@ -45,11 +45,14 @@ from agents.environments import EnvSettings, Target, make_vec, resolve_target
 from agents.health import FLAGS, HealthMonitor
 from agents.runs import (
     CONFIG_FILE,
+    EVAL_MODES,
     REWARD_PROCESSING,
     TABLE_FILE,
     RunConfig,
     TrainError,
+    default_eval_mode,
     default_reward_processing,
+    eval_mode_of,
     preset_for,
     read_run_config,
     resolve_device,
@@ -309,11 +312,12 @@ class Run:
     def evaluate(self, model, hp) -> dict[str, Any]:
         from agents.scores import evaluate_model
 
-        print(f"evaluating {self.cfg.eval_episodes} episodes ...", flush=True)
+        mode = eval_mode_of(self.cfg, self.target)
+        print(f"evaluating {self.cfg.eval_episodes} episodes ({mode} actions) ...", flush=True)
         return evaluate_model(model, self.target, self.cfg.env, self.cfg.eval_episodes,
                               n_envs=min(self.cfg.eval_episodes, hp.n_envs),
                               seed=self.cfg.seed + 1_000_000,
-                              deterministic=self.cfg.eval_deterministic, vec_env=self.cfg.vec_env)
+                              deterministic=mode == "greedy", vec_env=self.cfg.vec_env)
 
     def write_summary(self, model, hp, table, wall: float, sps: float, callback, evaluation,
                       device):
@@ -333,6 +337,7 @@ class Run:
             "wall_time_s": round(wall, 2), "steps_per_s": round(sps, 1),
             "train_episodes": callback.episodes,
             "train_score_last100": float(sum(recent) / len(recent)) if recent else None,
+            "eval_mode": eval_mode_of(self.cfg, self.target),
             "eval": evaluation,
             "reward_table_sha256": table.sha256 if table is not None else None,
             "health": callback.health.report(),
@@ -413,7 +418,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="gymnasium backend and non-Atari envs: in-process or one process per env")
     p.add_argument("--save-every", type=float, default=100_000, help="checkpoint period in steps")
     p.add_argument("--eval-episodes", type=int, default=10, help="final evaluation episodes")
-    p.add_argument("--eval-deterministic", action="store_true", help="greedy evaluation actions")
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument("--eval-mode", choices=["auto", *EVAL_MODES], default=None,
+                       help="actions of the final evaluation: greedy (the policy's most likely "
+                       "action) or sampled. auto: greedy for dsac and qrdqn; for a2c, ppo, pg "
+                       "and dlac sampled on Atari games and greedy elsewhere, as "
+                       "rl-baselines3-zoo evaluates. Recorded in config.yaml and summary.json; "
+                       "with --resume it changes a run's mode")
+    modes.add_argument("--eval-deterministic", dest="eval_mode", action="store_const",
+                       const="greedy", help="the same as --eval-mode greedy")
     p.add_argument("--max-episode-frames", type=int, default=108_000,
                    help="truncate Atari episodes after this many frames")
     p.add_argument("--manual", help="your own manual file for the reward table")
@@ -460,7 +473,9 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),
-        eval_episodes=args.eval_episodes, eval_deterministic=args.eval_deterministic,
+        eval_episodes=args.eval_episodes,
+        eval_mode=default_eval_mode(args.algo, target) if args.eval_mode in (None, "auto")
+        else args.eval_mode,
         manual=args.manual, overrides=args.overrides, aux_scale=args.aux_scale,
         anneal_steps=int(args.anneal_steps), final_weight=args.final_weight,
         hparams_file=str(args.config) if args.config else None,
@@ -487,11 +502,13 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     return cfg, run_dir
 
 
-def _resume_config(args: argparse.Namespace) -> RunConfig:
+def _resume_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
+    """The run's config with what ``--resume`` may change; and whether it changed."""
     try:
         cfg = read_run_config(args.resume)
     except TrainError as err:
         raise TrainError(f"cannot resume: {err}") from None
+    before = asdict(cfg)
     if args.game is not None and resolve_target(args.game) != resolve_target(cfg.game):
         raise TrainError(f"{args.resume} trains {cfg.game}, not {args.game}")
     recorded_processing = reward_processing_of(cfg, resolve_target(cfg.game),
@@ -513,7 +530,15 @@ def _resume_config(args: argparse.Namespace) -> RunConfig:
         cfg.steps = steps
     if args.device != "auto":
         cfg.device = args.device
-    return cfg
+    if args.eval_mode not in (None, "auto"):
+        cfg.eval_mode = args.eval_mode
+    elif cfg.eval_mode is None:  # recorded before the field existed: resolved now
+        cfg.eval_mode = default_eval_mode(cfg.algo, resolve_target(cfg.game))
+    if cfg.eval_mode not in EVAL_MODES:
+        # A config.yaml edited by hand: an unknown mode must not silently evaluate one way.
+        raise TrainError(f"{args.resume}: eval_mode must be one of {', '.join(EVAL_MODES)}, "
+                         f"got {cfg.eval_mode!r}")
+    return cfg, asdict(cfg) != before
 
 
 def _set_torch_threads(threads: int | None, cfg: RunConfig) -> None:
@@ -552,16 +577,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        changed = False
         if args.resume is not None:
-            cfg, run_dir, resume = _resume_config(args), args.resume, True
+            (cfg, changed), run_dir, resume = _resume_config(args), args.resume, True
         else:
             (cfg, run_dir), resume = _new_config(args), False
         run = Run(cfg, run_dir, resume, progress=not args.no_progress)
         resolve_device(cfg.device)  # fail before writing anything
         _set_torch_threads(args.torch_threads, cfg)
-        if not resume:
-            write_config(run_dir, cfg)
-        elif args.steps is not None or args.device != "auto":
+        if not resume or changed:
             write_config(run_dir, cfg)
         return run.execute()
     except (TrainError, UnknownGameError, ConfigError, CheckpointError, ManualError,

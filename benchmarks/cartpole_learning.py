@@ -2,7 +2,8 @@
 
 The budgets are the learning tests' (``tests/test_*.py``): a working agent
 clearly beats random play (about 22) within them.  Prints the evaluation mean
-(10 episodes, sampled actions, as the run trains) and the wall time of each run.
+(10 episodes, sampled actions, as the run trains: ``--eval-mode sampled``, whatever the
+algorithm's default) and the wall time of each run.
 
 Usage::
 
@@ -49,7 +50,8 @@ def run(arm: str, seed: int, episodes: int, tmp: Path, threads: int) -> dict:
     out = tmp / f"{arm}-{seed}"
     cmd = [sys.executable, "-m", "agents.train", "CartPole-v1", "--algo", algo, "--shaping", "none",
            "--steps", str(steps), "--seed", str(seed), "--vec-env", "dummy", "--device", "cpu",
-           "--no-progress", "--eval-episodes", str(episodes), "--out", str(out), *args]
+           "--no-progress", "--eval-episodes", str(episodes), "--eval-mode", "sampled",
+           "--out", str(out), *args]
     # Tiny MLPs gain nothing from intra-op threads; on a shared machine two OpenMP
     # threads per run can make PPO several times slower (28 steps/s measured here).
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))

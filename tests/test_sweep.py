@@ -1,6 +1,7 @@
 """Sweeps: a tiny real sweep, killed and rerun; the Ray backend with a retried run; bad configs."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,9 @@ def test_ray_sweep_retries_a_failed_run(tmp_path):
     ({"train": {"shaping_mode": "pot"}}, "train.shaping_mode must be one of bonus, positive,"),
     ({"train": {"env_backend": "ale"}}, "train.env_backend must be one of auto, envpool"),
     ({"overrides": [{"match": {"level": 1}}]}, "match may only name"),
+    ({"train": {"eval_mode": "best"}}, "train.eval_mode must be one of auto, greedy, sampled"),
+    ({"train": {"eval_mode": "sampled"}, "overrides": [{"train": {"eval_deterministic": True}}]},
+     "eval_deterministic and eval_mode are both set"),
     ({"epochs": 3}, "unknown key(s) epochs"),
 ])
 def test_bad_config_is_rejected_before_anything_starts(tmp_path, capsys, change, message):
@@ -271,3 +275,29 @@ def test_concurrent_local_runs_get_cores_of_their_own():
     assert sets == [[c] for c in cores]  # disjoint, one each
     assert _core_sets(len(cores) + 1, 1) is None  # more runs than cores: they share, unbound
     assert _core_sets(1, len(cores)).get() == cores
+
+
+def test_results_and_report_say_how_each_final_score_was_played(tmp_path):
+    """Greedy or sampled evaluation, or (without evaluation) the training episodes."""
+    from agents.sweep import collect_results, write_results
+
+    cfg = parse_config({"games": ["Pong"], "shaping": ["none"], "seeds": [0, 1, 2],
+                        "steps": 100})
+    sweep = tmp_path / "sweep"
+    evals = [{"deterministic": True}, {"deterministic": False}, None]
+    for spec, ev in zip(cfg.runs(), evals):
+        run_dir = sweep / "runs" / spec.name
+        run_dir.mkdir(parents=True)
+        if ev is not None:
+            ev.update(mean=-20.0, std=1.0, human_normalized=None)
+        (run_dir / "summary.json").write_text(json.dumps({
+            "game": "Pong", "shaping": "none", "seed": spec.seed, "steps": 100, "frames": 400,
+            "train_score_last100": -21.0, "eval": ev, "wall_time_s": 1, "steps_per_s": 100}))
+    rows = collect_results(cfg, sweep)
+    assert [r["final_score_mode"] for r in rows] == ["greedy", "sampled", "training"]
+    write_results(rows, sweep / "results.csv")
+    assert report_main([str(sweep)]) == 0
+    md = (sweep / "report" / "report.md").read_text()
+    assert "| Pong | a2c | none | 3 | 400 | -20.3 ± 0.6 | greedy/sampled/training |" in md
+    assert [line.split(" | ")[5] for line in md.splitlines() if line.startswith("| Pong a2c")] \
+        == ["greedy", "sampled", "training"]

@@ -285,3 +285,50 @@ def test_backend_choice_is_recorded_and_old_runs_stay_on_theirs(tmp_path, capsys
     out = tmp_path / "cp"
     assert main(["CartPole-v1", "--steps", "64", "--out", str(out), *TINY_CARTPOLE]) == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["env"]["backend"] == "gymnasium"
+
+
+def test_evaluation_mode_defaults_per_algorithm():
+    """Greedy for the value-based and max-entropy agents; the actor-critics sample on Atari
+    games and act greedily elsewhere, as rl-baselines3-zoo evaluates them.  Every algorithm
+    has its mode on record here, so a new one needs a decision."""
+    from agents.environments import resolve_target
+    from agents.runs import default_eval_mode
+
+    on_atari = {"a2c": "sampled", "ppo": "sampled", "pg": "sampled", "dlac": "sampled",
+                "qrdqn": "greedy", "dsac": "greedy"}
+    assert set(on_atari) == set(ALGOS)
+    for algo, mode in on_atari.items():
+        assert default_eval_mode(algo, resolve_target("Skiing")) == mode
+        assert default_eval_mode(algo, resolve_target("CartPole-v1")) == "greedy"
+
+
+def test_evaluation_mode_is_resolved_recorded_and_replayed(tmp_path):
+    """The resolved mode is in config.yaml and summary.json; agents.evaluate plays the run's
+    mode unless told otherwise; a run recorded before the field existed resumes with its
+    algorithm's default, and --eval-mode on resume changes the mode."""
+    from agents.evaluate import main as evaluate_main
+
+    out = tmp_path / "dsac"
+    assert main(["CartPole-v1", "--algo", "dsac", "--steps", "64", "--out", str(out),
+                 *TINY_CARTPOLE, "--eval-episodes", "1"]) == 0
+
+    def recorded() -> tuple[str, str, bool]:
+        summary = json.loads((out / "summary.json").read_text())
+        return (yaml.safe_load((out / "config.yaml").read_text()).get("eval_mode"),
+                summary["eval_mode"], summary["eval"]["deterministic"])
+
+    assert recorded() == ("greedy", "greedy", True)
+    for flags, deterministic in (([], True), (["--stochastic"], False)):
+        assert evaluate_main([str(out), "--episodes", "1", "--n-envs", "1", "--json",
+                              str(tmp_path / "ev.json"), *flags]) == 0
+        assert json.loads((tmp_path / "ev.json").read_text())["deterministic"] is deterministic
+    # config.yaml as runs wrote it before eval_mode: false was every algorithm's default.
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    cfg["eval_deterministic"] = cfg.pop("eval_mode") != "greedy"
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert RunConfig.from_dict(cfg).eval_mode is None
+    assert main(["--resume", str(out), "--steps", "80"]) == 0
+    assert recorded() == ("greedy", "greedy", True)
+    assert "eval_deterministic" not in yaml.safe_load((out / "config.yaml").read_text())
+    assert main(["--resume", str(out), "--eval-mode", "sampled"]) == 0  # evaluates only
+    assert recorded() == ("sampled", "sampled", False)
