@@ -1,4 +1,5 @@
-"""Discrete DSAC-T: targets, clipping boundary and gradient weights by hand; save/load; learning."""
+"""Discrete DSAC-T: targets, clipping boundary, gradient weights and the delayed actor,
+temperature and target updates by hand; save/load; learning."""
 
 import json
 import math
@@ -168,3 +169,55 @@ def test_train_step_uses_expected_targets_clipping_twin_critics_and_running_b(mo
             assert torch.allclose(w.detach() - w0, -lr * g, atol=1e-7)
     q1, q2 = calls["loss"][0][0][0], calls["loss"][1][0][0]
     assert not torch.allclose(q1, q2), "two critics"
+
+
+def test_delayed_actor_temperature_and_target_updates(monkeypatch):
+    """Every policy_delay-th critic step, and only then: the actor steps along
+    -grad E_pi[alpha log pi - min(Q1, Q2)] (the critics just updated, alpha before its
+    step), log alpha along -(H - target entropy) (too much entropy lowers the temperature),
+    and each target critic moves tau of the way to its critic."""
+    lr, tau = 0.05, 0.3
+    model = DSAC("MlpPolicy", "CartPole-v1", learning_starts=32, batch_size=16, seed=0,
+                 learning_rate=lr, tau=tau, policy_delay=2, initial_alpha=0.5,
+                 policy_kwargs={"net_arch": [16], "optimizer_class": torch.optim.SGD})
+    model.learn(32)  # fills the buffer up to learning_starts: no update yet
+    assert model._n_updates == 0
+    # Plain SGD for the temperature too, so that its step is -lr x its loss's gradient.
+    model.alpha_optimizer = torch.optim.SGD([model.log_alpha], lr=lr)
+    p = model.policy
+    delayed = (p.actor, p.critic1_target, p.critic2_target)
+
+    def snapshot() -> list[torch.Tensor]:
+        return [w.detach().clone() for m in delayed for w in m.parameters()] + \
+            [model.log_alpha.detach().clone()]
+
+    before = snapshot()
+    model.train(gradient_steps=1, batch_size=16)  # critic step 1 of 2
+    assert all(torch.equal(a, b) for a, b in zip(before, snapshot())), "updated before its delay"
+    actor0 = [w.detach().clone() for w in p.actor.parameters()]
+    targets0 = [[w.detach().clone() for w in t.parameters()] for t in delayed[1:]]
+    log_alpha0 = model.log_alpha.item()
+    batches, sample = [], model.replay_buffer.sample
+    monkeypatch.setattr(model.replay_buffer, "sample",
+                        lambda *a, **k: batches.append(sample(*a, **k)) or batches[-1])
+    model.train(gradient_steps=1, batch_size=16)  # critic step 2 of 2: the delayed updates
+
+    obs = p.preprocess(batches[0].observations)
+    params = [w.clone().requires_grad_(True) for w in actor0]
+    names = [n for n, _ in p.actor.named_parameters()]
+    log_pi = torch.log_softmax(torch.func.functional_call(p.actor, dict(zip(names, params)), obs),
+                               -1)
+    pi = log_pi.exp()
+    with torch.no_grad():  # the critics after this call's critic step
+        qmin = torch.min(p.critic1(obs)[0], p.critic2(obs)[0])
+    loss = (pi * (math.exp(log_alpha0) * log_pi - qmin)).sum(-1).mean()
+    for w0, w, g in zip(actor0, p.actor.parameters(), torch.autograd.grad(loss, params)):
+        assert torch.allclose(w.detach() - w0, -lr * g, atol=1e-7)
+    entropy = -(pi * log_pi).sum(-1).mean().item()
+    assert entropy > model.target_entropy  # a near-uniform start: too much entropy
+    assert model.log_alpha.item() == pytest.approx(log_alpha0 - lr * (entropy - model.target_entropy))
+    assert model.log_alpha.item() < log_alpha0
+    for critic, target, old in zip((p.critic1, p.critic2), delayed[1:], targets0):
+        for w, wt, wt0 in zip(critic.parameters(), target.parameters(), old):
+            assert not torch.equal(wt, wt0)
+            assert torch.allclose(wt, (1 - tau) * wt0 + tau * w.detach(), atol=1e-7)
