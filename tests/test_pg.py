@@ -4,17 +4,21 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from agents.algorithms.networks import actor_critic_parameters
 from agents.algorithms.pg import PG
 
 
-def one_rollout(baseline: str, gamma: float = 0.9) -> PG:
+def one_rollout(baseline: str, gamma: float = 0.9, **kwargs) -> PG:
+    """A PG that has collected one rollout and trained on it once (``kwargs`` go to PG)."""
     # Time limit 7: episodes are truncated (not terminated) inside the rollout, where
     # SB3 would add gamma * V(terminal obs) to the reward.
     venv = DummyVecEnv([lambda: Monitor(gym.make("CartPole-v1", max_episode_steps=7))] * 2)
-    model = PG("MlpPolicy", venv, baseline=baseline, n_steps=20, gamma=gamma, seed=0)
+    model = PG("MlpPolicy", venv, baseline=baseline, n_steps=20, gamma=gamma, seed=0, **kwargs)
     model.learn(total_timesteps=40)
     return model
 
@@ -67,8 +71,8 @@ def test_train_steps_with_the_baselines_advantage(monkeypatch, baseline):
     model = one_rollout(baseline)
     seen, step = [], pg.actor_critic_step
     monkeypatch.setattr(pg, "actor_critic_step",
-                        lambda algo, adv, *a: (seen.append(adv.detach().numpy().copy()),
-                                               step(algo, adv, *a))[1])
+                        lambda algo, adv, *a, **k: (seen.append(adv.detach().numpy().copy()),
+                                                    step(algo, adv, *a, **k))[1])
     model.train()
     buf = model.rollout_buffer  # train() shuffles: compare the advantages as multisets
     returns, values = buf.returns.ravel(), buf.values.ravel()
@@ -90,3 +94,36 @@ def test_mean_baseline_and_argument_checks():
 def test_pg_learns_cartpole(tmp_path, train_cartpole):
     out = tmp_path / "pg"
     assert train_cartpole(out, "pg", 40000)["mean"] > 100
+
+
+class Trunk(BaseFeaturesExtractor):
+    """A features extractor with weights, as a CNN trunk has (CartPole's flat one has none)."""
+
+    def __init__(self, observation_space: gym.spaces.Box) -> None:
+        super().__init__(observation_space, features_dim=8)
+        self.layer = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.layer(obs)
+
+
+@pytest.mark.parametrize("share", [None, True], ids=["own_trunk", "shared_trunk"])
+def test_the_value_loss_never_changes_the_policy_step(share):
+    """How much the value loss weighs (vf_coef) never changes the policy's step: the value
+    has its own trunk (the default) or reads a shared one detached, and each network's
+    gradient is clipped by its own norm (here every clip binds)."""
+    max_norm = 0.05
+    kwargs = {"features_extractor_class": Trunk, "optimizer_class": torch.optim.SGD}
+    if share is not None:
+        kwargs["share_features_extractor"] = share
+    nets = []
+    for vf_coef in (0.5, 50.0):
+        model = one_rollout("value", vf_coef=vf_coef, max_grad_norm=max_norm, learning_rate=0.1,
+                            policy_kwargs=kwargs)
+        actor, critic = actor_critic_parameters(model.policy)
+        assert model.policy.share_features_extractor is bool(share)
+        for params in (actor, critic):  # the clips bound: the test sees what they do
+            norm = torch.linalg.vector_norm(torch.stack([w.grad.norm() for w in params]))
+            assert norm.item() == pytest.approx(max_norm, rel=1e-4)
+        nets.append([w.detach() for w in actor])
+    assert all(torch.allclose(a, b) for a, b in zip(*nets))

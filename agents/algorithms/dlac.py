@@ -29,6 +29,8 @@ from gymnasium import spaces
 from stable_baselines3 import A2C
 from stable_baselines3.common.utils import obs_as_tensor
 
+from agents.algorithms.networks import actor_critic_parameters
+
 
 def td_targets(rewards: th.Tensor, next_values: th.Tensor, dones: th.Tensor, gamma: float) -> th.Tensor:
     """TD(0) targets ``r + gamma * (1 - done) * V(s')`` (all tensors of one shape)."""
@@ -86,12 +88,7 @@ class DLAC(A2C):
     def _setup_model(self) -> None:
         super()._setup_model()
         p = self.policy
-        actor = [*p.pi_features_extractor.parameters(), *p.mlp_extractor.policy_net.parameters(),
-                 *p.action_net.parameters()]
-        if hasattr(p, "log_std"):
-            actor.append(p.log_std)
-        critic = [*p.vf_features_extractor.parameters(), *p.mlp_extractor.value_net.parameters(),
-                  *p.value_net.parameters()]
+        actor, critic = actor_critic_parameters(p)
         opt = p.optimizer_class
         kwargs = p.optimizer_kwargs
         self.actor_optimizer = opt(actor, lr=self.lr_schedule(1), **kwargs)

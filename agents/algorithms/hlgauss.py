@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy
 from stable_baselines3.common.utils import explained_variance
 from torch import nn
+
+from agents.algorithms.networks import clip_each
 
 
 class HLGauss:
@@ -159,11 +162,13 @@ def _actions(algo, rollout_data) -> th.Tensor:
 
 
 def actor_critic_step(algo, advantages: th.Tensor, log_prob: th.Tensor, entropy: th.Tensor,
-                      value_loss: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+                      value_loss: th.Tensor, clip_groups: Sequence[Iterable[nn.Parameter]] | None
+                      = None) -> tuple[th.Tensor, th.Tensor]:
     """One A2C-style gradient step of ``algo.policy``; returns the policy and entropy losses.
 
     Loss: ``-mean(A log pi) - ent_coef * mean(H) + vf_coef * value_loss``, with
-    optional advantage normalisation and gradient-norm clipping, as SB3's A2C.
+    optional advantage normalisation and gradient-norm clipping: over all parameters
+    together, as SB3's A2C, or over each of ``clip_groups`` by its own norm.
     """
     if algo.normalize_advantage and len(advantages) > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -172,7 +177,7 @@ def actor_critic_step(algo, advantages: th.Tensor, log_prob: th.Tensor, entropy:
     loss = policy_loss + algo.ent_coef * entropy_loss + algo.vf_coef * value_loss
     algo.policy.optimizer.zero_grad()
     loss.backward()
-    th.nn.utils.clip_grad_norm_(algo.policy.parameters(), algo.max_grad_norm)
+    clip_each(clip_groups or [algo.policy.parameters()], algo.max_grad_norm)
     algo.policy.optimizer.step()
     return policy_loss, entropy_loss
 

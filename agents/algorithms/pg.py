@@ -12,6 +12,11 @@ differ in ``b_t`` alone:
 * ``mean``: ``b_t`` is the batch mean of ``G_t``;
 * ``value`` (default): a learned ``V(s_t)``, trained by regression on ``G_t``.
 
+The value loss must not change the policy's step either: the value network has a
+features extractor of its own (SB3's ``CnnPolicy`` shares one by default; with a
+shared one, as in runs from before, the value reads its features detached), and
+the policy's and the value's gradients are clipped each by its own norm.
+
 (SB3's A2C adds ``gamma * V`` of the final state at truncations and at the
 rollout's end; with ``gae_lambda = 1`` that is A2C with ``n_steps``-step
 returns.  Here the policy reports a bootstrap value of 0, so those additions
@@ -36,6 +41,7 @@ from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticP
 from stable_baselines3.common.utils import explained_variance
 
 from agents.algorithms.hlgauss import actor_critic_step
+from agents.algorithms.networks import actor_critic_parameters
 
 BASELINES = ("none", "mean", "value")
 
@@ -69,6 +75,16 @@ class _BaselineValue:
         values = super().predict_values(obs)
         return values if self.use_value else th.zeros_like(values)
 
+    def evaluate_actions(self, obs: th.Tensor, actions: th.Tensor):
+        """As SB3's, but a shared features extractor reaches the value detached: the value
+        loss trains the value's own layers, never the policy's trunk."""
+        if not self.share_features_extractor:
+            return super().evaluate_actions(obs, actions)
+        features = self.extract_features(obs)
+        distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(features))
+        values = self.value_net(self.mlp_extractor.forward_critic(features.detach()))
+        return values, distribution.log_prob(actions), distribution.entropy()
+
 
 class PGMlpPolicy(_BaselineValue, ActorCriticPolicy):
     """``MlpPolicy`` whose value output can be switched off."""
@@ -86,7 +102,8 @@ class PG(A2C):
         env: The environment.
         baseline: One of :data:`BASELINES`.
         **kwargs: As for SB3's ``A2C`` (``gae_lambda`` must stay 1: the returns
-            are Monte-Carlo reward-to-go, not GAE).
+            are Monte-Carlo reward-to-go, not GAE).  With the ``value`` baseline
+            ``policy_kwargs["share_features_extractor"]`` defaults to ``False``.
     """
 
     policy_aliases = {"MlpPolicy": PGMlpPolicy, "CnnPolicy": PGCnnPolicy}  # type: ignore[assignment]
@@ -100,6 +117,9 @@ class PG(A2C):
         self.baseline = baseline
         policy_kwargs = dict(kwargs.pop("policy_kwargs", None) or {})
         policy_kwargs["use_value"] = baseline == "value"
+        if baseline == "value":
+            # The value's own trunk: a shared one would only ever read detached features.
+            policy_kwargs.setdefault("share_features_extractor", False)
         kwargs.setdefault("normalize_advantage", False)
         super().__init__(policy, env, gae_lambda=1.0, policy_kwargs=policy_kwargs, **kwargs)
 
@@ -121,8 +141,9 @@ class PG(A2C):
             else:
                 advantages = returns
                 value_loss = th.zeros((), device=returns.device)
-            policy_loss, entropy_loss = actor_critic_step(self, advantages, log_prob, entropy,
-                                                          value_loss)
+            policy_loss, entropy_loss = actor_critic_step(
+                self, advantages, log_prob, entropy, value_loss,
+                clip_groups=actor_critic_parameters(self.policy))
         self._n_updates += 1
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/entropy_loss", entropy_loss.item())
