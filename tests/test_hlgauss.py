@@ -1,8 +1,10 @@
-"""HL-Gauss value heads: the math against hand-computed values, and learning on CartPole."""
+"""HL-Gauss value heads: the math against hand-computed values, the expectation in GAE and
+bootstrapping, and learning on CartPole."""
 
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,3 +139,62 @@ def test_atari_support_holds_every_return_of_clipped_rewards(algo):
     bound = 1 / (1 - cfg.gamma)
     assert cfg.hl_v_min < -bound and cfg.hl_v_max > bound
     assert (cfg.hl_v_max - cfg.hl_v_min) / cfg.hl_bins <= 0.5  # Pong-sized values still resolve
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_gae_and_bootstrapping_use_the_histograms_expectation(algo):
+    """The values a rollout stores for GAE, the bootstrap at its end and the bootstrap of
+    time-limit truncations are all sum_i softmax(logits)_i x centre_i, the histogram's
+    expectation (its argmax bin, or any other summary, gives other returns)."""
+    import gymnasium as gym
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.algorithms.registry import HL_GAUSS
+
+    finals = []
+
+    class RecordFinal(gym.Wrapper):
+        """Keeps the last observation of every episode cut at the time limit."""
+
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            if truncated and not terminated:
+                finals.append(obs)
+            return obs, reward, terminated, truncated, info
+
+    venv = DummyVecEnv([lambda: Monitor(RecordFinal(gym.make("CartPole-v1", max_episode_steps=7)))])
+    gamma, lam, n = 0.9, 0.8, 32
+    extra = {"n_epochs": 1, "batch_size": n} if algo == "ppo" else {}
+    model = HL_GAUSS[algo]("MlpPolicy", venv, n_steps=n, seed=0, gamma=gamma, gae_lambda=lam,
+                           policy_kwargs={"net_arch": [16], "hl_v_min": -5.0, "hl_v_max": 20.0,
+                                          "hl_bins": 25}, **extra)
+    _, callback = model._setup_learn(n, None)
+    callback.on_training_start(locals(), globals())
+    model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=n)
+    edges = torch.linspace(-5.0, 20.0, 26)
+    centres = (edges[:-1] + edges[1:]) / 2
+
+    def value(obs) -> torch.Tensor:  # the expectation, by hand, of the value head's logits
+        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32)).reshape(-1, 4)
+        with torch.no_grad():
+            logits = model.policy.evaluate_actions_logits(obs, torch.zeros(len(obs)))[0]
+        return torch.softmax(logits, -1) @ centres
+
+    buf = model.rollout_buffer
+    values = value(buf.observations).numpy()
+    assert np.allclose(buf.values[:, 0], values, atol=1e-5)
+    # GAE from those values and the expected value of the state after the rollout.
+    rewards, starts = buf.rewards[:, 0], buf.episode_starts[:, 0]
+    next_values = np.append(values[1:], value(model._last_obs).numpy())
+    not_done = 1.0 - np.append(starts[1:], model._last_episode_starts[0])
+    advantages, gae = np.zeros(n), 0.0
+    for t in reversed(range(n)):
+        gae = rewards[t] + gamma * next_values[t] * not_done[t] - values[t] + \
+            gamma * lam * not_done[t] * gae
+        advantages[t] = gae
+    assert np.allclose(buf.returns[:, 0], advantages + values, atol=1e-4)
+    # Truncated steps: CartPole's reward 1 plus gamma x the expected value of the cut state.
+    assert len(finals) >= 2
+    booted = rewards[rewards != 1.0]
+    assert np.allclose(booted, 1.0 + gamma * value(finals).numpy(), atol=1e-5)
