@@ -8,7 +8,8 @@ reports, over the episodes that finish:
 * the reward per step the agent trains on (after shaping and normalisation);
 * the discounted return ``G_t`` from every step (gamma as in the preset): the
   scale of the values a critic must represent, so it sizes an HL-Gauss support
-  (fraction of ``G_t`` outside ``[-20, 20]`` and ``[-100, 100]``);
+  (fraction of ``G_t`` outside ``[-20, 20]``, ``[-100, 100]`` and the preset's own
+  support ``[hl_v_min, hl_v_max]``);
 * the game score and length of the episodes.
 
 Random play is one policy, not a bound on every policy's values: ``--action``
@@ -107,6 +108,9 @@ def measure(game: str, shaping: str, steps: int, n_envs: int, clip_reward: bool 
             float(np.percentile(flat, q)) for q in (0, 1, 50, 99, 100)]
         for bound in SUPPORTS:
             out[f"outside_pm{bound:g}"] = float(np.mean(np.abs(flat) > bound))
+        if hasattr(hp, "hl_v_min"):  # the on-policy presets' HL-Gauss support
+            out["hl_support"] = [hp.hl_v_min, hp.hl_v_max]
+            out["outside_hl_support"] = float(np.mean((flat < hp.hl_v_min) | (flat > hp.hl_v_max)))
     return out
 
 

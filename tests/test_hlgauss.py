@@ -135,10 +135,33 @@ def test_atari_support_holds_every_return_of_clipped_rewards(algo):
     """|G| <= 1 / (1 - gamma) for rewards in [-1, 1]; Skiing with clipped rewards sits there."""
     from agents.algorithms.config import load_config
 
-    cfg = load_config(algo, "atari")
-    bound = 1 / (1 - cfg.gamma)
-    assert cfg.hl_v_min < -bound and cfg.hl_v_max > bound
-    assert (cfg.hl_v_max - cfg.hl_v_min) / cfg.hl_bins <= 0.5  # Pong-sized values still resolve
+    for preset in ("atari", "objects"):
+        cfg = load_config(algo, preset)
+        bound = 1 / (1 - cfg.gamma)
+        assert cfg.hl_v_min < -bound and cfg.hl_v_max > bound
+        assert (cfg.hl_v_max - cfg.hl_v_min) / cfg.hl_bins <= 0.5  # Pong-sized values resolve
+
+
+def test_the_atari_support_is_defined_once():
+    """OnPolicyConfig's defaults are the Atari presets' support and the policies' default;
+    only the classic presets (CartPole's returns) set their own."""
+    import dataclasses
+    import inspect
+
+    import yaml
+
+    from agents.algorithms.config import CONFIG_DIR, OnPolicyConfig
+    from agents.algorithms.hlgauss import HLGaussMlpPolicy
+
+    support = ("hl_v_min", "hl_v_max", "hl_bins", "hl_sigma_ratio")
+    default = {f.name: f.default for f in dataclasses.fields(OnPolicyConfig) if f.name in support}
+    for algo in ("a2c", "ppo"):
+        presets = yaml.safe_load((CONFIG_DIR / f"{algo}.yml").read_text())
+        for preset in ("atari", "objects"):
+            assert not set(presets[preset]) & set(support), f"{algo}.yml [{preset}]"
+        assert set(presets["classic"]) >= {"hl_v_min", "hl_v_max", "hl_bins"}
+    params = inspect.signature(HLGaussMlpPolicy.__init__).parameters
+    assert {name: params[name].default for name in support} == default
 
 
 @pytest.mark.parametrize("algo", ["a2c", "ppo"])

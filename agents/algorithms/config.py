@@ -32,6 +32,7 @@ class ConfigError(ValueError):
     """A hyperparameter file or value is invalid."""
 
 
+
 @dataclass
 class OnPolicyConfig:
     """Settings shared by the on-policy actor-critics (A2C, PPO).
@@ -57,7 +58,9 @@ class OnPolicyConfig:
         value_head: ``scalar`` (MSE regression, SB3's) or ``hl_gauss`` (cross-entropy
             on a histogram, :mod:`agents.algorithms.hlgauss`).
         hl_v_min: Lower end of the HL-Gauss support: below every return the critic must
-            represent (returns outside are clamped; ``train/hl_clamped_fraction``).
+            represent (returns outside are clamped; ``train/hl_clamped_fraction``).  The
+            default, [-110, 110] in 441 bins, is the Atari presets' support (pixels and
+            objects; the ``classic`` presets set CartPole's), defined here only.
         hl_v_max: Upper end of the HL-Gauss support.
         hl_bins: Number of HL-Gauss bins.
         hl_sigma_ratio: HL-Gauss smoothing std as a fraction of the bin width.
@@ -78,9 +81,14 @@ class OnPolicyConfig:
     net_arch: list[int] = field(default_factory=list)
     ortho_init: bool = True
     value_head: str = "scalar"
-    hl_v_min: float = -20.0
-    hl_v_max: float = 20.0
-    hl_bins: int = 101
+    # The Atari support holds every discounted return of rewards in [-1, 1] (|G| <= 1 / (1 -
+    # gamma) = 100; Skiing with clipped rewards sits at -100) with a margin, in bins of 0.5.
+    # Skiing's normalised returns reach about -45 before its missed-gate penalty
+    # (benchmarks/value_scale.py); the old [-20, 20] clamped 4% of them.  What real Skiing
+    # runs clamp: benchmarks/hl_clamped.py (benchmarks/RESULTS.md).
+    hl_v_min: float = -110.0
+    hl_v_max: float = 110.0
+    hl_bins: int = 441
     hl_sigma_ratio: float = 0.75
 
     def validate(self) -> None:

@@ -33,6 +33,7 @@ from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticP
 from stable_baselines3.common.utils import explained_variance
 from torch import nn
 
+from agents.algorithms.config import OnPolicyConfig
 from agents.algorithms.networks import clip_each
 
 
@@ -87,10 +88,15 @@ class HLGauss:
 
 
 class _HLGaussHead:
-    """Mixin for SB3 actor-critic policies: histogram value head, expected-value outputs."""
+    """Mixin for SB3 actor-critic policies: histogram value head, expected-value outputs.
 
-    def __init__(self, *args: Any, hl_v_min: float = -10.0, hl_v_max: float = 10.0,
-                 hl_bins: int = 51, hl_sigma_ratio: float = 0.75, **kwargs: Any) -> None:
+    The support defaults to :class:`~agents.algorithms.config.OnPolicyConfig`'s (the Atari
+    presets'), the one place it is defined.
+    """
+
+    def __init__(self, *args: Any, hl_v_min: float = OnPolicyConfig.hl_v_min,
+                 hl_v_max: float = OnPolicyConfig.hl_v_max, hl_bins: int = OnPolicyConfig.hl_bins,
+                 hl_sigma_ratio: float = OnPolicyConfig.hl_sigma_ratio, **kwargs: Any) -> None:
         self.hl = HLGauss(hl_v_min, hl_v_max, hl_bins, hl_sigma_ratio)
         self._hl_kwargs = {"hl_v_min": hl_v_min, "hl_v_max": hl_v_max, "hl_bins": hl_bins,
                            "hl_sigma_ratio": hl_sigma_ratio}
