@@ -2,13 +2,16 @@
 
 The budgets are the learning tests' (``tests/test_*.py``): a working agent
 clearly beats random play (about 22) within them.  Prints the evaluation mean
-(10 episodes, sampled actions, as the run trains: ``--eval-mode sampled``, whatever the
-algorithm's default) and the wall time of each run.
+(10 episodes; ``--eval-mode``: sampled actions by default, as the run trains, whatever
+the algorithm's default; the learning tests play their algorithm's default, ``auto``)
+and the wall time of each run.
 
 Usage::
 
     python benchmarks/cartpole_learning.py                    # every arm, seed 0
     python benchmarks/cartpole_learning.py --arms dsac pg_mean --seeds 0 1 2
+    python benchmarks/cartpole_learning.py --arms dsac --seeds 0 1 2 --eval-mode auto \\
+        --eval-episodes 5                                     # as tests/test_dsac.py
 """
 
 from __future__ import annotations
@@ -35,12 +38,12 @@ ARMS: dict[str, tuple[str, list[str], dict[str, object], int]] = {
     "pg_mean": ("pg", [], {"baseline": "mean"}, 40_000),
     "pg_none": ("pg", [], {"baseline": "none"}, 40_000),
     "dlac": ("dlac", [], {}, 40_000),
-    "dsac": ("dsac", [], {}, 12_000),
+    "dsac": ("dsac", [], {}, 4_000),
     "qrdqn": ("qrdqn", [], {}, 20_000),
 }
 
 
-def run(arm: str, seed: int, episodes: int, tmp: Path, threads: int) -> dict:
+def run(arm: str, seed: int, episodes: int, mode: str, tmp: Path, threads: int) -> dict:
     algo, flags, fields, steps = ARMS[arm]
     args = list(flags)
     if fields:  # hyperparameter fields go through a --config file
@@ -50,7 +53,7 @@ def run(arm: str, seed: int, episodes: int, tmp: Path, threads: int) -> dict:
     out = tmp / f"{arm}-{seed}"
     cmd = [sys.executable, "-m", "agents.train", "CartPole-v1", "--algo", algo, "--shaping", "none",
            "--steps", str(steps), "--seed", str(seed), "--vec-env", "dummy", "--device", "cpu",
-           "--no-progress", "--eval-episodes", str(episodes), "--eval-mode", "sampled",
+           "--no-progress", "--eval-episodes", str(episodes), "--eval-mode", mode,
            "--out", str(out), *args]
     # Tiny MLPs gain nothing from intra-op threads; on a shared machine two OpenMP
     # threads per run can make PPO several times slower (28 steps/s measured here).
@@ -59,8 +62,9 @@ def run(arm: str, seed: int, episodes: int, tmp: Path, threads: int) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     s = json.loads((out / "summary.json").read_text())
-    return {"arm": arm, "seed": seed, "steps": s["steps"], "eval_mean": s["eval"]["mean"],
-            "eval_std": s["eval"]["std"], "wall_s": s["wall_time_s"]}
+    return {"arm": arm, "seed": seed, "steps": s["steps"], "eval_mode": s["eval_mode"],
+            "eval_mean": s["eval"]["mean"], "eval_std": s["eval"]["std"],
+            "wall_s": s["wall_time_s"]}
 
 
 def main() -> None:
@@ -68,6 +72,8 @@ def main() -> None:
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--eval-mode", default="sampled", choices=["sampled", "greedy", "auto"],
+                   help="evaluation actions (auto: each algorithm's default, as in the tests)")
     p.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads per run")
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args()
@@ -75,9 +81,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for arm in args.arms:
             for seed in args.seeds:
-                row = run(arm, seed, args.eval_episodes, Path(tmp), args.threads)
+                row = run(arm, seed, args.eval_episodes, args.eval_mode, Path(tmp), args.threads)
                 rows.append(row)
-                print(f"{arm:<13} seed {seed}: {row['steps']:>6} steps, eval "
+                print(f"{arm:<13} seed {seed}: {row['steps']:>6} steps, {row['eval_mode']} eval "
                       f"{row['eval_mean']:6.1f} +- {row['eval_std']:5.1f}, {row['wall_s']:.0f} s",
                       flush=True)
                 if args.json:  # after every run: a cut-short session keeps what it measured

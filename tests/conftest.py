@@ -62,14 +62,20 @@ def frame_runner() -> Callable[..., FrameRun]:
 @pytest.fixture
 def train_cartpole() -> Callable[..., dict]:
     """``train_cartpole(out, algo, steps, *args)``: a quiet CPU ``agents.train`` run on
-    CartPole-v1 (no shaping, in-process envs, 5 evaluation episodes) that must exit 0;
-    returns its ``summary.json`` evaluation (``mean``, ``std``, ...)."""
+    CartPole-v1 (no shaping, in-process envs, one torch thread, 5 evaluation episodes in
+    the algorithm's default mode) that must exit 0; returns its ``summary.json``
+    evaluation (``mean``, ``std``, ``deterministic``, ...).
+
+    One thread: these MLPs gain nothing from more, and on a busy machine idle OpenMP
+    threads spinning after every op made DSAC's test about ten times slower.
+    """
     from agents.train import main
 
     def train(out: Path, algo: str, steps: int, *args: str) -> dict:
         assert main(["CartPole-v1", "--algo", algo, "--steps", str(steps), "--shaping", "none",
                      "--vec-env", "dummy", "--no-progress", "--device", "cpu",
-                     "--eval-episodes", "5", "--out", str(out), *args]) == 0
+                     "--torch-threads", "1", "--eval-episodes", "5", "--out", str(out),
+                     *args]) == 0
         return json.loads((out / "summary.json").read_text())["eval"]
 
     return train

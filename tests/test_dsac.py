@@ -97,9 +97,10 @@ def test_dsac_on_atari_with_manual_shaping_trains_saves_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_dsac_clearly_improves_on_cartpole(tmp_path, train_cartpole):
-    """Random play scores ~22; the classic preset reaches ~130 at 12k steps (seed 0)."""
-    out = tmp_path / "dsac"
-    assert train_cartpole(out, "dsac", 12000)["mean"] > 60
+    """Random play scores ~22; the classic preset, evaluated greedily (DSAC's default),
+    reached 116, 198 and 264 at 4k steps (seeds 0, 1, 2; 3k gradient steps)."""
+    evaluation = train_cartpole(tmp_path / "dsac", "dsac", 4000)
+    assert evaluation["deterministic"] and evaluation["mean"] > 80, evaluation
 
 
 def test_train_step_uses_expected_targets_clipping_twin_critics_and_running_b(monkeypatch):
