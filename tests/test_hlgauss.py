@@ -122,12 +122,16 @@ def test_training_minimises_the_histogram_loss(algo):
 
 
 @pytest.mark.parametrize("algo", ["a2c", "ppo"])
-def test_returns_outside_the_support_are_counted(algo):
+def test_returns_outside_the_support_are_counted_and_their_range_logged(algo):
     model = one_rollout_model(algo, hl_v_min=-1.0, hl_v_max=3.0, hl_bins=8)
     returns = model.rollout_buffer.returns
     model.train()
-    logged = model.logger.name_to_value["train/hl_clamped_fraction"]
-    assert 0 < logged == pytest.approx(float(((returns < -1) | (returns > 3)).mean()))
+    logged = model.logger.name_to_value
+    assert 0 < logged["train/hl_clamped_fraction"] == pytest.approx(
+        float(((returns < -1) | (returns > 3)).mean()))
+    assert logged["train/hl_return_min"] == pytest.approx(float(returns.min()))
+    assert logged["train/hl_return_max"] == pytest.approx(float(returns.max()))
+    assert returns.max() > 3  # outside: the range shows by how much
 
 
 @pytest.mark.parametrize("algo", ["a2c", "ppo"])

@@ -7,8 +7,9 @@ puts in each bin (differences of its CDF at the bin edges, renormalised to the
 support).  The value used everywhere else (GAE, bootstrapping of truncated
 episodes, logging) is the histogram's expectation, so the algorithms are
 otherwise unchanged.  Returns outside the support are clamped to its ends;
-``train/hl_clamped_fraction`` logs how many per update, so a support too
-narrow for the game shows.
+``train/hl_clamped_fraction`` logs how many per update, and ``train/hl_return_min``
+and ``train/hl_return_max`` the update's lowest and highest return, so a support
+too narrow (or near its edge) for the game shows.
 
 Example:
     >>> import torch
@@ -167,6 +168,15 @@ def _actions(algo, rollout_data) -> th.Tensor:
     return rollout_data.actions
 
 
+def _log_support(algo) -> None:
+    """Log how the rollout's returns sit on the support: the fraction outside it (clamped
+    by the loss) and their range."""
+    returns = algo.rollout_buffer.returns
+    algo.logger.record("train/hl_clamped_fraction", algo.policy.hl.clamped_fraction(returns))
+    algo.logger.record("train/hl_return_min", float(returns.min()))
+    algo.logger.record("train/hl_return_max", float(returns.max()))
+
+
 def actor_critic_step(algo, advantages: th.Tensor, log_prob: th.Tensor, entropy: th.Tensor,
                       value_loss: th.Tensor, clip_groups: Sequence[Iterable[nn.Parameter]] | None
                       = None) -> tuple[th.Tensor, th.Tensor]:
@@ -206,8 +216,7 @@ class HLGaussA2C(A2C):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/explained_variance", explained_variance(
             self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()))
-        self.logger.record("train/hl_clamped_fraction",
-                           self.policy.hl.clamped_fraction(self.rollout_buffer.returns))
+        _log_support(self)
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/value_loss", value_loss.item())
@@ -268,7 +277,6 @@ class HLGaussPPO(PPO):
         self.logger.record("train/clip_fraction", np.mean(clip_fractions))
         self.logger.record("train/explained_variance", explained_variance(
             self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()))
-        self.logger.record("train/hl_clamped_fraction",
-                           self.policy.hl.clamped_fraction(self.rollout_buffer.returns))
+        _log_support(self)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/clip_range", clip_range)
