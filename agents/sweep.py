@@ -132,9 +132,11 @@ class RunSpec:
         base = [sys.executable, "-m", "agents.train"]
         if (run_dir / "config.yaml").exists():
             return [*base, "--resume", str(run_dir), "--steps", str(self.steps), "--no-progress"]
+        # --no-game-defaults: the sweep's config alone says what each run does (a game's
+        # measured defaults, agents/game_defaults.py, are for a bare agents.train GAME).
         cmd = [*base, self.game, "--algo", self.algo, "--shaping", self.shaping,
                "--seed", str(self.seed), "--steps", str(self.steps), "--out", str(run_dir),
-               "--no-progress"]
+               "--no-progress", "--no-game-defaults"]
         for key, value in self.train:
             if self.shaping == "none" and key in SHAPING_ONLY:
                 continue

@@ -42,6 +42,7 @@ from agents.checkpoint import (
 )
 from agents.cli import HelpFormatter
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
+from agents.game_defaults import game_defaults
 from agents.health import FLAGS, HealthMonitor
 from agents.runs import (
     CONFIG_FILE,
@@ -364,13 +365,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("game", nargs="?", help="Atari game (Skiing, MsPacman, ALE/Pong-v5) or a "
                    "Gymnasium id (CartPole-v1)")
-    p.add_argument("--algo", default="a2c", help=f"algorithm: {', '.join(sorted(ALGOS))}")
+    p.add_argument("--algo", default=None, help=f"algorithm: {', '.join(sorted(ALGOS))} "
+                   "(default a2c, or the game's measured default: see --no-game-defaults)")
     p.add_argument("--shaping", default="manual", choices=["manual", "none"],
                    help="manual: +-reward per object contact from the manual's reward table")
     p.add_argument("--steps", type=float, default=None,
                    help="total environment steps (default 1e7 Atari, 5e5 other envs)")
-    p.add_argument("--shaping-mode", default="bonus", choices=list(SHAPING_MODES),
-                   help="how manual shaping pays: bonus adds the table's reward per event (the "
+    p.add_argument("--shaping-mode", default=None, choices=list(SHAPING_MODES),
+                   help="how manual shaping pays (default bonus, or the game's): bonus adds the table's reward per event (the "
                    "paper's; it changes the task); positive pays only the events the table "
                    "rewards; positive_first fades the negative ones in over --negative-ramp steps "
                    "once the agent moves (its last 20 episodes earned one positive event each); "
@@ -439,6 +441,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch's CPU threads (default: 1 with --obs objects, whose small MLP "
                    "only slows the emulator's threads down with more; torch's own otherwise)")
+    p.add_argument("--no-game-defaults", action="store_true",
+                   help="ignore the game's measured defaults (Skiing: --algo ppo --obs objects "
+                   "--reward-processing sign --shaping-mode positive --steps 2.5e6, the best arm "
+                   "of the shaping ablation in benchmarks/RESULTS.md) and use the generic ones: "
+                   "a2c, pixels, the game's reward processing, bonus shaping, 1e7 steps. Each "
+                   "game default applies only where its flag is not given")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if args.game is None and args.resume is None:
@@ -454,9 +462,37 @@ def _steps(value: float | None, flag: str, zero: bool = False) -> int | None:
     return int(value)
 
 
+GENERIC_DEFAULTS = {"algo": "a2c", "obs": "pixels", "reward_processing": "auto",
+                    "shaping_mode": "bonus", "steps": None}
+
+
+def _apply_game_defaults(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """Fill the options the user left unset, from the game's measured defaults where it has
+    them (:mod:`agents.game_defaults`) and the generic ones otherwise; returns what the
+    game's defaults set (empty with ``--no-game-defaults``)."""
+    recipe = None if args.no_game_defaults else game_defaults(target)
+    taken: dict[str, Any] = {}
+    for name, generic in GENERIC_DEFAULTS.items():
+        if getattr(args, name) is not None:
+            continue
+        value = getattr(recipe, name) if recipe is not None else generic
+        if name == "shaping_mode" and args.shaping == "none":
+            value = generic  # nothing is shaped: the mode stays the recorded generic one
+        elif recipe is not None:
+            taken[name] = value
+        setattr(args, name, value)
+    return taken
+
+
 def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     target = resolve_target(args.game)
-    obs = args.obs or "pixels"
+    taken = _apply_game_defaults(args, target)
+    if taken:
+        print(f"{target.name} defaults ({game_defaults(target).evidence}): "
+              + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else
+                          f"{k.replace('_', ' ')} {v}" for k, v in taken.items())
+              + "; --no-game-defaults for the generic ones")
+    obs = args.obs
     preset = preset_for(target, obs)
     try:
         backend = choose_backend(args.env_backend, target.spec,

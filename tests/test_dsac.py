@@ -84,8 +84,8 @@ def test_dsac_on_atari_with_manual_shaping_trains_saves_and_resumes(tmp_path):
     hp.write_text("atari:\n  learning_starts: 64\n  batch_size: 8\n  buffer_size: 2000\n"
                   "  optimize_memory_usage: false\n")
     out = tmp_path / "ski"
-    args = ["--n-envs", "1", "--vec-env", "dummy", "--no-progress", "--device", "cpu",
-            "--max-episode-frames", "800", "--eval-episodes", "1"]
+    args = ["--no-game-defaults", "--n-envs", "1", "--vec-env", "dummy", "--no-progress",
+            "--device", "cpu", "--max-episode-frames", "800", "--eval-episodes", "1"]
     assert main(["Skiing", "--algo", "dsac", "--config", str(hp), "--steps", "200",
                  "--save-every", "100", "--out", str(out), *args]) == 0
     assert main(["--resume", str(out), "--steps", "300"]) == 0

@@ -75,7 +75,7 @@ def test_hl_gauss_critic_learns_cartpole_and_resumes(tmp_path, algo, threshold, 
                                         ("dlac", "scalar")])
 def test_agents_on_atari_with_manual_shaping_save_and_resume(tmp_path, algo, head):
     out = tmp_path / "ski"
-    atari = ["--n-envs", "2", "--vec-env", "dummy", "--no-progress", "--device", "cpu",
+    atari = ["--no-game-defaults", "--n-envs", "2", "--vec-env", "dummy", "--no-progress", "--device", "cpu",
              "--max-episode-frames", "1200", "--eval-episodes", "1"]
     assert main(["Skiing", "--algo", algo, "--value-head", head, "--steps", "300",
                  "--save-every", "256", "--out", str(out), *atari]) == 0

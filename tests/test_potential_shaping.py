@@ -177,7 +177,7 @@ def test_train_with_potential_shaping(tmp_path):
     out = tmp_path / "pot"
     assert main(["Skiing", "--shaping-mode", "potential", "--steps", "200", "--out", str(out),
                  "--n-envs", "2", "--vec-env", "dummy", "--device", "cpu", "--no-progress",
-                 "--eval-episodes", "1", "--max-episode-frames", "400"]) == 0
+                 "--eval-episodes", "1", "--max-episode-frames", "400", "--no-game-defaults"]) == 0
     assert read_run_config(out).shaping_mode == "potential"
     header = (out / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"shaping/potential_mean", "shaping/event_return_mean"} <= set(header)

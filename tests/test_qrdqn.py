@@ -28,7 +28,7 @@ def test_qrdqn_on_atari_with_manual_shaping(tmp_path):
     out = tmp_path / "ski"
     assert main(["Skiing", "--algo", "qrdqn", "--steps", "300", "--save-every", "200",
                  "--eval-episodes", "1", "--max-episode-frames", "800", "--out", str(out),
-                 "--vec-env", "dummy", "--no-progress", "--device", "cpu"]) == 0
+                 "--vec-env", "dummy", "--no-progress", "--device", "cpu", "--no-game-defaults"]) == 0
     assert main(["--resume", str(out), "--steps", "500"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["algo"] == "qrdqn" and summary["steps"] >= 500

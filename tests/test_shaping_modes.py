@@ -74,7 +74,8 @@ def test_positive_first_ramp_survives_a_resume(tmp_path):
     from agents.train import main
 
     out = tmp_path / "pf"
-    args = ["--obs", "objects", "--shaping-mode", "positive_first", "--negative-ramp", "0",
+    args = ["--no-game-defaults", "--obs", "objects", "--shaping-mode", "positive_first",
+            "--negative-ramp", "0",
             "--n-envs", "2", "--max-episode-frames", "80", "--no-progress", "--device", "cpu",
             "--eval-episodes", "0", "--save-every", "40", "--env-backend", "envpool"]
     assert main(["Skiing", "--steps", "40", "--out", str(out), *args]) == 0

@@ -200,6 +200,8 @@ def test_shaping_mode_reaches_manual_runs_only(tmp_path):
     assert manual[manual.index("--normalize-by") + 1] == "game"
     unshaped = runs["Skiing-a2c-none-s0"].command(tmp_path / "n")
     assert "--shaping-mode" not in unshaped and "--normalize-by" not in unshaped
+    # The sweep's config alone decides: no game's measured defaults fill what it leaves out.
+    assert "--no-game-defaults" in manual and "--no-game-defaults" in unshaped
     # A variant limited to manual shaping: no duplicate of the unshaped baseline.
     pot = {"name": "a2c_pot", "algo": "a2c", "shaping": ["manual"],
            "train": {"shaping_mode": "potential"}}

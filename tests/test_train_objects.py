@@ -10,8 +10,8 @@ from agents.algorithms.config import PRESETS, load_config
 from agents.algorithms.registry import ALGOS
 from agents.train import _new_config, _parse, main
 
-TINY = ["--n-envs", "2", "--max-episode-frames", "120", "--no-progress", "--device", "cpu",
-        "--obs", "objects", "--save-every", "40"]
+TINY = ["--no-game-defaults", "--n-envs", "2", "--max-episode-frames", "120", "--no-progress",
+        "--device", "cpu", "--obs", "objects", "--save-every", "40"]
 # Short rollouts and a small, early replay: every algorithm updates within a few dozen steps.
 TINY_HP = {
     "ppo": "objects:\n  n_steps: 16\n  batch_size: 32\n",
@@ -79,7 +79,8 @@ def _config(*argv):
 
 def test_reward_processing_is_resolved_recorded_and_checked(tmp_path):
     out = ["--out", str(tmp_path / "x")]
-    assert _config("Skiing", *out).reward_processing == "normalize"  # clipping would erase it
+    # The generic default (Skiing's own measured defaults clip: agents/game_defaults.py).
+    assert _config("Skiing", "--no-game-defaults", *out).reward_processing == "normalize"
     ski = _config("Skiing", "--reward-processing", "sign", *out)
     assert ski.reward_processing == "sign" and ski.env.clip_reward is True
     assert _config("Skiing", "--reward-processing", "raw", *out).env.clip_reward is False
@@ -123,3 +124,41 @@ def test_bad_object_options_give_clear_errors(tmp_path, capsys):
     hp.write_text("objects:\n  policy: CnnPolicy\n")
     assert "needs policy: MlpPolicy" in err("Pong", "--obs", "objects", "--config", str(hp))
     assert not (tmp_path / "x").exists()
+
+
+def test_skiing_trains_with_its_measured_defaults(tmp_path):
+    """A bare ``agents.train Skiing`` takes the shaping ablation's best arm; each flag the user
+    gives replaces only its own default; --no-game-defaults (what sweeps pass) and games
+    without measured defaults keep the generic ones."""
+    out = ["--out", str(tmp_path / "x")]
+    ski = _config("Skiing", *out)
+    assert (ski.algo, ski.env.obs, ski.reward_processing, ski.shaping_mode, ski.steps) == \
+        ("ppo", "objects", "sign", "positive", 2_500_000)
+    assert ski.env.clip_reward is True and ski.hparams["policy"] == "MlpPolicy"
+    mixed = _config("Skiing", "--algo", "a2c", "--obs", "pixels", "--steps", "1000", *out)
+    assert (mixed.algo, mixed.env.obs, mixed.reward_processing, mixed.shaping_mode,
+            mixed.steps) == ("a2c", "pixels", "sign", "positive", 1000)
+    assert _config("Skiing", "--shaping-mode", "proximity", *out).shaping_mode == "proximity"
+    assert _config("Skiing", "--reward-processing", "raw", *out).reward_processing == "raw"
+    # Nothing is shaped without the manual: the mode stays the generic one (no error).
+    assert _config("Skiing", "--shaping", "none", *out).shaping_mode == "bonus"
+    generic = _config("Skiing", "--no-game-defaults", *out)
+    assert (generic.algo, generic.env.obs, generic.reward_processing, generic.shaping_mode,
+            generic.steps) == ("a2c", "pixels", "normalize", "bonus", 10_000_000)
+    pong = _config("Pong", *out)
+    assert (pong.algo, pong.env.obs, pong.shaping_mode) == ("a2c", "pixels", "bonus")
+
+
+def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
+    """The README's Quickstart command, shortened as CI runs it: PPO on objects, clipped,
+    paid Gate:pass only; the run says so and records it."""
+    pytest.importorskip("envpool")
+    out = tmp_path / "ski"
+    assert main(["Skiing", "--steps", "256", "--n-envs", "2", "--eval-episodes", "1",
+                 "--max-episode-frames", "400", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Skiing defaults" in printed and "shaping mode positive" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["algo"], summary["obs"], summary["reward_processing"],
+            summary["shaping_mode"]) == ("ppo", "objects", "sign", "positive")
+    assert yaml.safe_load((out / "config.yaml").read_text())["algo"] == "ppo"

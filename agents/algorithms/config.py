@@ -31,8 +31,6 @@ PRESETS = ("atari", "objects", "classic")
 class ConfigError(ValueError):
     """A hyperparameter file or value is invalid."""
 
-
-
 @dataclass
 class OnPolicyConfig:
     """Settings shared by the on-policy actor-critics (A2C, PPO).
@@ -126,7 +124,6 @@ class OnPolicyConfig:
             "policy_kwargs": self._policy_kwargs(),
         }
 
-
 def schedule(value: float, kind: str):
     """A constant, or SB3's linear schedule (``value`` at the start, 0 at the end).
 
@@ -139,7 +136,6 @@ def schedule(value: float, kind: str):
     from stable_baselines3.common.utils import LinearSchedule
 
     return LinearSchedule(value, 0.0, 1.0)
-
 
 @dataclass
 class A2CConfig(OnPolicyConfig):
@@ -168,7 +164,6 @@ class A2CConfig(OnPolicyConfig):
             kwargs["policy_kwargs"]["optimizer_class"] = RMSpropTFLike
             kwargs["policy_kwargs"]["optimizer_kwargs"] = {"eps": self.rms_prop_eps}
         return dict(kwargs, use_rms_prop=self.use_rms_prop, rms_prop_eps=self.rms_prop_eps)
-
 
 @dataclass
 class PPOConfig(OnPolicyConfig):
@@ -209,7 +204,6 @@ class PPOConfig(OnPolicyConfig):
         return dict(self._common_kwargs(), batch_size=self.batch_size, n_epochs=self.n_epochs,
                     clip_range=schedule(self.clip_range, self.clip_schedule))
 
-
 @dataclass
 class PGConfig(A2CConfig):
     """Vanilla policy gradient (REINFORCE / GPOMDP, :mod:`agents.algorithms.pg`).
@@ -237,7 +231,6 @@ class PGConfig(A2CConfig):
         kwargs.pop("gae_lambda")
         return dict(kwargs, baseline=self.baseline)
 
-
 @dataclass
 class DLACConfig(A2CConfig):
     """Double-loop actor-critic (:mod:`agents.algorithms.dlac`).
@@ -263,7 +256,6 @@ class DLACConfig(A2CConfig):
         """Keyword arguments for :class:`agents.algorithms.dlac.DLAC`."""
         return dict(super().sb3_kwargs(), critic_steps=self.critic_steps,
                     critic_learning_rate=self.critic_learning_rate)
-
 
 @dataclass
 class OffPolicyConfig:
@@ -327,7 +319,6 @@ class OffPolicyConfig:
             "gradient_steps": self.gradient_steps,
         }
 
-
 @dataclass
 class QRDQNConfig(OffPolicyConfig):
     """Quantile-regression DQN (sb3-contrib ``QRDQN``), rl-baselines3-zoo settings.
@@ -362,7 +353,6 @@ class QRDQNConfig(OffPolicyConfig):
                     exploration_fraction=self.exploration_fraction,
                     exploration_final_eps=self.exploration_final_eps, policy_kwargs=policy_kwargs)
 
-
 @dataclass
 class DSACConfig(OffPolicyConfig):
     """Discrete DSAC-T (:mod:`agents.algorithms.dsac`).
@@ -396,11 +386,9 @@ class DSACConfig(OffPolicyConfig):
                     initial_alpha=self.initial_alpha,
                     policy_kwargs={"net_arch": list(self.net_arch)})
 
-
 #: Algorithm name -> config class (the algorithm classes: :mod:`agents.algorithms.registry`).
 CONFIGS: dict[str, type] = {"a2c": A2CConfig, "ppo": PPOConfig, "pg": PGConfig,
                              "dlac": DLACConfig, "qrdqn": QRDQNConfig, "dsac": DSACConfig}
-
 
 def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:
     for name in names:
@@ -408,22 +396,17 @@ def _check(cfg: Any, names: tuple[str, ...], ok, what: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
             raise ConfigError(f"{type(cfg).__name__}.{name} must be {what}, got {value!r}")
 
-
 def _positive_int(cfg: Any, *names: str) -> None:
     _check(cfg, names, lambda v: isinstance(v, int) and v >= 1, "an int >= 1")
-
 
 def _positive(cfg: Any, *names: str) -> None:
     _check(cfg, names, lambda v: math.isfinite(v) and v > 0, "a number > 0")
 
-
 def _nonnegative(cfg: Any, *names: str) -> None:
     _check(cfg, names, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 
-
 def _probability(cfg: Any, *names: str) -> None:
     _check(cfg, names, lambda v: 0 <= v <= 1, "in [0, 1]")
-
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
@@ -436,7 +419,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"hyperparameter file {path} must be a mapping of field: value")
     return data
 
-
 def _apply(cfg: Any, values: dict[str, Any], origin: str) -> Any:
     names = {f.name for f in fields(cfg)}
     unknown = sorted(set(values) - names)
@@ -446,7 +428,6 @@ def _apply(cfg: Any, values: dict[str, Any], origin: str) -> Any:
             f"known: {', '.join(sorted(names))}"
         )
     return dataclasses.replace(cfg, **values)
-
 
 def load_config(algo: str, preset: str, path: str | Path | None = None,
                 overrides: dict[str, Any] | None = None) -> Any:
