@@ -31,6 +31,7 @@ PRESETS = ("atari", "objects", "classic")
 class ConfigError(ValueError):
     """A hyperparameter file or value is invalid."""
 
+
 @dataclass
 class OnPolicyConfig:
     """Settings shared by the on-policy actor-critics (A2C, PPO).
