@@ -12,7 +12,10 @@ Writes into ``SWEEP_DIR/report/`` (or ``--out``):
   reference scores (random, DQN, human and per-game extras such as Read and
   Reward's Skiing score; mean and spread over the seeds that reach them), every
   run, and the published reference scores for context;
-* ``frames_to_threshold.csv``: the frames-to-threshold of every run.
+* ``frames_to_threshold.csv``: the frames-to-threshold of every run;
+* in ``report.md``, the score each arm holds at given frame counts (``--at``, by
+  default 4M and 10M frames: the Skiing goals' budgets), as the mean over seeds of
+  each run's last ``--window`` training episodes by then.
 
 An arm *reaches* a score at the first frame where the mean game score of its
 last ``--window`` finished training episodes is at least that score (a single
@@ -127,6 +130,52 @@ def frames_to_reach(frames: np.ndarray, scores: np.ndarray, threshold: float,
     means = np.convolve(scores, np.ones(window) / window, mode="valid")
     hit = np.flatnonzero(means >= threshold)
     return float(frames[window - 1 + hit[0]]) if len(hit) else None
+
+
+def score_at(frames: np.ndarray, scores: np.ndarray, at: float, window: int) -> float | None:
+    """Mean score of the last ``window`` episodes that ended by frame ``at``.
+
+    ``None`` if fewer than ``window`` episodes ended by then, or none ended after ``at``
+    either (the run stopped before ``at``, so its score there is unknown).
+
+    Example:
+        >>> score_at(np.array([10, 20, 30, 40]), np.array([0, 4, 8, 9]), 30, 2)
+        6.0
+        >>> score_at(np.array([10, 20]), np.array([5, 5]), 30, 2) is None
+        True
+    """
+    done = frames <= at
+    if done.sum() < window or done.all():
+        return None
+    return float(scores[done][-window:].mean())
+
+
+def score_at_markdown(rows: list[dict[str, Any]], sweep_dir: Path, at: list[float],
+                      window: int) -> list[str]:
+    """The score-at-frames section: one row per arm, one column per frame count."""
+    if not at or not rows:
+        return []
+    lines = ["## Score at given frames", "",
+             f"The mean game score of each run's last {window} training episodes by that "
+             "frame: mean ± std over the seeds that got there, and how many did.", "",
+             "| game | algo | shaping | " + " | ".join(_frames(a) for a in at) + " |",
+             "|---|---|---|" + "---|" * len(at)]
+    for game, algo, shaping in dict.fromkeys((r["game"], r["algo"], r["shaping"]) for r in rows):
+        runs = [r for r in rows if (r["game"], r["algo"], r["shaping"]) == (game, algo, shaping)]
+        series = []
+        for r in runs:
+            run_dir = sweep_dir / r["run_dir"]
+            series.append(episodes(run_dir, _frame_skip(run_dir)))
+        cells = []
+        for a in at:
+            got = [v for f, s in series if (v := score_at(f, s, a, window)) is not None]
+            if not got:
+                cells.append(f"– (0/{len(runs)})")
+                continue
+            spread = f" ± {np.std(got, ddof=1):,.0f}" if len(got) > 1 else ""
+            cells.append(f"{np.mean(got):,.0f}{spread} ({len(got)}/{len(runs)})")
+        lines.append(f"| {game} | {algo} | {shaping} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def threshold_rows(rows: list[dict[str, Any]], sweep_dir: Path, window: int) -> list[dict]:
@@ -300,7 +349,8 @@ def _played(rows: list[dict[str, Any]]) -> str:
 
 
 def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: str,
-             reached: list[dict] | None = None, window: int = 100) -> str:
+             reached: list[dict] | None = None, window: int = 100,
+             at_section: list[str] | None = None) -> str:
     from agents.scores import published, reference_scores
 
     lines = [f"# Sweep report: {name}", "",
@@ -331,6 +381,7 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
     lines += ["", "HNS: human-normalised score (score − random) / (human − random), only for "
               "full-length evaluation episodes of games with reference scores.", ""]
     lines += threshold_markdown(reached or [], window)
+    lines += at_section or []
     flagged = [r for r in rows if r.get("flags")]
     lines += ["## Flagged runs", ""]
     if flagged:
@@ -380,7 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bins", type=int, default=20, help="frame bins of the curves")
     p.add_argument("--window", type=int, default=100,
                    help="training episodes averaged when deciding that a score is reached")
+    p.add_argument("--at", type=float, nargs="*", default=[4e6, 1e7],
+                   help="frame counts at which to report each arm's score (none: skip)")
     args = p.parse_args(argv)
+    if any(a <= 0 for a in args.at):
+        p.error("--at frame counts must be > 0")
     if args.bins < 2:
         p.error("--bins must be >= 2")
     if args.window < 1:
@@ -395,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     images = plot(rows, args.sweep_dir, out, args.bins)
     reached = threshold_rows(rows, args.sweep_dir, args.window)
     write_threshold_csv(reached, out / "frames_to_threshold.csv")
-    markdown(rows, images, out, args.sweep_dir.name, reached, args.window)
+    markdown(rows, images, out, args.sweep_dir.name, reached, args.window,
+             score_at_markdown(rows, args.sweep_dir, args.at, args.window))
     print(f"wrote {out / 'report.md'}, {out / 'frames_to_threshold.csv'} and {len(images)} "
           "plot(s): " + ", ".join(i.name for i in images))
     return 0

@@ -277,6 +277,14 @@ def test_report_gives_frames_to_reach_reference_scores(tmp_path):
         assert len(list(csv.DictReader(f))) == 4 * 4
     flagged = md[md.index("## Flagged runs"):md.index("## Every run")]
     assert "- Skiing a2c manual seed 1: stall, farming" in flagged
+    # The score each arm holds at given frames: its seeds' last 10 episodes by then.
+    assert report_main([str(sweep), "--window", "10", "--at", "400000", "2e6"]) == 0
+    md = (sweep / "report" / "report.md").read_text()
+    section = md[md.index("## Score at given frames"):md.index("## Flagged runs")]
+    at = next(line for line in section.splitlines() if line.startswith("| Skiing | a2c | manual |"))
+    held = [np.mean(ramp0[90:100]), np.mean(ramp1[90:100])]  # episode 100 ends at 400k frames
+    assert at.split("|")[4].strip() == f"{np.mean(held):,.0f} ± {np.std(held, ddof=1):,.0f} (2/2)"
+    assert at.split("|")[5].strip() == "– (0/2)"  # the runs stopped at 800k frames
     assert flagged.count("\n- ") == 1
 
 
