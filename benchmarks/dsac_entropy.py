@@ -62,7 +62,7 @@ def one(game: str, steps: int, ratio: float, seed: int, hp: dict, episodes: int,
     train = [sys.executable, "-m", "agents.train", game, "--algo", "dsac", "--shaping", "none",
              "--steps", str(steps), "--seed", str(seed), "--config", str(cfg), "--out", str(out),
              "--device", "cpu", "--eval-episodes", str(episodes), "--eval-mode", "sampled",
-             "--vec-env", "dummy", *common]
+             "--vec-env", "dummy", "--no-game-defaults", *common]
     proc = subprocess.run(train, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(train)} failed:\n{proc.stderr[-3000:]}")

@@ -57,7 +57,8 @@ def one(args: argparse.Namespace, obs: str, processing: str, tmp: Path) -> dict:
     cmd = [sys.executable, "-m", "agents.train", args.game, "--algo", args.algo,
            "--value-head", "hl_gauss", "--obs", obs, "--reward-processing", processing,
            "--shaping", args.shaping, "--steps", str(steps), "--seed", str(args.seed),
-           "--eval-episodes", "0", "--device", "cpu", "--no-progress", "--out", str(out)]
+           "--eval-episodes", "0", "--device", "cpu", "--no-progress", "--out", str(out),
+           "--no-game-defaults"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")

@@ -15,7 +15,7 @@ for shaping in manual none; do
   if [ -f "$dir/config.yaml" ]; then
     args=(--resume "$dir")
   else
-    args=(Skiing --shaping "$shaping" --out "$dir" --steps "$target" "$@")
+    args=(Skiing --no-game-defaults --shaping "$shaping" --out "$dir" --steps "$target" "$@")
   fi
   timeout --foreground -s TERM "$secs" python3 -m agents.train "${args[@]}" --no-progress \
     >>"$dir.log" 2>&1 &

@@ -154,7 +154,8 @@ def run_arm(name: str, flags: list[str], args: argparse.Namespace, tmp: Path) ->
     out = tmp / name
     argv = ["Skiing", "--algo", "a2c", "--steps", str(args.steps), "--n-envs", str(args.n_envs),
             "--seed", str(args.seed), "--device", "cpu", "--eval-episodes", "0",
-            "--save-every", str(10 * args.steps), "--no-progress", "--out", str(out), *flags]
+            "--save-every", str(10 * args.steps), "--no-progress", "--out", str(out),
+            "--no-game-defaults", *flags]
     cfg, run_dir = _new_config(_parse(argv))
     write_config(run_dir, cfg)
     run = RecordingRun(cfg, run_dir, resume=False, progress=False)

@@ -163,7 +163,8 @@ def main() -> None:
         argv = [args.game, "--algo", args.algo, "--obs", args.obs, "--shaping", args.shaping,
                 "--steps", str(args.steps), "--eval-episodes", "0", "--no-progress",
                 "--save-every", str(10 * args.steps), "--env-backend", args.env_backend,
-                "--torch-threads", str(args.torch_threads), "--out", f"{tmp}/run"]
+                "--torch-threads", str(args.torch_threads), "--out", f"{tmp}/run",
+                "--no-game-defaults"]
         if args.n_envs:
             argv += ["--n-envs", str(args.n_envs)]
         if train.main(argv) != 0:

@@ -53,7 +53,7 @@ def run(game: str, backend: str, shaping: str, n_envs: int, args: argparse.Names
            "--env-backend", backend, "--shaping", shaping, "--steps", str(args.steps),
            "--n-envs", str(n_envs), "--device", args.device, "--vec-env", args.vec_env,
            "--eval-episodes", "0", "--no-progress", "--save-every", str(10 * args.steps),
-           "--obs", args.obs, "--out", str(out)]
+           "--obs", args.obs, "--out", str(out), "--no-game-defaults"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
