@@ -132,20 +132,21 @@ def frames_to_reach(frames: np.ndarray, scores: np.ndarray, threshold: float,
     return float(frames[window - 1 + hit[0]]) if len(hit) else None
 
 
-def score_at(frames: np.ndarray, scores: np.ndarray, at: float, window: int) -> float | None:
+def score_at(frames: np.ndarray, scores: np.ndarray, at: float, window: int,
+             run_frames: float) -> float | None:
     """Mean score of the last ``window`` episodes that ended by frame ``at``.
 
-    ``None`` if fewer than ``window`` episodes ended by then, or none ended after ``at``
-    either (the run stopped before ``at``, so its score there is unknown).
+    ``None`` if the run stopped before ``at`` (``run_frames``: its score there is
+    unknown) or fewer than ``window`` episodes ended by then.
 
     Example:
-        >>> score_at(np.array([10, 20, 30, 40]), np.array([0, 4, 8, 9]), 30, 2)
+        >>> score_at(np.array([10, 20, 30, 40]), np.array([0, 4, 8, 9]), 30, 2, 40)
         6.0
-        >>> score_at(np.array([10, 20]), np.array([5, 5]), 30, 2) is None
+        >>> score_at(np.array([10, 20]), np.array([5, 5]), 30, 2, 20) is None
         True
     """
     done = frames <= at
-    if done.sum() < window or done.all():
+    if run_frames < at or done.sum() < window:
         return None
     return float(scores[done][-window:].mean())
 
@@ -165,10 +166,10 @@ def score_at_markdown(rows: list[dict[str, Any]], sweep_dir: Path, at: list[floa
         series = []
         for r in runs:
             run_dir = sweep_dir / r["run_dir"]
-            series.append(episodes(run_dir, _frame_skip(run_dir)))
+            series.append((*episodes(run_dir, _frame_skip(run_dir)), float(r["frames"])))
         cells = []
         for a in at:
-            got = [v for f, s in series if (v := score_at(f, s, a, window)) is not None]
+            got = [v for f, s, n in series if (v := score_at(f, s, a, window, n)) is not None]
             if not got:
                 cells.append(f"– (0/{len(runs)})")
                 continue

@@ -278,13 +278,15 @@ def test_report_gives_frames_to_reach_reference_scores(tmp_path):
     flagged = md[md.index("## Flagged runs"):md.index("## Every run")]
     assert "- Skiing a2c manual seed 1: stall, farming" in flagged
     # The score each arm holds at given frames: its seeds' last 10 episodes by then.
-    assert report_main([str(sweep), "--window", "10", "--at", "400000", "2e6"]) == 0
+    assert report_main([str(sweep), "--window", "10", "--at", "400000", "8e5", "2e6"]) == 0
     md = (sweep / "report" / "report.md").read_text()
     section = md[md.index("## Score at given frames"):md.index("## Flagged runs")]
     at = next(line for line in section.splitlines() if line.startswith("| Skiing | a2c | manual |"))
     held = [np.mean(ramp0[90:100]), np.mean(ramp1[90:100])]  # episode 100 ends at 400k frames
     assert at.split("|")[4].strip() == f"{np.mean(held):,.0f} ± {np.std(held, ddof=1):,.0f} (2/2)"
-    assert at.split("|")[5].strip() == "– (0/2)"  # the runs stopped at 800k frames
+    last = [np.mean(ramp0[-10:]), np.mean(ramp1[-10:])]  # a run's last frame counts
+    assert at.split("|")[5].strip() == f"{np.mean(last):,.0f} ± {np.std(last, ddof=1):,.0f} (2/2)"
+    assert at.split("|")[6].strip() == "– (0/2)"  # the runs stopped at 800k frames
     assert flagged.count("\n- ") == 1
 
 
