@@ -33,7 +33,7 @@ def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: i
                deterministic: bool, every: int, max_steps: int) -> dict[str, Any]:
     """Play one episode in an env with rendering and the detector; save an annotated GIF."""
     from envs.atari import make_env
-    from envs.inspect import annotate
+    from envs.tools.inspect import annotate
 
     if target.spec is None:
         raise ValueError("--gif needs an Atari game (it draws the detected objects)")

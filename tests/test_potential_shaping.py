@@ -100,7 +100,7 @@ def _split_episodes(infos_per_step, dones_per_step, n):
 
 
 BACKENDS = ["gymnasium", pytest.param("envpool", marks=pytest.mark.skipif(
-    not __import__("envs.envpool_vec", fromlist=["x"]).envpool_available(),
+    not __import__("envs.fast.envpool_vec", fromlist=["x"]).envpool_available(),
     reason="envpool is not installed"))]
 
 
