@@ -70,7 +70,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="Play a trained run's policy and report game scores (no shaping).",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("run_dir", type=Path, help="a run directory made by agents.train")
+    p.add_argument("run_dir", type=Path, help="a run directory made by agents.train (its checkpoints are "
+                   "pickles: evaluate only run directories you trust)")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--n-envs", type=int, default=8, help="episodes played in parallel")
     modes = p.add_mutually_exclusive_group()

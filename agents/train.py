@@ -407,7 +407,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="run directory (default runs/<game>-<algo>-"
                    "<shaping>-<seed>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                   help="continue a run from its latest checkpoint (--steps may raise the target)")
+                   help="continue a run from its latest checkpoint (--steps may raise the target); "
+                   "checkpoints are pickles: resume only run directories you trust")
     p.add_argument("--config", type=Path, help="hyperparameter YAML overriding the preset")
     p.add_argument("--value-head", choices=["scalar", "hl_gauss"],
                    help="critic: scalar regression or HL-Gauss histogram (default: the preset's)")
