@@ -77,7 +77,7 @@ class EnvSettings:
         max_episode_frames: Truncate episodes after this many emulator frames.
         touch_margin: Contact margin in pixels; ``None`` = the game's default.
         backend: ``gymnasium`` (per-frame detection, one process per env) or
-            ``envpool`` (the fast path, :mod:`envs.envpool_vec`); Atari only.
+            ``envpool`` (the fast path, :mod:`envs.fast.envpool_vec`); Atari only.
             Runs recorded before the field existed trained on ``gymnasium``.
         obs: ``pixels`` (84x84 grey frames, ``frame_stack`` of them) or ``objects``
             (the detector's objects as one float vector, :mod:`envs.slots`); Atari
@@ -156,7 +156,7 @@ def make_vec(target: Target, settings: EnvSettings, n_envs: int, seed: int, *,
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     if target.atari and settings.backend == "envpool":
-        from envs.envpool_vec import EnvpoolVecEnv
+        from envs.fast.envpool_vec import EnvpoolVecEnv
 
         venv = EnvpoolVecEnv(
             target.spec, n_envs, frame_skip=settings.frame_skip,

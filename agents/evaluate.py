@@ -33,7 +33,7 @@ def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: i
                deterministic: bool, every: int, max_steps: int) -> dict[str, Any]:
     """Play one episode in an env with rendering and the detector; save an annotated GIF."""
     from envs.atari import make_env
-    from envs.inspect import annotate
+    from envs.tools.inspect import annotate
 
     if target.spec is None:
         raise ValueError("--gif needs an Atari game (it draws the detected objects)")
@@ -70,7 +70,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="Play a trained run's policy and report game scores (no shaping).",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("run_dir", type=Path, help="a run directory made by agents.train")
+    p.add_argument("run_dir", type=Path, help="a run directory made by agents.train (its checkpoints are "
+                   "pickles: evaluate only run directories you trust)")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--n-envs", type=int, default=8, help="episodes played in parallel")
     modes = p.add_mutually_exclusive_group()

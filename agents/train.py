@@ -60,7 +60,7 @@ from agents.runs import (
     reward_processing_of,
 )
 from envs.atari import choose_backend
-from envs.envpool_vec import envpool_available
+from envs.fast.envpool_vec import envpool_available
 from envs.games import UnknownGameError
 from envs.slots import OBS_KINDS, NoObjectsError, SlotLayout
 from reward_shaping.wrappers import SHAPING_MODES, find_shaper
@@ -387,7 +387,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "
-                   "layout: python -m envs.inspect GAME --layout; an MLP learns from it at the "
+                   "layout: python -m envs.tools.inspect GAME --layout; an MLP learns from it at the "
                    "emulator's speed). Default pixels; a resumed run keeps its own")
     p.add_argument("--obs-stack", type=int, default=None,
                    help="with --obs objects: steps of object vectors per observation (default 1)")
@@ -407,7 +407,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="run directory (default runs/<game>-<algo>-"
                    "<shaping>-<seed>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                   help="continue a run from its latest checkpoint (--steps may raise the target)")
+                   help="continue a run from its latest checkpoint (--steps may raise the target); "
+                   "checkpoints are pickles: resume only run directories you trust")
     p.add_argument("--config", type=Path, help="hyperparameter YAML overriding the preset")
     p.add_argument("--value-head", choices=["scalar", "hl_gauss"],
                    help="critic: scalar regression or HL-Gauss histogram (default: the preset's)")

@@ -2,7 +2,7 @@
 
 Records one RAM stream per game (frame skip 1, random actions held for a few
 frames), then feeds ``n`` envs, each replaying that stream from its own offset,
-to ``envs.batched.BatchedExtractor`` (one call per update for all ``n``) and to
+to ``envs.fast.batched.BatchedExtractor`` (one call per update for all ``n``) and to
 ``envs.objects.ObjectExtractor`` (OCAtari in Python, env by env).  Reports
 microseconds per env per update, best of ``--repeats`` timed passes, in CPU
 time of this process (on a shared machine, wall time would count the waits for
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     if min(args.envs) < 1 or args.updates < 1 or args.repeats < 1 or args.ocatari_frames < 1:
         p.error("--envs, --updates, --ocatari-frames and --repeats must be positive")
 
-    from envs.batched import BatchedExtractor
+    from envs.fast.batched import BatchedExtractor
     from envs.games import resolve_game
     from envs.objects import ObjectExtractor
 

@@ -1,20 +1,20 @@
 """Per-step contact detection (the envpool fast path) against the per-frame detector.
 
 Records every emulator frame's RAM of each game under a contact-seeking scripted
-policy (``envs.recall.CONTACT_POLICIES``: Pong and Breakout track the ball,
+policy (``envs.tools.recall.CONTACT_POLICIES``: Pong and Breakout track the ball,
 Freeway walks up, Skiing holds random turns; frame skip 4, sticky actions 0.25),
 replays it through the per-frame detector (every frame) and the per-step
 detector (every 4th frame, as envpool returns RAM) and prints, per game:
 contacts the per-frame detector reports, how many of them the per-step one
-finds, and how many events it adds.  See ``envs.recall.compare`` for the
+finds, and how many events it adds.  See ``envs.tools.recall.compare`` for the
 matching rule.
 
 With ``--gate-runs N`` it also records N whole Skiing runs under each of two
-policies (``seek``: steer towards the next gate, ``envs.recall.GateSeeker``;
+policies (``seek``: steer towards the next gate, ``envs.tools.recall.GateSeeker``;
 ``random``: random turns held for a few steps) and compares the gates passed
-and missed per run: per-frame path, fast path (``envs.swept.StepPassDetector``
+and missed per run: per-frame path, fast path (``envs.fast.swept.StepPassDetector``
 on every 4th frame) and the game's own count of missed gates in RAM
-(``envs.recall.compare_passes``).
+(``envs.tools.recall.compare_passes``).
 
 Usage::
 
@@ -30,7 +30,7 @@ import json
 import time
 from pathlib import Path
 
-from envs.recall import GateSeeker, compare, compare_passes, record
+from envs.tools.recall import GateSeeker, compare, compare_passes, record
 from reward_shaping.table import atomic_write_text
 
 GAMES = ["Pong", "Breakout", "Freeway", "Skiing"]

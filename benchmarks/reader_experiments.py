@@ -57,7 +57,7 @@ import read_accuracy  # noqa: E402  (benchmarks/ is not a package)
 from reward_shaping import consequence as C  # noqa: E402
 from reward_shaping import reasoning  # noqa: E402
 from reward_shaping.encoder import MiniLM, embed, load_encoder, span_weights  # noqa: E402
-from reward_shaping.reasoning import Decision, question_for  # noqa: E402
+from reward_shaping.qa import Decision, question_for  # noqa: E402
 
 _DIM = 384
 

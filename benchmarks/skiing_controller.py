@@ -61,7 +61,7 @@ def controller(layout):
 
 
 def run(episodes: int, n_envs: int, seed: int) -> dict:
-    from envs.envpool_vec import EnvpoolAtari
+    from envs.fast.envpool_vec import EnvpoolAtari
 
     pool = EnvpoolAtari("Skiing", n_envs, obs="objects", same_step_reset=True)
     act = controller(pool.layout)

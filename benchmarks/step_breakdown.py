@@ -6,8 +6,8 @@ environment step, the microseconds spent in each piece and its share of the
 learning loop:
 
 * ``emulator``: envpool's C++ step (emulation, frame skip, screen preprocessing);
-* ``extraction``: RAM to objects (``envs.batched``);
-* ``contacts``: the swept contact detector (``envs.swept.SweptDetector``);
+* ``extraction``: RAM to objects (``envs.fast.batched``);
+* ``contacts``: the swept contact detector (``envs.fast.swept.SweptDetector``);
 * ``gates``: derived objects and their passes and misses (``StepPassDetector``);
 * ``features``: object vectors (``envs.slots.SlotEncoder``; object observations);
 * ``shaping``: the reward-table lookup wrapper (``ManualRewardVecEnv``) without what
@@ -85,10 +85,10 @@ def instrument(timers: Timers) -> None:
     from stable_baselines3.common.policies import ActorCriticPolicy
     from stable_baselines3.common.vec_env import VecNormalize
 
-    import envs.batched as batched
-    import envs.envpool_vec as ev
+    import envs.fast.batched as batched
+    import envs.fast.envpool_vec as ev
+    from envs.fast.swept import StepPassDetector, SweptDetector
     from envs.slots import SlotEncoder
-    from envs.swept import StepPassDetector, SweptDetector
     from reward_shaping.wrappers import ManualRewardVecEnv
 
     timers.wrap(ev.EnvpoolAtari, "step", "env other")
@@ -149,7 +149,7 @@ def main() -> None:
     timers = Timers()
     instrument(timers)
     if args.unpinned:
-        import envs.envpool_vec as ev
+        import envs.fast.envpool_vec as ev
 
         init = ev.EnvpoolAtari.__init__
 

@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from envs.batched import make_extractor
-from envs.envpool_vec import EnvpoolAtari
-from envs.swept import StepPassDetector
+from envs.fast.batched import make_extractor
+from envs.fast.envpool_vec import EnvpoolAtari
+from envs.fast.swept import StepPassDetector
 
 
 def record(game: str, n_envs: int, steps: int) -> np.ndarray:

@@ -29,33 +29,13 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
+from envs.arguments import check_env_args
+from envs.fast.batched import BATCHED_GAMES
+from envs.fast.envpool_vec import EnvpoolVectorEnv, envpool_available
 from envs.games import GameSpec, resolve_game
 from envs.observations import ObjectObservation
 from envs.slots import SlotLayout, check_obs, check_stack
 from envs.wrappers import InteractionInfo, ObjectTracker, SignReward
-
-
-def check_env_args(*, frame_skip: int, frame_stack: int, noop_max: int, sticky_actions: float,
-                   max_episode_frames: int, track_objects: bool, ram_in_info: bool,
-                   objects_in_info: bool, render_mode: str | None) -> None:
-    """Validate the arguments both backends share; raises ``ValueError`` naming the bad one."""
-    # Gymnasium's and envpool's own checks give less specific messages, or none at all
-    # (envpool crashes on some).
-    if not isinstance(frame_skip, int) or frame_skip < 1:
-        raise ValueError(f"frame_skip must be an int >= 1, got {frame_skip!r}")
-    if not isinstance(frame_stack, int) or frame_stack < 1:
-        raise ValueError(f"frame_stack must be an int >= 1, got {frame_stack!r}")
-    if not isinstance(noop_max, int) or noop_max < 0:
-        raise ValueError(f"noop_max must be an int >= 0, got {noop_max!r}")
-    if not 0.0 <= sticky_actions <= 1.0:
-        raise ValueError(f"sticky_actions is a probability in [0, 1], got {sticky_actions!r}")
-    if not isinstance(max_episode_frames, int) or max_episode_frames < 1:
-        raise ValueError(f"max_episode_frames must be an int >= 1, got {max_episode_frames!r}")
-    if (ram_in_info or objects_in_info) and not track_objects:
-        # Both are served by the tracker; silently ignoring them would surprise.
-        raise ValueError("ram_in_info / objects_in_info need track_objects=True")
-    if render_mode not in (None, "rgb_array", "human"):
-        raise ValueError(f"render_mode must be None, 'rgb_array' or 'human', got {render_mode!r}")
 
 
 def make_env(
@@ -170,7 +150,7 @@ def make_env(
 
 
 #: Vector-env backends: ``gymnasium`` runs :func:`make_env` (per-frame detection) in
-#: Gymnasium's vector envs; ``envpool`` is the fast path (:mod:`envs.envpool_vec`).
+#: Gymnasium's vector envs; ``envpool`` is the fast path (:mod:`envs.fast.envpool_vec`).
 BACKENDS = ("auto", "envpool", "gymnasium")
 
 
@@ -181,15 +161,13 @@ def choose_backend(backend: str, spec: GameSpec | None, *, track_objects: bool =
     ``auto`` keeps the per-frame path for what the fast path cannot do: non-Atari
     environments (``spec`` is ``None``), rendering, ``terminal_on_life_loss``, and
     contact detection in games without a batched object extractor
-    (:data:`envs.batched.BATCHED_GAMES`).
+    (:data:`envs.fast.batched.BATCHED_GAMES`).
 
     Raises:
         ValueError: an unknown backend, or ``envpool`` asked for but not installed.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    from envs.envpool_vec import envpool_available
-
     if backend == "envpool":
         if spec is None:
             raise ValueError("the envpool backend runs Atari games only")
@@ -202,8 +180,6 @@ def choose_backend(backend: str, spec: GameSpec | None, *, track_objects: bool =
     if env_kwargs.get("render_mode") is not None or env_kwargs.get("terminal_on_life_loss"):
         return "gymnasium"
     if track_objects:
-        from envs.batched import BATCHED_GAMES
-
         if spec.name not in BATCHED_GAMES:
             return "gymnasium"
     return "envpool"
@@ -224,14 +200,14 @@ def make_vec_env(
         num_envs: Number of environments.
         backend: ``gymnasium``: copies of :func:`make_env` (objects and contacts on
             every emulator frame).  ``envpool``: the fast path
-            (:class:`envs.envpool_vec.EnvpoolVectorEnv`: emulation and
+            (:class:`envs.fast.envpool_vec.EnvpoolVectorEnv`: emulation and
             preprocessing in C++ threads, contacts once per agent step).
             ``auto`` (default): ``envpool`` where :func:`choose_backend` allows.
             Both reset finished episodes on the next step.
         vectorization: ``gymnasium`` backend: ``"async"`` (one process each) or
             ``"sync"`` (in-process).
         **env_kwargs: Passed to :func:`make_env`, or to
-            :class:`~envs.envpool_vec.EnvpoolAtari` (which also takes ``num_threads``).
+            :class:`~envs.fast.envpool_vec.EnvpoolAtari` (which also takes ``num_threads``).
 
     Example:
         >>> from envs.atari import make_vec_env
@@ -247,8 +223,6 @@ def make_vec_env(
         raise ValueError(f"vectorization must be 'sync' or 'async', got {vectorization!r}")
     spec = game if isinstance(game, GameSpec) else resolve_game(game)
     if choose_backend(backend, spec, **env_kwargs) == "envpool":
-        from envs.envpool_vec import EnvpoolVectorEnv
-
         return EnvpoolVectorEnv(spec, num_envs, **env_kwargs)
     make_env(spec, **env_kwargs).close()  # fail here, not in a worker, on bad kwargs
     thunks: list[Callable[[], gym.Env]] = [

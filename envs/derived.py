@@ -158,7 +158,7 @@ class PassDetector:
         game: Any name :func:`envs.games.resolve_game` accepts, or a spec.
         frames_per_update: Emulator frames between two calls of :meth:`update`:
             1 beneath frame skipping (every frame), ``frame_skip`` once per
-            agent step (the rules :class:`envs.swept.StepPassDetector` applies
+            agent step (the rules :class:`envs.fast.swept.StepPassDetector` applies
             to all environments of the fast path at once).  :data:`HALT_FRAMES`
             and :data:`SETTLE_FRAMES` stay counted in frames.
     """

@@ -220,7 +220,7 @@ _DEPICTS = {
 
 #: OCAtari's per-game object tables, snapshotted so that resolving a game name
 #: (every CLI start, every reward-table build) does not import OCAtari's 60+
-#: game modules (about 3 s).  Regenerate with ``python -m envs.catalog --write``
+#: game modules (about 3 s).  Regenerate with ``python -m envs.tools.catalog --write``
 #: after upgrading OCAtari; ``tests/test_games.py`` fails while it is stale.
 CATALOG_FILE = Path(__file__).with_name("ocatari_catalog.json")
 
@@ -232,7 +232,7 @@ def _read_catalog() -> dict[str, dict[str, Any]]:
     except (OSError, ValueError, KeyError, TypeError) as err:
         # Shipped with the package: a broken file is a broken install, not user input.
         raise RuntimeError(f"cannot read the game catalog {CATALOG_FILE} ({err}); "
-                           "reinstall rnr or run: python -m envs.catalog --write") from None
+                           "reinstall rnr or run: python -m envs.tools.catalog --write") from None
 
 
 @functools.cache

@@ -136,7 +136,7 @@ class ObjectExtractor:
             raise RuntimeError(
                 f"the installed OCAtari declares other {self.spec.name} objects than rnr's "
                 f"catalog ({declared} vs {dict(self.spec.max_objects)}); "
-                "run: python -m envs.catalog --write"
+                "run: python -m envs.tools.catalog --write"
             )
 
         self._init_objects = init_objects

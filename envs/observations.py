@@ -13,7 +13,7 @@ game's :class:`~envs.slots.SlotLayout`.  Three forms:
   any vector env of ``make_env(..., objects_in_info=True)`` environments
   (next-step autoreset);
 * :class:`ObjectObservationVecEnv`: a Stable-Baselines3 ``VecEnvWrapper``, on
-  :class:`~envs.envpool_vec.EnvpoolVecEnv` or on a ``DummyVecEnv`` /
+  :class:`~envs.fast.envpool_vec.EnvpoolVecEnv` or on a ``DummyVecEnv`` /
   ``SubprocVecEnv`` of ``make_env(..., objects_in_info=True)``; episode ends get
   the last state's object vector as ``terminal_observation``.
 
@@ -88,7 +88,7 @@ Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # category, instance, box: (
 
 
 def _engine(env: Any, down: tuple[str, ...]):
-    """The :class:`~envs.envpool_vec.EnvpoolAtari` at the bottom of a wrapper chain and the
+    """The :class:`~envs.fast.envpool_vec.EnvpoolAtari` at the bottom of a wrapper chain and the
     env holding it, or ``(None, None)``."""
     while env is not None:
         engine = getattr(env, "engine", None)
@@ -161,7 +161,7 @@ class VecEnvObjects(_Source):
     """The objects of an SB3 ``VecEnv`` after each reset or step (same-step reset).
 
     Args:
-        venv: :class:`~envs.envpool_vec.EnvpoolVecEnv` (or a wrapper of it), or a
+        venv: :class:`~envs.fast.envpool_vec.EnvpoolVecEnv` (or a wrapper of it), or a
             ``DummyVecEnv`` / ``SubprocVecEnv`` of ``make_env(..., objects_in_info=True)``.
         game: The game, for VecEnvs that are not envpool's.
         what: The user's name for error messages.
@@ -247,7 +247,7 @@ class ObjectObservationVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
     """Stable-Baselines3 form of :class:`ObjectObservation` (same-step reset).
 
     Args:
-        venv: :class:`~envs.envpool_vec.EnvpoolVecEnv` (objects read from the
+        venv: :class:`~envs.fast.envpool_vec.EnvpoolVecEnv` (objects read from the
             engine), or a ``DummyVecEnv`` / ``SubprocVecEnv`` of
             ``make_env(..., objects_in_info=True)``; other wrappers may sit between.
         stack: Steps of object vectors per observation.

@@ -49,7 +49,7 @@ Example:
     [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
 
     The fixed-length vector is what an MLP policy takes (``agents.train --obs
-    objects``); ``python -m envs.inspect GAME --layout`` prints a game's layout.
+    objects``); ``python -m envs.tools.inspect GAME --layout`` prints a game's layout.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.batched import ObjectBatch
+from envs.fast.batched import ObjectBatch
 from envs.games import GameSpec, resolve_game
 
 #: Features of one slot, in order.
@@ -306,7 +306,7 @@ class SlotEncoder:
 
     def encode_batch(self, batch, env_indices: Sequence[int] | np.ndarray | None = None
                      ) -> np.ndarray:
-        """:meth:`encode` for an :class:`envs.batched.ObjectBatch`."""
+        """:meth:`encode` for an :class:`envs.fast.batched.ObjectBatch`."""
         return self.encode(batch.category, batch.instance, batch.box, env_indices)
 
     def encode_frames(self, frames: Sequence, env_indices: Sequence[int] | np.ndarray | None = None

@@ -47,10 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.games import EVENT_KINDS as KINDS
 from reward_shaping.encoder import embed, embed_spans
-from reward_shaping.qa import Evidence, head_noun, term_pattern
-from reward_shaping.reasoning import EVENT_KINDS as KINDS
-from reward_shaping.reasoning import Backend, Decision, question_for
+from reward_shaping.qa import Backend, Decision, Evidence, head_noun, question_for, term_pattern
 
 DATA_DIR = Path(__file__).with_name("data")
 #: The shipped classifier (see :mod:`reward_shaping.train_polarity`).

@@ -6,6 +6,11 @@ grounded to manual words in two ways: a small synonym layer of everyday words
 for common category names, and the embeddings themselves (questions are asked
 with every term, and the best-matching sentences win).
 
+The question a reasoning backend answers about the evidence (:func:`question_for`),
+the interface every backend implements (:class:`Backend`) and its answer
+(:class:`Decision`) live here too: :mod:`reward_shaping.reasoning` and
+:mod:`reward_shaping.consequence` both build on them.
+
 Example:
     >>> from reward_shaping.qa import split_sentences, object_terms
     >>> split_sentences("# Title\\n\\nHit the ball. It bounces back!")
@@ -20,9 +25,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from envs.games import EVENT_KINDS
 from reward_shaping.encoder import embed
 
 #: Everyday words for category names that manuals seldom use verbatim.  Keyed by
@@ -297,3 +304,74 @@ class ManualIndex:
             text = focus(e.sentence, own, other)
             out.append(Evidence(e.sentence, e.relevance, text if text != e.sentence else ""))
         return out
+
+
+# The question a reasoning backend answers, and the form of its answer: shared by every
+# backend (reward_shaping.reasoning, reward_shaping.consequence).
+
+Answer = Literal["yes", "no", "neutral"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A backend's verdict on touching one object category.
+
+    Attributes:
+        answer: ``"yes"`` (good for the player), ``"no"`` (bad) or ``"neutral"``.
+        confidence: In [0, 1].
+        detail: Short, human-readable reason (shown in tables).
+        question: The question the backend answered.
+        p_yes: Probability of "yes", for backends that compute one.
+        p_no: Probability of "no".
+        p_neutral: Probability that the evidence says neither.
+        evidence: The sentences the decision rests on, when the backend used
+            only some of those it was given (``None``: all of them).
+    """
+
+    answer: Answer
+    confidence: float
+    detail: str = ""
+    question: str = ""
+    p_yes: float | None = None
+    p_no: float | None = None
+    p_neutral: float | None = None
+    evidence: tuple[str, ...] | None = None
+
+
+def question_for(term: str, kind: str = "touch") -> str:
+    """The paper-style yes/no question about event ``kind`` with the object ``term``.
+
+    >>> question_for("gate", "miss")
+    'Is it good for you to miss the gate?'
+    """
+    questions = {"touch": "Should you touch the {} if you want to win?",
+                 "pass": "Should you go through the {} if you want to win?",
+                 "miss": "Is it good for you to miss the {}?"}
+    if kind not in questions:
+        # A typo would otherwise silently ask about touching.
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
+    return questions[kind].format(term)
+
+
+class Backend:
+    """Decides, from a manual's evidence, whether touching an object is good."""
+
+    name = "base"
+
+    def settings(self) -> dict:
+        """Everything that changes decisions (part of the reward table's cache key)."""
+        return {}
+
+    def decide(self, game: str, category: str, terms: list[str], evidence: list[Evidence],
+               objective: list[Evidence], kind: str = "touch") -> Decision:
+        """Answer :func:`question_for` about ``category`` from ``evidence``.
+
+        Args:
+            game: Canonical game name.
+            category: Detector category name.
+            terms: Words the manual may use for it, most specific first.
+            evidence: Retrieved sentences, best first.
+            objective: Sentences about the game's goal.
+            kind: The event asked about: ``touch``, ``pass`` or ``miss``.
+        """
+        raise NotImplementedError

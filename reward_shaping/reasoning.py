@@ -1,6 +1,6 @@
 """Reasoning backends: is touching an object good or bad for the player?
 
-One interface, chosen by name (:func:`get_backend`):
+One interface (:class:`reward_shaping.qa.Backend`), chosen by name (:func:`get_backend`):
 
 * ``consequence`` (default, offline): a classifier trained to read what
   touching an object does (:mod:`reward_shaping.consequence`).
@@ -20,89 +20,17 @@ import re
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
+from envs.games import EVENT_KINDS
+from reward_shaping.consequence import ConsequenceBackend
 from reward_shaping.encoder import embed
-from reward_shaping.qa import CLAUSE_BREAK, Evidence
-
-Answer = Literal["yes", "no", "neutral"]
+from reward_shaping.qa import CLAUSE_BREAK, Answer, Backend, Decision, question_for
 
 
 class ReasoningError(RuntimeError):
     """A backend could not produce a decision (server unreachable, garbage answer)."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A backend's verdict on touching one object category.
-
-    Attributes:
-        answer: ``"yes"`` (good for the player), ``"no"`` (bad) or ``"neutral"``.
-        confidence: In [0, 1].
-        detail: Short, human-readable reason (shown in tables).
-        question: The question the backend answered.
-        p_yes: Probability of "yes", for backends that compute one.
-        p_no: Probability of "no".
-        p_neutral: Probability that the evidence says neither.
-        evidence: The sentences the decision rests on, when the backend used
-            only some of those it was given (``None``: all of them).
-    """
-
-    answer: Answer
-    confidence: float
-    detail: str = ""
-    question: str = ""
-    p_yes: float | None = None
-    p_no: float | None = None
-    p_neutral: float | None = None
-    evidence: tuple[str, ...] | None = None
-
-
-#: Events a backend can be asked about: the avatar touching an object, or going
-#: through / missing a gate-like object.
-EVENT_KINDS = ("touch", "pass", "miss")
-
-
-def question_for(term: str, kind: str = "touch") -> str:
-    """The paper-style yes/no question about event ``kind`` with the object ``term``.
-
-    >>> question_for("gate", "miss")
-    'Is it good for you to miss the gate?'
-    """
-    questions = {"touch": "Should you touch the {} if you want to win?",
-                 "pass": "Should you go through the {} if you want to win?",
-                 "miss": "Is it good for you to miss the {}?"}
-    if kind not in questions:
-        # A typo would otherwise silently ask about touching.
-        raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
-    return questions[kind].format(term)
-
-
-class Backend:
-    """Decides, from a manual's evidence, whether touching an object is good."""
-
-    name = "base"
-
-    def settings(self) -> dict:
-        """Everything that changes decisions (part of the reward table's cache key)."""
-        return {}
-
-    def decide(self, game: str, category: str, terms: list[str], evidence: list[Evidence],
-               objective: list[Evidence], kind: str = "touch") -> Decision:
-        """Answer :func:`question_for` about ``category`` from ``evidence``.
-
-        Args:
-            game: Canonical game name.
-            category: Detector category name.
-            terms: Words the manual may use for it, most specific first.
-            evidence: Retrieved sentences, best first.
-            objective: Sentences about the game's goal.
-            kind: The event asked about: ``touch``, ``pass`` or ``miss``.
-        """
-        raise NotImplementedError
 
 
 # Outcome descriptions, written once for all games.  Each evidence sentence is
@@ -347,15 +275,8 @@ class OpenAIBackend(Backend):
         raise ReasoningError(f"{category}: {last} (after {self.retries + 1} attempts)")
 
 
-def _consequence_backend(**kwargs) -> Backend:
-    # Imported on use: reward_shaping.consequence builds on this module.
-    from reward_shaping.consequence import ConsequenceBackend
-
-    return ConsequenceBackend(**kwargs)
-
-
 #: Backend name -> constructor.
-BACKENDS = {"consequence": _consequence_backend, "embedding": EmbeddingBackend,
+BACKENDS = {"consequence": ConsequenceBackend, "embedding": EmbeddingBackend,
             "openai": OpenAIBackend}
 #: The backend used when none is named.
 DEFAULT_BACKEND = "consequence"

@@ -379,7 +379,7 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _phi(self) -> float | None:
         if self._tracker is None:
             return None
-        from envs.batched import ObjectBatch
+        from envs.fast.batched import ObjectBatch
 
         batch = ObjectBatch.from_frames(self._tracker.game.categories, [self._tracker.objects])
         return float(self.shaper.potentials((batch.category, batch.instance, batch.box))[0])

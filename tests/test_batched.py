@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from envs.batched import (
+from envs.fast.batched import (
     BATCHED_GAMES,
     BatchedExtractor,
     FallbackExtractor,
@@ -329,7 +329,7 @@ def test_transcribed_tables_equal_ocatari():
     """Tables copied out of OCAtari's readers (pill grids, scenery, brick bitmap)."""
     from ocatari.ram import breakout, kangaroo, mspacman
 
-    from envs.batched import _PACMAN_GRIDS, _Breakout, _kangaroo_layouts
+    from envs.fast.batched import _PACMAN_GRIDS, _Breakout, _kangaroo_layouts
 
     mspacman._init_objects_ram()
     np.testing.assert_array_equal(np.array([mspacman.GRID1, mspacman.GRID2]).reshape(2, -1), _PACMAN_GRIDS)

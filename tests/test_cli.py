@@ -17,7 +17,7 @@ def run(*args, timeout=180):
 
 def test_inspect_prints_objects_events_and_saves_images(tmp_path):
     png, gif = tmp_path / "last.png", tmp_path / "run.gif"
-    proc = run("envs.inspect", "Freeway", "--steps", "150", "--policy", "up", "--every", "50",
+    proc = run("envs.tools.inspect", "Freeway", "--steps", "150", "--policy", "up", "--every", "50",
                "--png", str(png), "--gif", str(gif), "--gif-every", "10")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -32,10 +32,10 @@ def test_inspect_prints_objects_events_and_saves_images(tmp_path):
 def test_inspect_draws_gates_and_marks_pass_and_miss(tmp_path):
     import numpy as np
 
-    from envs.inspect import annotate
     from envs.interactions import InteractionEvent
+    from envs.tools.inspect import annotate
 
-    proc = subprocess.run([sys.executable, "-m", "envs.inspect", "Skiing", "--steps", "160",
+    proc = subprocess.run([sys.executable, "-m", "envs.tools.inspect", "Skiing", "--steps", "160",
                            "--gif", "--gif-every", "40"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
@@ -51,11 +51,11 @@ def test_inspect_draws_gates_and_marks_pass_and_miss(tmp_path):
 
 
 def test_inspect_rejects_bad_input():
-    proc = run("envs.inspect", "Pongg", "--steps", "5")
+    proc = run("envs.tools.inspect", "Pongg", "--steps", "5")
     assert proc.returncode == 2 and "Did you mean: Pong" in proc.stderr
-    proc = run("envs.inspect", "Pong", "--policy", "JUMP", "--steps", "5")
+    proc = run("envs.tools.inspect", "Pong", "--policy", "JUMP", "--steps", "5")
     assert proc.returncode == 2 and "has no action 'JUMP'" in proc.stderr
-    proc = run("envs.inspect", "Pong", "--steps", "0")
+    proc = run("envs.tools.inspect", "Pong", "--steps", "0")
     assert proc.returncode == 2 and "--steps must be >= 1" in proc.stderr
 
 

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("envpool")  # declared for CPython 3.11-3.13; elsewhere the backend is absent
 
 from envs.atari import choose_backend, make_env, make_vec_env  # noqa: E402
-from envs.envpool_vec import EnvpoolAtari, EnvpoolVecEnv  # noqa: E402
+from envs.fast.envpool_vec import EnvpoolAtari, EnvpoolVecEnv  # noqa: E402
 from envs.games import resolve_game  # noqa: E402
 
 SKIING = {"Tree": -5.0, "Mogul": -5.0, "Flag": -5.0, "Gate:pass": 5.0, "Gate:miss": -5.0}
@@ -46,7 +46,7 @@ def test_same_game_as_todays_path_step_for_step(game, kw, ends):
         assert (b.reward[0], b.game_reward[0]) == (r, info.get("game_reward", r)), f"step {step}"
         if te:
             break
-        # Every observation but the episode's last (see envs.envpool_vec's docstring).
+        # Every observation but the episode's last (see envs.fast.envpool_vec's docstring).
         np.testing.assert_array_equal(b.obs[0], obs, err_msg=f"step {step}")
     assert (te, tr) == ((True, False) if ends == "terminated" else (False, True))
     assert info["episode"]["r"] == score and info["episode"]["l"] == step

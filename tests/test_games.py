@@ -54,7 +54,7 @@ def test_skiing_is_not_clipped_and_hud_is_never_interactable():
 
 
 def test_shipped_catalog_matches_installed_ocatari(capsys):
-    from envs.catalog import main
+    from envs.tools.catalog import main
 
     assert main([]) == 0, capsys.readouterr().out
 
@@ -72,5 +72,5 @@ def test_extractor_refuses_a_catalog_that_disagrees_with_ocatari():
 
     spec = resolve_game("Skiing")
     wrong = dataclasses.replace(spec, max_objects={**spec.max_objects, "Tree": 99})
-    with pytest.raises(RuntimeError, match="python -m envs.catalog --write"):
+    with pytest.raises(RuntimeError, match="python -m envs.tools.catalog --write"):
         ObjectExtractor(wrong)

@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 
 from envs.atari import make_env
-from envs.batched import ObjectBatch
 from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, Deriver, PassDetector
+from envs.fast.batched import ObjectBatch
+from envs.fast.swept import StepPassDetector
 from envs.games import resolve_game
 from envs.interactions import INTERACTIONS_KEY, InteractionDetector, pass_events
 from envs.objects import ObjectFrame
-from envs.recall import MISSED_IN_RAM, GateSeeker, compare_passes, record, seek_gate
-from envs.swept import StepPassDetector
+from envs.tools.recall import MISSED_IN_RAM, GateSeeker, compare_passes, record, seek_gate
 
 GATES_ON_COURSE = 20
 SPEC = resolve_game("Skiing")
@@ -201,7 +201,7 @@ def test_fast_path_counts_the_same_passes_and_misses_on_recorded_runs(policy, se
 
 def test_envpool_runs_report_gate_events_matching_the_games_count():
     pytest.importorskip("envpool")  # declared for CPython 3.11-3.13; elsewhere the backend is absent
-    from envs.envpool_vec import EnvpoolAtari, default_event_sources
+    from envs.fast.envpool_vec import EnvpoolAtari, default_event_sources
 
     assert [type(s).__name__ for s in default_event_sources(SPEC, 2, None, 4)] == [
         "SweptDetector", "StepPassDetector"]
@@ -275,7 +275,7 @@ def _fast_path_calls(num_envs: int, steps: int, seed: int, **pool_args) -> list[
     """Reset and update calls of a real envpool Skiing run; even envs seek gates, odd ones
     steer at random (they miss gates and crash into poles)."""
     pytest.importorskip("envpool")  # declared for CPython 3.11-3.13; elsewhere the backend is absent
-    from envs.envpool_vec import EnvpoolAtari
+    from envs.fast.envpool_vec import EnvpoolAtari
 
     log = _CallLog()
     pool = EnvpoolAtari("Skiing", num_envs, num_threads=1, frame_stack=1, screen_size=42,

@@ -150,7 +150,7 @@ def _lockstep(game: str, steps: int):
     """Both backends, no random starts or sticky actions, the same random actions; yields
     (per-frame obs, fast obs, step in episode)."""
     pytest.importorskip("envpool")
-    from envs.envpool_vec import EnvpoolAtari
+    from envs.fast.envpool_vec import EnvpoolAtari
 
     kw = {"noop_max": 1, "sticky_actions": 0.0, "obs": "objects", "max_episode_frames": 2000}
     ours = make_env(game, **kw)
@@ -195,7 +195,7 @@ def test_same_step_and_next_step_resets_give_the_same_episodes():
     """SB3's same-step reset reads the new episode's first frame like the next-step reset:
     terminal and first observations (gates included) match, step for step."""
     pytest.importorskip("envpool")
-    from envs.envpool_vec import EnvpoolAtari
+    from envs.fast.envpool_vec import EnvpoolAtari
 
     kw = {"noop_max": 1, "sticky_actions": 0.0, "obs": "objects", "max_episode_frames": 400,
           "num_threads": 1}
@@ -300,7 +300,7 @@ def test_sb3_wrapper_on_envpool_and_dummy_vec_env_in_either_order_with_shaping()
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from envs.envpool_vec import EnvpoolVecEnv
+    from envs.fast.envpool_vec import EnvpoolVecEnv
     from reward_shaping.wrappers import ManualRewardVecEnv
 
     kw = {"noop_max": 1, "sticky_actions": 0.0, "max_episode_frames": 400}

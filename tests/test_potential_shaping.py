@@ -100,7 +100,7 @@ def _split_episodes(infos_per_step, dones_per_step, n):
 
 
 BACKENDS = ["gymnasium", pytest.param("envpool", marks=pytest.mark.skipif(
-    not __import__("envs.envpool_vec", fromlist=["x"]).envpool_available(),
+    not __import__("envs.fast.envpool_vec", fromlist=["x"]).envpool_available(),
     reason="envpool is not installed"))]
 
 
@@ -190,8 +190,10 @@ def test_train_builds_the_potential_wrapper_with_the_agents_gamma(tmp_path):
     from agents.train import Run, _new_config, _parse, main
     from reward_shaping.wrappers import find_shaper
 
-    cfg, run_dir = _new_config(_parse(["Skiing", "--shaping-mode", "potential", "--n-envs", "2",
-                                       "--normalize-by", "game", "--vec-env", "dummy",
+    # --no-game-defaults: the generic run (Skiing's own defaults clip rewards to their sign,
+    # which --normalize-by game refuses).
+    cfg, run_dir = _new_config(_parse(["Skiing", "--no-game-defaults", "--shaping-mode", "potential",
+                                       "--n-envs", "2", "--normalize-by", "game", "--vec-env", "dummy",
                                        "--out", str(tmp_path / "r")]))
     run = Run(cfg, run_dir, resume=False, progress=False)
     run.env_seed = 0

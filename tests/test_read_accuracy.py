@@ -16,7 +16,7 @@ import yaml
 
 from envs.games import resolve_game
 from envs.interactions import event_key
-from reward_shaping import reasoning
+from reward_shaping import qa, reasoning
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("read_accuracy", ROOT / "benchmarks" / "read_accuracy.py")
@@ -36,13 +36,13 @@ ANSWERS = {"Car": "no", "Tree": "yes", "Mogul": "yes", "Flag": "neutral", "Ball"
            "Gate:pass": "yes", "Gate:miss": "yes"}
 
 
-class StubBackend(reasoning.Backend):
+class StubBackend(qa.Backend):
     """Answers from ANSWERS by event, whatever the evidence."""
 
     name = "stub"
 
     def decide(self, game, category, terms, evidence, objective, kind="touch"):
-        return reasoning.Decision(ANSWERS[event_key(category, kind)], 1.0, "stub")
+        return qa.Decision(ANSWERS[event_key(category, kind)], 1.0, "stub")
 
 
 @pytest.fixture

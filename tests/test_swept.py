@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from envs.batched import ObjectBatch
-from envs.swept import SweptDetector
+from envs.fast.batched import ObjectBatch
+from envs.fast.swept import SweptDetector
 
 SKIING = ("Player", "Tree", "Mogul", "Flag")
 
@@ -116,7 +116,7 @@ def test_environments_are_independent_and_reset_forgets():
 def test_per_step_detection_finds_the_per_frame_contacts(game):
     """Recall >= 95% of the per-frame detector's contacts on a recorded run (see
     benchmarks/detector_recall.py for the long runs), few extra events."""
-    from envs.recall import compare, record
+    from envs.tools.recall import compare, record
 
     result = compare(record(game, 6000, seed=0))
     assert result.contacts >= 10, result  # the recording must contain contacts

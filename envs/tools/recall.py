@@ -6,8 +6,8 @@ policy, then replays the same RAM through both detectors:
 * per frame: :class:`~envs.objects.ObjectExtractor` and
   :class:`~envs.interactions.InteractionDetector` on every frame (what
   :class:`~envs.wrappers.ObjectTracker` does beneath frame skipping);
-* per step: :func:`envs.batched.make_extractor` and
-  :class:`~envs.swept.SweptDetector` on every ``frame_skip``-th frame only (what
+* per step: :func:`envs.fast.batched.make_extractor` and
+  :class:`~envs.fast.swept.SweptDetector` on every ``frame_skip``-th frame only (what
   the envpool fast path sees: RAM after each agent step, none after reset).
 
 A per-frame contact is *found* when the per-step detector reports the same
@@ -16,7 +16,7 @@ step containing the contact's frame, give or take ``tolerance`` frames.
 Per-step events that match no per-frame contact are *extra*.
 
 Example:
-    >>> from envs.recall import compare, record
+    >>> from envs.tools.recall import compare, record
     >>> rec = record("Freeway", 400, seed=0)
     >>> result = compare(rec)
     >>> result.contacts > 0 and result.recall >= 0.9
@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.derived import Deriver
+from envs.fast.batched import make_extractor
+from envs.fast.swept import MAX_JUMP, StepPassDetector, SweptDetector
 from envs.games import GameSpec, resolve_game
 from envs.interactions import InteractionDetector, InteractionEvent
 from envs.objects import ObjectExtractor, ObjectFrame, ObjectRecord
@@ -253,11 +255,8 @@ def compare(rec: Recording, *, margin: int | None = None, tolerance: int | None 
         margin: Contact margin for both detectors (default: the game's).
         tolerance: Frames by which a per-step event may lie outside the step
             of the per-frame event (default: ``frame_skip``).
-        max_jump: Passed to :class:`~envs.swept.SweptDetector`.
+        max_jump: Passed to :class:`~envs.fast.swept.SweptDetector`.
     """
-    from envs.batched import make_extractor
-    from envs.swept import MAX_JUMP, SweptDetector
-
     spec, fs = rec.game, rec.frame_skip
     tol = fs if tolerance is None else tolerance
     # Per frame: every row; events after the reset frame (the reset's are never paid).
@@ -366,7 +365,7 @@ class PassCounts:
         frames: Emulator frames of the episode.
         frame_kinds: ``pass`` / ``miss`` in order, per-frame path
             (:class:`~envs.wrappers.ObjectTracker`'s detector on every frame).
-        step_kinds: The same from the fast path's :class:`~envs.swept.StepPassDetector`
+        step_kinds: The same from the fast path's :class:`~envs.fast.swept.StepPassDetector`
             on every ``frame_skip``-th frame.
         game_missed: What the game itself counts as missed
             (:data:`MISSED_IN_RAM`), ``None`` for games without such a counter.
@@ -388,9 +387,6 @@ def compare_passes(rec: Recording) -> list[PassCounts]:
     Raises:
         ValueError: the game has no passable derived objects.
     """
-    from envs.batched import make_extractor
-    from envs.swept import StepPassDetector
-
     spec, fs = rec.game, rec.frame_skip
     # Without derived objects both paths report nothing: an empty comparison would look perfect.
     if not spec.derived:

@@ -2,11 +2,11 @@
 
 Usage::
 
-    python -m envs.inspect Skiing --steps 300                  # summary
-    python -m envs.inspect Freeway --steps 200 --policy UP --every 1
-    python -m envs.inspect MsPacman --steps 400 --gif pacman.gif --png last.png
-    python -m envs.inspect Skiing --steps 1200 --gif              # -> Skiing.gif
-    python -m envs.inspect Skiing --layout                        # the object observation
+    python -m envs.tools.inspect Skiing --steps 300                  # summary
+    python -m envs.tools.inspect Freeway --steps 200 --policy UP --every 1
+    python -m envs.tools.inspect MsPacman --steps 400 --gif pacman.gif --png last.png
+    python -m envs.tools.inspect Skiing --steps 1200 --gif              # -> Skiing.gif
+    python -m envs.tools.inspect Skiing --layout                        # the object observation
 
 Each printed step lists the objects (category, instance, x, y, w, h, dx, dy)
 and the events that began in it (``TOUCH``, and ``PASS`` / ``MISS`` for
@@ -98,7 +98,7 @@ def _format_object(o: ObjectRecord) -> str:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m envs.inspect",
+        prog="python -m envs.tools.inspect",
         description="Run a game with a random or scripted policy and show the objects "
         "and interaction events the detector sees.",
     )

@@ -3,8 +3,8 @@
 ``envs.games`` reads ``envs/ocatari_catalog.json`` instead of importing OCAtari's
 60+ game modules.  After upgrading OCAtari::
 
-    python -m envs.catalog          # exit 1 and the stale games if it changed
-    python -m envs.catalog --write  # rewrite the snapshot
+    python -m envs.tools.catalog          # exit 1 and the stale games if it changed
+    python -m envs.tools.catalog --write  # rewrite the snapshot
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def scan_ocatari() -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m envs.catalog [--write]``: compare (or rewrite) the catalog with OCAtari."""
-    p = argparse.ArgumentParser(prog="python -m envs.catalog",
+    """``python -m envs.tools.catalog [--write]``: compare (or rewrite) the catalog with OCAtari."""
+    p = argparse.ArgumentParser(prog="python -m envs.tools.catalog",
                                 description="Check the shipped game catalog against the "
                                 "installed OCAtari, or rewrite it.")
     p.add_argument("--write", action="store_true", help=f"rewrite {CATALOG_FILE.name}")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = sorted(g for g in set(live) | set(shipped) if live.get(g) != shipped.get(g))
     if stale:
         print(f"{CATALOG_FILE.name} differs from the installed OCAtari for: {', '.join(stale)}; "
-              "run python -m envs.catalog --write")
+              "run python -m envs.tools.catalog --write")
         return 1
     print(f"{CATALOG_FILE.name} matches the installed OCAtari ({len(live)} games)")
     return 0

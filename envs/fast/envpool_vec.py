@@ -6,8 +6,8 @@ detector beneath frame skipping); that caps training at about 2,000 steps/s on
 threads (sticky actions, no-op starts, frame skip with max-pooling, grey 84x84,
 frame stacking, episode limits) and returns every environment's RAM after each
 agent step.  Objects are read from that RAM for all environments at once
-(:func:`envs.batched.make_extractor`) and contacts found along the objects'
-paths between two steps (:class:`envs.swept.SweptDetector`).
+(:func:`envs.fast.batched.make_extractor`) and contacts found along the objects'
+paths between two steps (:class:`envs.fast.swept.SweptDetector`).
 
 Three forms:
 
@@ -32,11 +32,11 @@ no-op counts); the episode limit counts agent steps after the no-op start
 too, so episodes may run up to ``noop_max / frame_skip`` steps longer;
 ``noop_max=0`` runs one no-op frame (envpool crashes without one); interaction
 events come from the per-step detectors, not the per-frame one (see
-:mod:`envs.swept` for how often they differ; Skiing's gate passes and misses
+:mod:`envs.fast.swept` for how often they differ; Skiing's gate passes and misses
 agree on the recorded runs of ``benchmarks/detector_recall.py --gate-runs``).
 
 Example:
-    >>> from envs.envpool_vec import EnvpoolAtari, envpool_available
+    >>> from envs.fast.envpool_vec import EnvpoolAtari, envpool_available
     >>> if envpool_available():
     ...     pool = EnvpoolAtari("Pong", 2, num_threads=1)
     ...     obs = pool.reset(seed=0)
@@ -61,8 +61,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.arguments import check_env_args
+from envs.fast.batched import make_extractor
+from envs.fast.swept import StepPassDetector, SweptDetector
 from envs.games import GameSpec, resolve_game
 from envs.interactions import INTERACTIONS_KEY, InteractionEvent
+from envs.slots import SlotEncoder, SlotLayout, check_obs, check_stack
 
 
 def envpool_available() -> bool:
@@ -74,12 +78,10 @@ def default_event_sources(spec: GameSpec, num_envs: int, margin: int | None,
                           frame_skip: int) -> list:
     """The per-step event sources of a tracked fast-path env.
 
-    Swept-box contacts (:class:`envs.swept.SweptDetector`) and, for games with
-    derived objects, their passes and misses (:class:`envs.swept.StepPassDetector`);
-    each follows :class:`envs.swept.StepEventSource`.
+    Swept-box contacts (:class:`envs.fast.swept.SweptDetector`) and, for games with
+    derived objects, their passes and misses (:class:`envs.fast.swept.StepPassDetector`);
+    each follows :class:`envs.fast.swept.StepEventSource`.
     """
-    from envs.swept import StepPassDetector, SweptDetector
-
     sources: list = [SweptDetector(spec, num_envs, margin=margin, frame_skip=frame_skip)]
     if spec.derived:
         sources.append(StepPassDetector(spec, num_envs, frame_skip=frame_skip))
@@ -167,8 +169,8 @@ class EnvpoolAtari:
 
     Attributes:
         last_objects: The objects after the latest step or reset
-            (:class:`envs.batched.ObjectBatch`), derived ones included where a
-            :class:`~envs.swept.StepPassDetector` derives them (the default event
+            (:class:`envs.fast.batched.ObjectBatch`), derived ones included where a
+            :class:`~envs.fast.swept.StepPassDetector` derives them (the default event
             sources, or object observations).  Where an episode restarted within
             the step, the new episode's first objects.
 
@@ -205,9 +207,6 @@ class EnvpoolAtari:
         obs: str = "pixels",
         obs_stack: int = 1,
     ) -> None:
-        from envs.atari import check_env_args
-        from envs.slots import SlotEncoder, SlotLayout, check_obs, check_stack
-
         self.spec = game if isinstance(game, GameSpec) else resolve_game(game)
         check_env_args(frame_skip=frame_skip, frame_stack=frame_stack, noop_max=noop_max,
                        sticky_actions=sticky_actions, max_episode_frames=max_episode_frames,
@@ -274,9 +273,6 @@ class EnvpoolAtari:
         self._deriver = None
         self._encoder = SlotEncoder(layout, num_envs) if layout else None
         if track_objects or layout:
-            from envs.batched import make_extractor
-            from envs.swept import StepPassDetector
-
             self._extractor = make_extractor(self.spec, num_envs)
             if track_objects:
                 self._sources = list(event_sources(self.spec, num_envs, touch_margin, frame_skip))

@@ -24,7 +24,7 @@ place from step to step.
 
 Example:
     >>> import numpy as np
-    >>> from envs.batched import make_extractor
+    >>> from envs.fast.batched import make_extractor
     >>> extractor = make_extractor("Pong", num_envs=2)
     >>> ram = np.zeros((2, 128), np.uint8)
     >>> ram[:, 51] = 100                      # the player's paddle

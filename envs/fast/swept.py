@@ -1,7 +1,7 @@
 """Contact detection once per agent step that still sees contacts shorter than a step.
 
 The per-frame detector (:mod:`envs.interactions`) tests box overlap on every
-emulator frame.  The fast path (:mod:`envs.envpool_vec`) gets the emulator RAM
+emulator frame.  The fast path (:mod:`envs.fast.envpool_vec`) gets the emulator RAM
 once per agent step, every ``frame_skip`` frames, so an overlap test on those
 snapshots alone would miss a ball that meets the paddle and bounces away between
 two of them.  :class:`SweptDetector` reconstructs the frames in between from
@@ -30,8 +30,8 @@ contacts this finds, and how many it adds, on recorded games.
 
 Example:
     >>> import numpy as np
-    >>> from envs.batched import ObjectBatch
-    >>> from envs.swept import SweptDetector
+    >>> from envs.fast.batched import ObjectBatch
+    >>> from envs.fast.swept import SweptDetector
     >>> def pong(ball_x):                          # paddle at x=140, ball 2 px wide
     ...     return ObjectBatch(("Player", "Ball", "Enemy"), np.array([[0, 1]], np.int16),
     ...                        np.array([[1, 2]]),
@@ -56,8 +56,8 @@ from typing import Protocol
 
 import numpy as np
 
-from envs.batched import ObjectBatch
 from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, SETTLE_FRAMES
+from envs.fast.batched import ObjectBatch
 from envs.games import DerivedObject, GameSpec, resolve_game
 from envs.interactions import InteractionEvent
 
@@ -339,8 +339,8 @@ class StepPassDetector:
 
     Example:
         >>> import numpy as np
-        >>> from envs.batched import ObjectBatch
-        >>> from envs.swept import StepPassDetector
+        >>> from envs.fast.batched import ObjectBatch
+        >>> from envs.fast.swept import StepPassDetector
         >>> cats = ("Player", "Tree", "Mogul", "Flag", "Gate")
         >>> def skiing(flag_y):                       # skier at x=70, gate from x=65 to 92
         ...     return ObjectBatch(cats, np.array([[0, 3, 3]], np.int16), np.array([[1, 7, 8]]),
