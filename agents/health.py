@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: Episodes per window.
@@ -184,3 +185,64 @@ def _change(old: list[float], new: list[float]) -> tuple[float, float]:
     if se == 0:
         return diff, math.copysign(math.inf, diff) if diff else 0.0
     return diff, diff / se
+
+
+def check_run(run_dir: Path) -> dict[str, Any]:
+    """Replay a run directory's ``episodes.csv`` through a fresh :class:`HealthMonitor`,
+    with the run's episode limit (today's checks on a run trained before them)."""
+    import csv
+
+    from agents.environments import resolve_target
+    from agents.runs import TrainError, episode_step_limit, read_run_config
+
+    cfg = read_run_config(run_dir)
+    path = run_dir / "episodes.csv"
+    if not path.exists():
+        raise TrainError(f"{run_dir} has no episodes.csv")
+    monitor = HealthMonitor(episode_step_limit(cfg, resolve_target(cfg.game)))
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            monitor.add(Episode(step=int(row["step"]), score=float(row["score"]),
+                                length=int(row["length"]),
+                                aux_return=float(row.get("aux_return") or 0),
+                                max_repeat=int(row.get("max_repeat") or 0),
+                                repeated=row.get("repeated") or ""))
+    return monitor.report()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m agents.health RUN_DIR...``: each run's flags, checked again from its
+    episodes (exit 0; 2 if a run directory cannot be read)."""
+    import argparse
+    import json
+    import sys
+
+    from agents.runs import TrainError
+
+    p = argparse.ArgumentParser(prog="python -m agents.health",
+                                description="Check finished or running training runs for "
+                                "stalls, reward hacking and farmed events, from their "
+                                "episodes.csv (thresholds: agents/health.py).")
+    p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    p.add_argument("--json", action="store_true", help="print each run's report as JSON")
+    args = p.parse_args(argv)
+    status = 0
+    for run_dir in args.run_dirs:
+        try:
+            report = check_run(run_dir)
+        except TrainError as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps({"run": str(run_dir), **report}))
+            continue
+        raised = [f"{name} at step {report[name]['step']:,}: {report[name]['why']}"
+                  for name in FLAGS if report[name]]
+        print(f"{run_dir}: {report['episodes']} episodes, limit "
+              f"{report['thresholds']['limit']} steps: " + ("; ".join(raised) or "healthy"))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

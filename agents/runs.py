@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from agents.environments import EnvSettings
+from agents.environments import EnvSettings, Target
 
 CONFIG_FILE = "config.yaml"
 TABLE_FILE = "reward_table.json"
@@ -249,3 +249,24 @@ def read_run_config(run_dir: Path) -> RunConfig:
         return RunConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (yaml.YAMLError, TypeError, AttributeError, UnicodeDecodeError) as err:
         raise TrainError(f"{path} is corrupt ({err})") from None
+
+
+def episode_step_limit(cfg: RunConfig, target: Target) -> int | None:
+    """The agent steps after which an episode ends whatever the agent does (what a stalled
+    agent runs into): the wrapper's ``max_episode_frames``, or the game's own clock where it
+    ends episodes sooner (Skiing's 5 minutes), as the fast path counts steps.  ``None`` for
+    non-Atari envs.
+
+    Example:
+        >>> from agents.environments import resolve_target
+        >>> episode_step_limit(RunConfig(game="Skiing"), resolve_target("Skiing"))
+        4500
+        >>> episode_step_limit(RunConfig(game="Pong"), resolve_target("Pong"))
+        27000
+    """
+    if not target.atari:
+        return None
+    frames = cfg.env.max_episode_frames
+    if target.spec.game_time_limit_frames is not None:
+        frames = min(frames, target.spec.game_time_limit_frames)
+    return -(-frames // cfg.env.frame_skip)

@@ -53,6 +53,7 @@ from agents.runs import (
     TrainError,
     default_eval_mode,
     default_reward_processing,
+    episode_step_limit,
     eval_mode_of,
     preset_for,
     read_run_config,
@@ -262,9 +263,7 @@ class Run:
         from agents.callbacks import RunCallback, StopRequest
 
         stop = StopRequest()
-        # The time limit in agent steps, as the fast path counts it (Atari games only).
-        limit = -(-cfg.env.max_episode_frames // cfg.env.frame_skip) if self.target.atari \
-            else None
+        limit = episode_step_limit(cfg, self.target)
         callback = RunCallback(self.run_dir, cfg.steps, cfg.save_every, save, stop,
                                ckpt.step if ckpt else None, progress=self.progress,
                                health=HealthMonitor(limit))

@@ -111,6 +111,9 @@ class GameSpec:
         derived: Objects made of detected ones (Skiing's gates), see
             :class:`DerivedObject`; their categories follow OCAtari's in
             :attr:`categories`.
+        game_time_limit_frames: Emulator frames after which the game itself ends an
+            episode, whatever the player does, or ``None``.  An agent that stalls runs
+            into this limit, not into the wrapper's ``max_episode_frames``.
     """
 
     name: str
@@ -124,6 +127,7 @@ class GameSpec:
     clip_reward_default: bool = True
     depicts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     derived: tuple[DerivedObject, ...] = ()
+    game_time_limit_frames: int | None = None
 
     @property
     def module(self) -> str:
@@ -186,6 +190,10 @@ _MARGIN = {
     "Tennis": 2,
 }
 _NO_CLIP = {"Skiing"}
+# Games that end an episode on their own clock.  Skiing stops after 5 minutes of game time
+# (18,000 frames at 60 Hz): skiers that stand still end at 4,500-4,507 agent steps with
+# scores of -29,950 to -29,998 (the shaping ablation's stalled PPO runs, benchmarks/RESULTS.md).
+_GAME_TIME_LIMIT = {"Skiing": 18_000}
 # Objects made of detected ones.  Skiing: OCAtari reads each gate as two Flags on
 # one row whose left edges are 32 pixels apart; the skier must pass between them.
 # The game counts a gate when the skier box's centre - 2 px lies between the flags
@@ -258,6 +266,7 @@ def _registry() -> Mapping[str, GameSpec]:
             depicts=MappingProxyType({**_DEPICTS.get(name, {}),
                                       **{d.category: d.depicts for d in _DERIVED.get(name, ())}}),
             derived=_DERIVED.get(name, ()),
+            game_time_limit_frames=_GAME_TIME_LIMIT.get(name),
         )
     return MappingProxyType(specs)
 

@@ -234,6 +234,20 @@ def test_health_flags_each_trap_once_and_not_a_healthy_run():
     assert set(hacking.flags) == {"hacking"} and len(messages) == 1
     assert "auxiliary return rose" in messages[0]
 
+    # A Skiing stall ends on the game's own clock (5 minutes: 4,500-4,507 agent steps at
+    # about -29,970, as the ablation's stalled PPO runs did), long before the wrapper's
+    # 27,000-step limit: a run's monitor must know that clock.
+    from agents.environments import resolve_target
+    from agents.runs import RunConfig
+    from agents.train import episode_step_limit
+
+    limit = episode_step_limit(RunConfig(game="Skiing"), resolve_target("Skiing"))
+    skier = HealthMonitor(limit=limit)
+    for e in _episodes(60, score=-16_000.0, length=1_150) + _episodes(
+            60, 60, score=-29_970.0, length=lambda k: 4_500 + k % 8):
+        skier.add(e)
+    assert limit == 4_500 and set(skier.flags) == {"stall"}
+
     farming = HealthMonitor(limit=None)
     for e in _episodes(100, max_repeat=lambda k: FARM_REPEATS + 3 if k % 3 == 0 else 1,
                        repeated="Tree"):
@@ -289,3 +303,22 @@ def test_a_training_run_warns_and_records_a_stall_and_farming(tmp_path, capsys):
     RunCallback(tmp_path, 3000, 10**6, lambda m: tmp_path, StopRequest(), 10**9,
                 progress=False, health=again).close()
     assert json.dumps(again.flags, sort_keys=True) == json.dumps(health.flags, sort_keys=True)
+
+
+def test_health_cli_rechecks_a_run_from_its_episodes(tmp_path):
+    """python -m agents.health RUN_DIR replays episodes.csv with the run's limit (Skiing's
+    5-minute clock): a run trained before a check existed still gets it."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "ski"
+    run.mkdir()
+    (run / "config.yaml").write_text("game: Skiing\nenv: {frame_skip: 4}\n")
+    rows = ["step,env,score,length,aux_return,contacts,paid"]  # written before max_repeat
+    rows += [f"{1000 * k},0,{-16000 if k < 60 else -29970},{1150 if k < 60 else 4503},0,{{}},{{}}"
+             for k in range(120)]
+    (run / "episodes.csv").write_text("\n".join(rows) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "agents.health", str(run),
+                           str(tmp_path / "missing")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "missing" in proc.stderr
+    assert "120 episodes, limit 4500 steps: stall at step" in proc.stdout
