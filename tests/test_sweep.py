@@ -327,3 +327,28 @@ def test_results_and_report_say_how_each_final_score_was_played(tmp_path):
     assert "| Pong | a2c | none | 3 | 400 | -20.3 ± 0.6 | greedy/sampled/training |" in md
     assert [line.split(" | ")[5] for line in md.splitlines() if line.startswith("| Pong a2c")] \
         == ["greedy", "sampled", "training"]
+
+
+def test_export_keeps_what_the_report_needs_and_no_checkpoints(tmp_path):
+    """benchmarks/export_sweep.py: the copy redraws the same report; checkpoints stay home."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "export_sweep", Path(__file__).resolve().parents[1] / "benchmarks" / "export_sweep.py")
+    export_sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export_sweep)
+    sweep = tmp_path / "sweep"
+    rows = [fake_run(sweep, "Skiing-a2c-manual-s0", [-17000.0 + 50 * k for k in range(40)]),
+            fake_run(sweep, "Skiing-a2c-none-s0", [-17000.0] * 40)]
+    (sweep / "runs" / "Skiing-a2c-none-s0" / "checkpoints").mkdir()
+    (sweep / "runs" / "Skiing-a2c-none-s0" / "checkpoints" / "model.zip").write_bytes(b"x")
+    with open(sweep / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert export_sweep.main([str(sweep), str(tmp_path / "out")]) == 0
+    assert not list((tmp_path / "out").rglob("checkpoints"))
+    assert report_main([str(sweep), "--window", "10"]) == 0
+    assert report_main([str(tmp_path / "out"), "--window", "10"]) == 0
+    assert (tmp_path / "out" / "report" / "report.md").read_text() == \
+        (sweep / "report" / "report.md").read_text().replace("sweep", "out", 1)
