@@ -167,14 +167,9 @@ def score_at_markdown(rows: list[dict[str, Any]], sweep_dir: Path, at: list[floa
         for r in runs:
             run_dir = sweep_dir / r["run_dir"]
             series.append((*episodes(run_dir, _frame_skip(run_dir)), float(r["frames"])))
-        cells = []
-        for a in at:
-            got = [v for f, s, n in series if (v := score_at(f, s, a, window, n)) is not None]
-            if not got:
-                cells.append(f"– (0/{len(runs)})")
-                continue
-            spread = f" ± {np.std(got, ddof=1):,.0f}" if len(got) > 1 else ""
-            cells.append(f"{np.mean(got):,.0f}{spread} ({len(got)}/{len(runs)})")
+        cells = [_seed_cell([v for f, s, n in series
+                             if (v := score_at(f, s, a, window, n)) is not None],
+                            len(runs), "{:,.0f}".format, "–") for a in at]
         lines.append(f"| {game} | {algo} | {shaping} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
@@ -197,6 +192,22 @@ def _frames(value: float) -> str:
     return f"{value / 1e6:.2f}M"
 
 
+def _seed_cell(values: list[float], runs: int, fmt, missing: str) -> str:
+    """``mean ± std (k/n)`` over the ``k`` of ``n`` seeds that have a value, or
+    ``missing (0/n)``.
+
+    Example:
+        >>> _seed_cell([2e6, 4e6], 3, _frames, "not reached")
+        '3.00M ± 1.41M (2/3)'
+        >>> _seed_cell([], 2, _frames, "not reached")
+        'not reached (0/2)'
+    """
+    if not values:
+        return f"{missing} (0/{runs})"
+    spread = f" ± {fmt(float(np.std(values, ddof=1)))}" if len(values) > 1 else ""
+    return f"{fmt(float(np.mean(values)))}{spread} ({len(values)}/{runs})"
+
+
 def threshold_markdown(reached: list[dict], window: int) -> list[str]:
     """The frames-to-threshold section: one row per arm, one column per threshold."""
     if not reached:
@@ -216,12 +227,8 @@ def threshold_markdown(reached: list[dict], window: int) -> list[str]:
             for label, _ in labels:
                 runs = [t for t in mine if (t["algo"], t["shaping"], t["threshold"]) ==
                         (algo, shaping, label)]
-                hit = [t["frames"] for t in runs if t["frames"] is not None]
-                if not hit:
-                    cells.append(f"not reached (0/{len(runs)})")
-                    continue
-                spread = f" ± {_frames(float(np.std(hit, ddof=1)))}" if len(hit) > 1 else ""
-                cells.append(f"{_frames(float(np.mean(hit)))}{spread} ({len(hit)}/{len(runs)})")
+                cells.append(_seed_cell([t["frames"] for t in runs if t["frames"] is not None],
+                                        len(runs), _frames, "not reached"))
             lines.append(f"| {algo} | {shaping} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
