@@ -285,7 +285,8 @@ def plot(rows: list[dict[str, Any]], sweep_dir: Path, out: Path, bins: int) -> l
             with np.errstate(invalid="ignore"), _quiet():
                 mean = np.nanmean(curves, axis=0)
                 std = np.nanstd(curves, axis=0, ddof=1) if len(mine) > 1 else np.zeros_like(mean)
-            half = np.array([t95(k) for k in n]) * std / np.sqrt(np.maximum(n, 1))
+                # One seed has no band (t95 of 0 degrees of freedom times a 0 std).
+                half = np.array([t95(k) for k in n]) * std / np.sqrt(np.maximum(n, 1))
             half[~np.isfinite(half)] = np.nan
             series[(algo, shaping)] = (mean, half, len(mine))
         panels[game] = (centres, series)
