@@ -11,7 +11,8 @@ the numbers that raised it:
     Episodes run to the time limit while the game score falls: in the latest
     :data:`WINDOW` episodes, at least :data:`STALL_SHARE` ran to the limit (length
     at least :data:`LIMIT_FRACTION` of it), and their mean game score is below the
-    best mean of any earlier window of as many episodes.
+    best mean of any earlier window of as many episodes, or below random play's
+    score (a run that stalls from its first episodes).
 ``hacking``
     The auxiliary return rises while the game score falls: between the latest
     window and the one :data:`TREND_GAP` windows before it, the mean auxiliary
@@ -90,13 +91,18 @@ class HealthMonitor:
     Args:
         limit: The episode time limit in agent steps (``None``: no limit, no stall check).
         window: Episodes per window (default :data:`WINDOW`).
+        floor: Random play's score on the game, if known: a window at the limit that
+            scores below it is a stall even with no better window before it (a run that
+            stalls from its first episodes).
     """
 
-    def __init__(self, limit: int | None, window: int = WINDOW) -> None:
+    def __init__(self, limit: int | None, window: int = WINDOW,
+                 floor: float | None = None) -> None:
         # A window of one episode has no spread to compare; none at all is meaningless.
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
         self.limit = limit
+        self.floor = floor
         self.window = window
         self.flags: dict[str, dict[str, Any]] = {}
         self._recent: deque[Episode] = deque(maxlen=window * (TREND_GAP + 1))
@@ -124,16 +130,25 @@ class HealthMonitor:
         return raised
 
     def _stall(self, latest: list[Episode]) -> dict[str, Any] | None:
-        if self.limit is None or self._best_score is None:
+        if self.limit is None:
             return None
         at_limit = sum(e.length >= LIMIT_FRACTION * self.limit for e in latest)
         score = _mean([e.score for e in latest])
-        if at_limit < STALL_SHARE * len(latest) or score >= self._best_score:
+        if at_limit < STALL_SHARE * len(latest):
+            return None
+        if self._best_score is not None and score < self._best_score:
+            below = f"the best earlier window's {self._best_score:,.0f}"
+        elif self.floor is not None and score < self.floor:
+            # Stalled from its first episodes: no better window to fall from, but worse
+            # than playing at random.
+            below = f"random play's {self.floor:,.0f}"
+        else:
             return None
         return {"why": f"{at_limit} of the last {len(latest)} episodes ran to the time limit "
-                       f"({self.limit:,} steps) and their mean score {score:,.0f} is below the "
-                       f"best earlier window's {self._best_score:,.0f}",
-                "at_limit": at_limit, "score": score, "best_score": self._best_score}
+                       f"({self.limit:,} steps) and their mean score {score:,.0f} is below "
+                       f"{below}",
+                "at_limit": at_limit, "score": score, "best_score": self._best_score,
+                "floor": self.floor}
 
     def _hacking(self) -> dict[str, Any] | None:
         w = self.window
@@ -166,6 +181,7 @@ class HealthMonitor:
                 "episodes": self._count,
                 "thresholds": {"window": self.window, "stall_share": STALL_SHARE,
                                "limit_fraction": LIMIT_FRACTION, "limit": self.limit,
+                               "floor": self.floor,
                                "trend_gap": TREND_GAP, "trend_z": TREND_Z,
                                "farm_repeats": FARM_REPEATS, "farm_share": FARM_SHARE}}
 
@@ -193,13 +209,14 @@ def check_run(run_dir: Path) -> dict[str, Any]:
     import csv
 
     from agents.environments import resolve_target
-    from agents.runs import TrainError, episode_step_limit, read_run_config
+    from agents.runs import TrainError, episode_step_limit, random_score, read_run_config
 
     cfg = read_run_config(run_dir)
     path = run_dir / "episodes.csv"
     if not path.exists():
         raise TrainError(f"{run_dir} has no episodes.csv")
-    monitor = HealthMonitor(episode_step_limit(cfg, resolve_target(cfg.game)))
+    target = resolve_target(cfg.game)
+    monitor = HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target))
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             monitor.add(Episode(step=int(row["step"]), score=float(row["score"]),

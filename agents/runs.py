@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from agents.environments import EnvSettings, Target
+from agents.scores import reference_scores
 
 CONFIG_FILE = "config.yaml"
 TABLE_FILE = "reward_table.json"
@@ -270,3 +271,17 @@ def episode_step_limit(cfg: RunConfig, target: Target) -> int | None:
     if target.spec.game_time_limit_frames is not None:
         frames = min(frames, target.spec.game_time_limit_frames)
     return -(-frames // cfg.env.frame_skip)
+
+
+def random_score(target: Target) -> float | None:
+    """Random play's published score on an Atari game (``agents/scores``), or ``None``.
+
+    Example:
+        >>> from agents.environments import resolve_target
+        >>> random_score(resolve_target("Skiing"))
+        -17098.1
+    """
+    if not target.atari:
+        return None
+    score = reference_scores()["random"].get(target.spec.name)
+    return None if score is None else float(score)

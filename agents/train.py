@@ -57,6 +57,7 @@ from agents.runs import (
     episode_step_limit,
     eval_mode_of,
     preset_for,
+    random_score,
     read_run_config,
     resolve_device,
     reward_processing_of,
@@ -267,7 +268,7 @@ class Run:
         limit = episode_step_limit(cfg, self.target)
         callback = RunCallback(self.run_dir, cfg.steps, cfg.save_every, save, stop,
                                ckpt.step if ckpt else None, progress=self.progress,
-                               health=HealthMonitor(limit))
+                               health=HealthMonitor(limit, floor=random_score(self.target)))
         if ckpt is not None:  # episode count continues across resumes
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"

@@ -247,6 +247,15 @@ def test_health_flags_each_trap_once_and_not_a_healthy_run():
             60, 60, score=-29_970.0, length=lambda k: 4_500 + k % 8):
         skier.add(e)
     assert limit == 4_500 and set(skier.flags) == {"stall"}
+    # Stalled from the first episode (the ablation's bonus seed 0): no better window to fall
+    # from, so only random play's score tells that standing still is a stall.
+    from agents.runs import random_score
+
+    seeing = HealthMonitor(limit=limit, floor=random_score(resolve_target("Skiing")))
+    for e in _episodes(WINDOW, score=-29_974.0, length=4_503):
+        seeing.add(e)
+    assert "stall" in seeing.flags and "random play's -17,098" in seeing.flags["stall"]["why"]
+    assert seeing.flags["stall"]["episode"] == WINDOW  # the first full window
 
     farming = HealthMonitor(limit=None)
     for e in _episodes(100, max_repeat=lambda k: FARM_REPEATS + 3 if k % 3 == 0 else 1,
