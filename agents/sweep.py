@@ -602,15 +602,24 @@ def main(argv: list[str] | None = None) -> int:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.config, sweep_dir / "sweep.yaml")  # the config this sweep last ran
     todo = [s for s in specs if states[s.name] != "done"]
-    if args.backend == "local":
-        workers = args.workers or max(1, int((os.cpu_count() or 1) // cfg.cpus))
-        failures = run_local(cfg, todo, sweep_dir, workers)
-    else:
-        try:
+    try:
+        if args.backend == "local":
+            workers = args.workers or max(1, int((os.cpu_count() or 1) // cfg.cpus))
+            failures = run_local(cfg, todo, sweep_dir, workers)
+        else:
             failures = run_ray(cfg, todo, sweep_dir, args.address, args.retries)
-        except SweepConfigError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+    except SweepConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the runs too (one process group): each saves a checkpoint.  Keep
+        # the table of the finished ones; the same command resumes the rest.
+        rows = collect_results(cfg, sweep_dir)
+        write_results(rows, sweep_dir / "results.csv")
+        print(f"\ninterrupted: {len(rows)}/{len(cfg.runs())} runs finished (table: "
+              f"{sweep_dir / 'results.csv'}); rerun the same command to resume the rest",
+              file=sys.stderr)
+        return 130
     rows = collect_results(cfg, sweep_dir)
     write_results(rows, sweep_dir / "results.csv")
     print(f"{len(rows)}/{len(cfg.runs())} runs finished; table: {sweep_dir / 'results.csv'}; "

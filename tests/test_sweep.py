@@ -352,3 +352,19 @@ def test_export_keeps_what_the_report_needs_and_no_checkpoints(tmp_path):
     assert report_main([str(tmp_path / "out"), "--window", "10"]) == 0
     assert (tmp_path / "out" / "report" / "report.md").read_text() == \
         (sweep / "report" / "report.md").read_text().replace("sweep", "out", 1)
+
+
+def test_ctrl_c_ends_a_sweep_with_a_message_and_its_table(tmp_path, capsys, monkeypatch):
+    """Ctrl-C mid-sweep: exit 130, no traceback, results.csv of the finished runs kept."""
+    import agents.sweep as sweep
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_local", interrupted)
+    cfg_file = tmp_path / "tiny.yml"
+    cfg_file.write_text(yaml.safe_dump(TINY))
+    assert main([str(cfg_file), "--dir", str(tmp_path / "s")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: 0/" in err and "rerun the same command" in err
+    assert (tmp_path / "s" / "results.csv").exists()
