@@ -31,15 +31,6 @@ EPISODE_FIELDS = ["step", "env", "score", "length", "aux_return", "contacts", "p
                   "max_repeat", "repeated"]
 
 
-def _episode(row: dict[str, Any]) -> Episode:
-    """An ``episodes.csv`` row (written now, or by a run before the repeat columns) as an
-    :class:`~agents.health.Episode`."""
-    return Episode(step=int(row["step"]), score=float(row["score"]), length=int(row["length"]),
-                   aux_return=float(row["aux_return"] or 0.0),
-                   max_repeat=int(row.get("max_repeat") or 0),
-                   repeated=row.get("repeated") or "")
-
-
 class StopRequest:
     """SIGINT/SIGTERM handler: the first signal asks training to stop, a second one aborts.
 
@@ -121,7 +112,7 @@ class RunCallback(BaseCallback):
             fields = reader.fieldnames or EPISODE_FIELDS
             if health is not None:  # the checks see the run's whole history again
                 for row in rows:
-                    health.add(_episode(row))
+                    health.add(Episode.from_row(row))
         self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._csv = csv.DictWriter(self._file, fieldnames=fields, extrasaction="ignore")
         if new:
@@ -160,7 +151,7 @@ class RunCallback(BaseCallback):
                    "repeated": shaping.get("repeated", "")}
             self._csv.writerow(row)
             if self.health is not None:
-                for message in self.health.add(_episode(row)):
+                for message in self.health.add(Episode.from_row(row)):
                     print(f"\nwarning: {message}", flush=True)
                     log.warning(message)
         if self._bar is not None:

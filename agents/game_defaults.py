@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from agents.environments import Target
 
@@ -50,10 +50,6 @@ class GameDefaults:
     shaping_mode: str
     steps: int
     evidence: str
-
-    def settings(self) -> dict[str, str | int]:
-        """Every default but ``evidence``, by the ``agents.train`` option it replaces."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "evidence"}
 
 
 GAME_DEFAULTS: dict[str, GameDefaults] = {

@@ -84,6 +84,20 @@ class Episode:
     max_repeat: int = 0
     repeated: str = ""
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Episode:
+        """An ``episodes.csv`` row (written now, or by a run before the repeat columns).
+
+        Example:
+            >>> Episode.from_row({"step": "40", "score": "-3.0", "length": "9",
+            ...                   "aux_return": "", "max_repeat": ""}).max_repeat
+            0
+        """
+        return cls(step=int(row["step"]), score=float(row["score"]), length=int(row["length"]),
+                   aux_return=float(row["aux_return"] or 0.0),
+                   max_repeat=int(row.get("max_repeat") or 0),
+                   repeated=row.get("repeated") or "")
+
 
 class HealthMonitor:
     """Raises ``stall``, ``hacking`` and ``farming`` flags over a run's episodes.
@@ -203,27 +217,30 @@ def _change(old: list[float], new: list[float]) -> tuple[float, float]:
     return diff, diff / se
 
 
+def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
+    """The monitor of a run (``agents.runs.RunConfig``) on ``target``: its episode limit
+    (the wrapper's or the game's own clock) and random play's score as the stall floor."""
+    from agents.runs import episode_step_limit, random_score
+
+    return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target))
+
+
 def check_run(run_dir: Path) -> dict[str, Any]:
-    """Replay a run directory's ``episodes.csv`` through a fresh :class:`HealthMonitor`,
-    with the run's episode limit (today's checks on a run trained before them)."""
+    """Replay a run directory's ``episodes.csv`` through a fresh :func:`run_monitor`
+    (today's checks on a run trained before them)."""
     import csv
 
     from agents.environments import resolve_target
-    from agents.runs import TrainError, episode_step_limit, random_score, read_run_config
+    from agents.runs import TrainError, read_run_config
 
     cfg = read_run_config(run_dir)
     path = run_dir / "episodes.csv"
     if not path.exists():
         raise TrainError(f"{run_dir} has no episodes.csv")
-    target = resolve_target(cfg.game)
-    monitor = HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target))
+    monitor = run_monitor(cfg, resolve_target(cfg.game))
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            monitor.add(Episode(step=int(row["step"]), score=float(row["score"]),
-                                length=int(row["length"]),
-                                aux_return=float(row.get("aux_return") or 0),
-                                max_repeat=int(row.get("max_repeat") or 0),
-                                repeated=row.get("repeated") or ""))
+            monitor.add(Episode.from_row(row))
     return monitor.report()
 
 

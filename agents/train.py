@@ -44,7 +44,7 @@ from agents.checkpoint import (
 from agents.cli import HelpFormatter
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
 from agents.game_defaults import game_defaults
-from agents.health import FLAGS, HealthMonitor
+from agents.health import FLAGS, run_monitor
 from agents.runs import (
     CONFIG_FILE,
     EVAL_MODES,
@@ -54,10 +54,8 @@ from agents.runs import (
     TrainError,
     default_eval_mode,
     default_reward_processing,
-    episode_step_limit,
     eval_mode_of,
     preset_for,
-    random_score,
     read_run_config,
     resolve_device,
     reward_processing_of,
@@ -265,10 +263,9 @@ class Run:
         from agents.callbacks import RunCallback, StopRequest
 
         stop = StopRequest()
-        limit = episode_step_limit(cfg, self.target)
         callback = RunCallback(self.run_dir, cfg.steps, cfg.save_every, save, stop,
                                ckpt.step if ckpt else None, progress=self.progress,
-                               health=HealthMonitor(limit, floor=random_score(self.target)))
+                               health=run_monitor(cfg, self.target))
         if ckpt is not None:  # episode count continues across resumes
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"

@@ -238,8 +238,7 @@ def test_health_flags_each_trap_once_and_not_a_healthy_run():
     # about -29,970, as the ablation's stalled PPO runs did), long before the wrapper's
     # 27,000-step limit: a run's monitor must know that clock.
     from agents.environments import resolve_target
-    from agents.runs import RunConfig
-    from agents.train import episode_step_limit
+    from agents.runs import RunConfig, episode_step_limit
 
     limit = episode_step_limit(RunConfig(game="Skiing"), resolve_target("Skiing"))
     skier = HealthMonitor(limit=limit)
