@@ -33,6 +33,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from envs.depicts import DEPICTS
+
 
 class UnknownGameError(ValueError):
     """Raised for a game name that rnr cannot resolve; the message lists close matches."""
@@ -202,30 +204,6 @@ _DERIVED = {
     "Skiing": (DerivedObject("Gate", part="Flag", max_count=2, gap=(32, 32), row_tolerance=1,
                              centre_offset=-2, depicts=("gate", "pair of flags")),),
 }
-# What OCAtari's generic category names stand for in a game (from the sprites
-# its RAM readers decode; see the comments in ocatari/ram/<game>.py).
-# Avatars are listed too: sentences naming both the avatar and an object are
-# the manual's most direct statements about their contact.
-_DEPICTS = {
-    "Skiing": {"Player": ("skier",)},
-    "MsPacman": {"Player": ("ms. pac-man",)},
-    "Tennis": {"Player": ("tennis player",)},
-    "Breakout": {"Player": ("paddle",)},
-    "Pong": {"Player": ("paddle",)},
-    "Freeway": {"Chicken": ("chicken",)},
-    "Seaquest": {"Player": ("submarine",)},
-    "Boxing": {"Player": ("boxer",)},
-    "Asterix": {
-        "Player": ("asterix", "obelix"),
-        "Enemy": ("lyre", "harp"),
-        "Consumable": ("cauldron", "helmet", "shield", "lamp", "apple", "fish", "meat", "mug"),
-        "Reward": ("treasure", "bonus item", "prize"),
-    },
-    "Kangaroo": {"Player": ("kangaroo",), "ThrownCoconut": ("thrown coconut", "apple core")},
-    "Berzerk": {"Enemy": ("robot",)},
-}
-
-
 #: OCAtari's per-game object tables, snapshotted so that resolving a game name
 #: (every CLI start, every reward-table build) does not import OCAtari's 60+
 #: game modules (about 3 s).  Regenerate with ``python -m envs.tools.catalog --write``
@@ -263,7 +241,7 @@ def _registry() -> Mapping[str, GameSpec]:
             ignored=frozenset(ignored),
             touch_margin=_MARGIN.get(name, 0),
             clip_reward_default=name not in _NO_CLIP,
-            depicts=MappingProxyType({**_DEPICTS.get(name, {}),
+            depicts=MappingProxyType({**DEPICTS.get(name, {}),
                                       **{d.category: d.depicts for d in _DERIVED.get(name, ())}}),
             derived=_DERIVED.get(name, ()),
             game_time_limit_frames=_GAME_TIME_LIMIT.get(name),

@@ -6,6 +6,7 @@ Usage::
     python -m reward_shaping.read Seaquest --evidence 3   # evidence, question and probabilities
     python -m reward_shaping.read MsPacman --manual my_manual.txt --json table.json
     python -m reward_shaping.read Pong --backend openai --base-url http://127.0.0.1:11434/v1 --model llama3.1
+    python -m reward_shaping.read Venture --manual venture.txt --grounding  # the words found per object
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overrides", type=Path, help="YAML/JSON file {category: reward} fixing entries")
     p.add_argument("--cache-dir", type=Path, help=f"table cache (default {default_cache_dir()})")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--grounding", action="store_true",
+                   help="show, per object, the words the manual uses for it, where they came "
+                   "from (depicts, synonym, name, spelling) and the first sentence using them, "
+                   "instead of the table (no backend is run; --json writes this instead)")
     p.add_argument("--evidence", type=int, default=1, metavar="K",
                    help="evidence sentences printed per object (default 1); with K > 1 the "
                    "question asked and the backend's detail are printed too")
@@ -64,9 +69,55 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _show_grounding(args: argparse.Namespace) -> int:
+    """Print (and with ``--json`` write) the grounding of every category; the exit code."""
+    from envs.games import resolve_game
+    from manuals import load_manual
+    from reward_shaping.grounding import ground_all
+    from reward_shaping.qa import split_sentences
+
+    try:
+        spec = resolve_game(args.game)
+        manual = load_manual(spec.name, args.manual)
+    except (UnknownGameError, ManualError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sentences = split_sentences(manual.text)
+    grounded = ground_all(spec, sentences)
+    print(f"{spec.name} grounding (manual {manual.source}, sha {manual.sha256[:10]}, "
+          f"{len(sentences)} sentences): the words the manual uses for each object")
+    print(f"{'object':<20}found (source, sentences)")
+    for cat, g in grounded.items():
+        label = f"{cat} (avatar)" if cat == spec.avatar else cat
+        found = ", ".join(f"{t.text} ({t.source}, {t.count})" for t in g.found) or "-- none"
+        print(f"{label:<20}{found}")
+        missing = [t.text for t in g.terms if not t.count]
+        if missing:
+            print(f"{'':<20}not in the text: {', '.join(missing)}")
+        if g.first >= 0:
+            first = sentences[g.first]
+            print(f"{'':<20}first: {first[:96]}{'...' if len(first) > 96 else ''}")
+    objects = [c for c in grounded if c != spec.avatar]
+    unfound = [c for c in objects if not grounded[c].found]
+    print(f"{len(objects) - len(unfound)} of {len(objects)} objects grounded"
+          + (f"; not found (their rewards will be 0, not stated): {', '.join(unfound)}" if unfound else ""))
+    if args.json:
+        doc = {"game": spec.name, "manual": str(manual.source), "manual_sha256": manual.sha256,
+               "avatar": spec.avatar,
+               "objects": {c: {"terms": [{"text": t.text, "source": t.source, "sentences": t.count}
+                                         for t in g.terms],
+                               "found": [t.text for t in g.found]}
+                           for c, g in grounded.items()}}
+        atomic_write_text(args.json, json.dumps(doc, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parse_args(argv)
+    if args.grounding:
+        return _show_grounding(args)
     options = {}
     if args.backend == "openai":
         options = {"base_url": args.base_url, "model": args.model,

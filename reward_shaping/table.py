@@ -42,7 +42,7 @@ from manuals import Manual, load_manual
 log = logging.getLogger(__name__)
 
 #: Bump when the table format or the decision pipeline changes: old caches are then ignored.
-TABLE_VERSION = 4
+TABLE_VERSION = 5
 DEFAULT_SCALE = 5.0
 
 
@@ -145,9 +145,14 @@ def default_cache_dir() -> Path:
 
 
 def _cache_key(spec: GameSpec, manual: Manual, backend_name: str, settings: dict, scale: float) -> str:
+    from reward_shaping.grounding import candidates
+
+    # The grounding's candidate words are part of the key: a word added to the game's
+    # depicts or the shared synonyms changes which sentences are read.
+    words = {c: [w for w, _ in candidates(spec, c)] for c in spec.categories}
     blob = json.dumps({"game": spec.name, "manual": manual.sha256, "backend": backend_name,
-                       "settings": settings, "scale": scale, "version": TABLE_VERSION},
-                      sort_keys=True)
+                       "settings": settings, "scale": scale, "version": TABLE_VERSION,
+                       "words": words}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -210,6 +215,7 @@ def _check_event(spec: GameSpec, cat: str, kind: str, path: Path) -> None:
 def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
                 ) -> tuple[dict[str, ObjectReward], dict[str, list[str]]]:
     """Rewards per (category, event kind), and the evidence for the general questions."""
+    from reward_shaping.grounding import ground_all
     from reward_shaping.qa import (
         AVATAR_QUESTION,
         OBJECTIVE_QUESTION,
@@ -217,7 +223,6 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         ManualIndex,
         fallback_terms,
         head_noun,
-        object_terms,
     )
 
     index = ManualIndex(manual.text)
@@ -226,10 +231,10 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         OBJECTIVE_QUESTION: [e.sentence for e in objective],
         AVATAR_QUESTION: [e.sentence for e in index.ask([AVATAR_QUESTION], top_k=2)],
     }
-    avatar = tuple(object_terms(spec.avatar, spec.depicts.get(spec.avatar, ()))) if spec.avatar else ()
+    grounded = ground_all(spec, index.sentences)
+    avatar = tuple(grounded[spec.avatar].words) if spec.avatar else ()
     # A word the avatar goes by ("submarine") names the avatar, not an object.
-    words = {c: [t for t in object_terms(c, spec.depicts.get(c, ())) if t not in avatar]
-             for c in spec.interactable}
+    words = {c: [t for t in grounded[c].words if t not in avatar] for c in spec.interactable}
     heads = [h for c in words for h in dict.fromkeys(map(head_noun, words[c]))]
     objects: dict[str, ObjectReward] = {}
     for cat in spec.categories:
@@ -244,7 +249,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             # "submarine" is also what many manuals call the player's own avatar.
             others = tuple(t for c in spec.interactable if c != cat
                            for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
-            terms = words[cat]
+            terms = words[cat] or [cat.lower()]
             if not index.names(terms):
                 # Heads shared with another object, or the avatar's, would name the wrong thing.
                 taken = set(avatar) | {h for h in heads if heads.count(h) > 1}
