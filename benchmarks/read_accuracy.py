@@ -13,7 +13,9 @@ is reported and skipped, never scored silently.  For every game, the reward tabl
 from the text with the chosen backend (cache off) and compared with the hand labels:
 
 * sign accuracy: positive/negative labels whose reward has that sign (right/total);
-* neutral false rewards: neutral labels that got a non-zero reward.
+* right / 0 / wrong sign: signed labels with that sign, with 0 (the reader abstained) and
+  with the opposite sign (the harmful miss);
+* neutral paid: neutral labels that got a non-zero reward.
 
 Misses are listed with the first evidence sentence, on the terminal only; ``--json`` writes
 the numbers without any manual text.  The exit status is 1 when nothing could be evaluated.
@@ -127,11 +129,17 @@ class Tally:
     signed: int = 0
     neutral_rewarded: int = 0
     neutral: int = 0
+    #: Signed labels that got 0 (the reader abstained) and the opposite sign (the
+    #: harmful miss: it pays the agent to seek what the text says hurts it).
+    abstained: int = 0
+    wrong: int = 0
 
     def add(self, r: GameResult) -> None:
         self.games += 1
         self.right += sum(i.right for i in r.signed)
         self.signed += len(r.signed)
+        self.abstained += sum(i.sign == 0 for i in r.signed)
+        self.wrong += sum(i.sign == -SIGN[i.label] for i in r.signed)
         self.neutral_rewarded += sum(not i.right for i in r.neutral)
         self.neutral += len(r.neutral)
 
@@ -325,8 +333,8 @@ def _select(games: Mapping[str, GameEntry], names: Sequence[str] | None, split: 
 
 def _line(t: Tally) -> str:
     acc = f"{t.accuracy:.1%}" if t.accuracy is not None else "n/a"
-    return (f"signs {t.right}/{t.signed} ({acc}), neutral false rewards "
-            f"{t.neutral_rewarded}/{t.neutral}")
+    return (f"signs {t.right}/{t.signed} ({acc}) right, {t.abstained} 0, {t.wrong} wrong sign; "
+            f"neutral paid {t.neutral_rewarded}/{t.neutral}")
 
 
 def main(argv: list[str] | None = None) -> int:

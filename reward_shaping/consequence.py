@@ -257,6 +257,31 @@ class PolarityHead:
         return softmax(features(vectors, kinds) @ self.W + self.b)
 
 
+def verdict(p_yes: float, p_no: float, p_max: float, min_stated: float, margin: float
+            ) -> tuple[str, str]:
+    """The backend's answer from its probabilities, and why when it abstains.
+
+    Args:
+        p_yes: Relevance-weighted p(yes) over the sentences that name the object.
+        p_no: The same for p(no).
+        p_max: The largest p(yes) or p(no) of any one of those sentences.
+        min_stated: A yes/no needs one sentence at least this clear.
+        margin: ...and ``|p_yes - p_no|`` at least this share of ``p_yes + p_no``.
+
+    Returns:
+        ``("yes" | "no", "")``, or ``("neutral", reason)`` with a reason that starts with
+        "uncertain": the reader abstains (reward 0) rather than guess a sign.
+
+    >>> verdict(0.7, 0.1, 0.8, 0.3, 0.1), verdict(0.4, 0.35, 0.5, 0.3, 0.1)[0]
+    (('yes', ''), 'neutral')
+    """
+    if p_max < min_stated:
+        return "neutral", "uncertain, not decided (no sentence states it clearly)"
+    if abs(p_yes - p_no) < margin * (p_yes + p_no):
+        return "neutral", "uncertain, the evidence is mixed"
+    return ("yes" if p_yes > p_no else "no"), ""
+
+
 class ConsequenceBackend(Backend):
     """Offline yes/no/neutral from a classifier trained to read consequences.
 
@@ -317,13 +342,10 @@ class ConsequenceBackend(Backend):
         p_yes, p_no, p_neutral = (weights @ probs / weights.sum()).round(4).tolist()
         detail = f"p(yes)={p_yes:.2f} p(no)={p_no:.2f} from {len(stated)} sentence(s)"
         used = tuple(e.sentence for e in stated)
-        if probs[:, :2].max() < self.min_stated:
-            return Decision("neutral", round(p_neutral, 3), f"not decided: {detail}",
+        answer, why = verdict(p_yes, p_no, float(probs[:, :2].max()), self.min_stated, self.margin)
+        if answer == "neutral":
+            return Decision("neutral", round(p_neutral, 3), f"{why}: {detail}",
                             question, p_yes, p_no, p_neutral, used)
-        if abs(p_yes - p_no) < self.margin * (p_yes + p_no):
-            return Decision("neutral", round(p_neutral, 3), f"evidence is mixed: {detail}",
-                            question, p_yes, p_no, p_neutral, used)
-        answer = "yes" if p_yes > p_no else "no"
         # Confidence: the winning side's share of the stated probability.
         confidence = round(max(p_yes, p_no) / (p_yes + p_no), 3)
         return Decision(answer, confidence, detail, question, p_yes, p_no, p_neutral, used)

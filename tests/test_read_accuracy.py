@@ -93,9 +93,10 @@ def test_scores_misses_and_skips_missing_or_changed_texts(stub_backend, dataset,
     assert "Gate:pass" not in printed.out  # scored, and right
     report = json.loads(out.read_text())
     assert report["splits"]["tune"] == {"games": 1, "right": 1, "signed": 1, "neutral_rewarded": 0,
-                                        "neutral": 0, "accuracy": 1.0}
+                                        "neutral": 0, "abstained": 0, "wrong": 0, "accuracy": 1.0}
     held = report["splits"]["heldout"]
     assert (held["right"], held["signed"], held["neutral_rewarded"], held["neutral"]) == (1, 3, 1, 1)
+    assert (held["abstained"], held["wrong"]) == (1, 1)  # Flag got 0; Tree the opposite sign
     misses = sorted(report["games"]["Skiing"]["misses"], key=lambda m: m["category"])
     assert misses == [{"category": "Flag", "label": "negative", "reward": 0.0},
                       {"category": "Mogul", "label": "neutral", "reward": 5.0},
@@ -110,7 +111,7 @@ def test_allow_changed_scores_a_re_gathered_text_and_marks_it(stub_backend, data
     texts, manifest = dataset
     assert _run(texts, manifest, "--games", "breakout", "--allow-changed") == 0
     out = capsys.readouterr().out
-    assert "[changed text]" in out and "neutral false rewards 1/1" in out
+    assert "[changed text]" in out and "neutral paid 1/1" in out
 
 
 def test_split_filter_and_nothing_to_evaluate_fails_loudly(stub_backend, dataset, capsys):

@@ -80,7 +80,7 @@ def test_finetuned_reader_trains_on_the_corpus_and_is_scored(dataset, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     # One epoch on one layer already reads these plain sentences; the unnamed mogul stays neutral.
-    assert "signs 2/2 (100.0%), neutral false rewards 0/1" in out.splitlines()[-1]
+    assert "signs 2/2 (100.0%) right, 0 0, 0 wrong sign; neutral paid 0/1" in out.splitlines()[-1]
     with pytest.raises(ValueError, match="layers must be in 1..6"):
         rx.FineTunedBackend(layers=9)
 

@@ -1,0 +1,203 @@
+"""Calibrate the ``consequence`` reader to abstain rather than pay a wrong sign (issue 23).
+
+Usage::
+
+    python benchmarks/calibrate_reader.py DIR [--allow-changed] [--json OUT]
+
+A wrong sign is far worse for an agent than a 0: it pays the agent to seek what the manual
+says kills it, and a paid neutral object teaches it to chase scenery.  The backend answers
+yes/no only when one evidence sentence is at least ``min_stated`` clear and the weighted
+p(yes) and p(no) differ by at least ``margin`` of their sum; otherwise 0, "uncertain"
+(:func:`reward_shaping.consequence.verdict`).  This script reads every real-manual text of
+``benchmarks/real_manuals/`` once, records the probabilities the verdict rests on, and scores
+a grid of the two thresholds without reading again:
+
+* on the **tune** split it picks the setting with the most right signs among those with
+  **zero wrong signs and zero neutral objects paid** (the fewest of those two if none has
+  zero; ties go to the lower thresholds, which answer more);
+* it then reports that setting, and the shipped default, on the **held-out** split:
+  right / 0 (abstained) / wrong sign, and neutral objects paid.
+
+The held-out numbers never take part in the choice.  No manual text reaches ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from read_accuracy import MANIFEST, SIGN, SPLITS, ManifestError, check_text, load_manifest  # noqa: E402
+
+from envs.interactions import event_key  # noqa: E402
+from reward_shaping import reasoning  # noqa: E402
+from reward_shaping.consequence import ConsequenceBackend, verdict  # noqa: E402
+
+#: The grid: every pair is scored from the same recorded probabilities.
+MIN_STATED = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+MARGINS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+#: The shipped thresholds (ConsequenceBackend's defaults).
+DEFAULT = (0.3, 0.1)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the backend computed for one labelled event: the verdict's inputs."""
+
+    game: str
+    split: str
+    name: str
+    label: str
+    p_yes: float | None = None   # None: no sentence names the object (always 0)
+    p_no: float | None = None
+    p_max: float | None = None
+
+
+class RecordingBackend(ConsequenceBackend):
+    """The consequence backend with its thresholds at 0, keeping each verdict's inputs."""
+
+    name = "calibrate-record"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_stated=0.0, margin=0.0, **kwargs)
+        self.records: dict[tuple[str, str], tuple[float, float, float] | None] = {}
+        self._last = None
+
+    def probabilities(self, sentences, terms, kind="touch"):
+        self._last = super().probabilities(sentences, terms, kind)
+        return self._last
+
+    def decide(self, game, category, terms, evidence, objective, kind="touch"):
+        self._last = None
+        d = super().decide(game, category, terms, evidence, objective, kind)
+        key = (game, event_key(category, kind))
+        if self._last is None or not len(self._last):
+            self.records[key] = None
+        else:
+            self.records[key] = (d.p_yes, d.p_no, float(self._last[:, :2].max()))
+        return d
+
+
+def read_all(directory: Path, manifest: Path, allow_changed: bool) -> tuple[list[Reading], dict[str, str]]:
+    """Read every available text once; the labelled events' readings and the skipped games."""
+    from envs.games import resolve_game
+    from reward_shaping.table import build_reward_table
+
+    _, games = load_manifest(manifest)
+    readings, skipped = [], {}
+    recorder = {}
+
+    def make(**kwargs):
+        recorder["backend"] = RecordingBackend(**kwargs)
+        return recorder["backend"]
+
+    reasoning.BACKENDS[RecordingBackend.name] = make
+    try:
+        for name, entry in sorted(games.items()):
+            status, path = check_text(directory, entry)
+            if status == "missing" or (status == "changed" and not allow_changed):
+                skipped[name] = f"text {status}"
+                continue
+            build_reward_table(name, path, backend=RecordingBackend.name, use_cache=False)
+            records = recorder["backend"].records
+            cats = resolve_game(name).categories
+            for lab in entry.labels:
+                if lab.category not in cats:
+                    continue
+                rec = records.get((name, event_key(lab.category, lab.event or "touch")))
+                readings.append(Reading(name, entry.split, lab.name, lab.label, *(rec or (None,) * 3)))
+    finally:
+        reasoning.BACKENDS.pop(RecordingBackend.name, None)
+    return readings, skipped
+
+
+def tally(readings: Sequence[Reading], min_stated: float, margin: float) -> dict[str, int]:
+    """Right / abstained / wrong sign over signed labels, neutral paid, at these thresholds."""
+    out = {"signed": 0, "right": 0, "abstained": 0, "wrong": 0, "neutral": 0, "neutral_paid": 0}
+    for r in readings:
+        answer = "neutral" if r.p_yes is None else verdict(r.p_yes, r.p_no, r.p_max, min_stated, margin)[0]
+        sign = {"yes": 1, "no": -1, "neutral": 0}[answer]
+        if r.label == "neutral":
+            out["neutral"] += 1
+            out["neutral_paid"] += sign != 0
+        else:
+            out["signed"] += 1
+            out["right"] += sign == SIGN[r.label]
+            out["abstained"] += sign == 0
+            out["wrong"] += sign == -SIGN[r.label]
+    return out
+
+
+def choose(readings: Sequence[Reading]) -> tuple[float, float]:
+    """The grid point with the most right signs among the safest (see the module docstring)."""
+    def key(point):
+        t = tally(readings, *point)
+        return (t["wrong"] + t["neutral_paid"], -t["right"], point)
+    return min(((s, m) for s in MIN_STATED for m in MARGINS), key=key)
+
+
+def _line(t: Mapping[str, int]) -> str:
+    pct = f" ({100 * t['right'] / t['signed']:.0f}%)" if t["signed"] else ""
+    return (f"right {t['right']}/{t['signed']}{pct}, 0 {t['abstained']}, wrong sign {t['wrong']}; "
+            f"neutral paid {t['neutral_paid']}/{t['neutral']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 done, 1 nothing to calibrate on, 2 bad input."""
+    p = argparse.ArgumentParser(prog="python benchmarks/calibrate_reader.py", description=(
+        "Pick the consequence reader's abstention thresholds on the tune split (most right "
+        "signs with zero wrong signs and zero neutral objects paid); report held out."))
+    p.add_argument("dir", type=Path, metavar="DIR", help="directory with <Game>.txt texts")
+    p.add_argument("--manifest", type=Path, default=MANIFEST, help="labels (default: the shipped set)")
+    p.add_argument("--allow-changed", action="store_true",
+                   help="also read texts whose SHA-256 differs from the manifest's (re-gathered)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the numbers here")
+    args = p.parse_args(argv)
+    try:
+        readings, skipped = read_all(args.dir, args.manifest, args.allow_changed)
+    except ManifestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
+    split = {s: [r for r in readings if r.split == s] for s in SPLITS}
+    if not split["tune"]:
+        print("error: no tune-split text to calibrate on", file=sys.stderr)
+        return 1
+    best = choose(split["tune"])
+    print(f"{'min_stated':>10} {'margin':>6}  tune")
+    for s in MIN_STATED:
+        for m in MARGINS:
+            mark = "  <- chosen" if (s, m) == best else "  <- shipped" if (s, m) == DEFAULT else ""
+            print(f"{s:>10.1f} {m:>6.1f}  {_line(tally(split['tune'], s, m))}{mark}")
+    report = {"date": datetime.date.today().isoformat(),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+              "chosen": {"min_stated": best[0], "margin": best[1]},
+              "default": {"min_stated": DEFAULT[0], "margin": DEFAULT[1]},
+              "skipped": skipped, "splits": {}}
+    for name, rows in split.items():
+        if not rows:
+            continue
+        chosen, default = tally(rows, *best), tally(rows, *DEFAULT)
+        report["splits"][name] = {"chosen": chosen, "default": default,
+                                  "games": len({r.game for r in rows})}
+        print(f"{name:<8} chosen  {best}: {_line(chosen)}")
+        print(f"{name:<8} shipped {DEFAULT}: {_line(default)}")
+    if args.json:
+        import json
+
+        from reward_shaping.table import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
