@@ -22,6 +22,11 @@ Example (no texts needed; checks that the manifest's split follows its stated ru
 
     $ python benchmarks/read_accuracy.py --check-split
     split OK: seed 17 holds out Frogger, Hero, Kangaroo, MontezumaRevenge, Pong, RoadRunner, Skiing
+    split OK (split_rule.added[0]): seed 23 holds out Alien, Amidar, Centipede, Gopher, Venture
+
+Run it from the repository root with ``PYTHONPATH=.`` (or as ``python -m`` from a checkout
+that is the installed one): run as a script, ``benchmarks/`` comes first on ``sys.path`` and an
+editable install elsewhere would supply the reader being measured.
 """
 
 from __future__ import annotations
