@@ -22,6 +22,7 @@ Example (no texts needed; checks that the manifest's split follows its stated ru
 
     $ python benchmarks/read_accuracy.py --check-split
     split OK: seed 17 holds out Frogger, Hero, Kangaroo, MontezumaRevenge, Pong, RoadRunner, Skiing
+      seed frozen (...); held out now: 23 non-neutral, 28 neutral labels, BELOW the rule's minimum of 25 / 5
     split OK (split_rule.added[0]): seed 23 holds out Alien, Amidar, Centipede, Gopher, Venture
 
 Run it from the repository root with ``PYTHONPATH=.`` (or as ``python -m`` from a checkout
@@ -184,6 +185,10 @@ def load_manifest(path: str | Path = MANIFEST) -> tuple[dict[str, Any], dict[str
 
 def _label_of(value: Any, where: str) -> str:
     label = value.get("label") if isinstance(value, dict) else value
+    words = value.get("words", []) if isinstance(value, dict) else []
+    # The text's own words for the object (ground truth for the reader's grounding step).
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise ManifestError(f"{where}: words must be a list of non-empty strings, got {words!r}")
     if label not in LABELS:
         raise ManifestError(f"{where}: label must be one of {LABELS}, got {label!r}")
     return label
@@ -228,23 +233,42 @@ def score(entry: GameEntry, table: Any, categories: Sequence[str]) -> tuple[list
 def _derive_stage(rule: Mapping[str, Any], games: Mapping[str, GameEntry], where: str) -> tuple[int, set[str]]:
     """One stage of the split: per stratum (sorted by name, in the rule's order), one
     ``random.Random(seed)`` samples ``round(n / 3)`` games; the seed counts up from ``first_seed``
-    until this stage's held-out games have enough non-neutral and neutral labels."""
+    until this stage's held-out games have enough non-neutral and neutral labels.  A stage with
+    ``seed_frozen`` keeps its recorded seed (chosen so on an earlier version's labels): only the
+    draw is re-derived."""
     if not isinstance(rule, Mapping) or not isinstance(rule.get("strata"), Mapping):
         raise ManifestError(f"{where} has no strata")
     strata = [sorted(s) for s in rule["strata"].values()]
     unknown = [g for s in strata for g in s if g not in games]
     if unknown:
         raise ManifestError(f"{where} lists games the manifest does not have: {', '.join(unknown)}")
+    if rule.get("seed_frozen") is not None:
+        # The seed was chosen (by the search below) on an earlier version's labels and is kept
+        # when labels change later; only its draw is re-derived, so a game moved by hand still
+        # shows.  _check_split reports the held-out counts under the current labels.
+        if not isinstance(rule["seed_frozen"], Mapping) or not isinstance(rule.get("seed"), int):
+            raise ManifestError(f"{where}: seed_frozen needs a mapping and an integer seed")
+        return rule["seed"], _draw(strata, rule["seed"])
     first = int(rule.get("first_seed", 0))
     for seed in range(first, first + 10_000):
-        rng = random.Random(seed)
-        held = {g for s in strata for g in rng.sample(s, round(len(s) / 3))}
-        labels = [lab.label for g in held for lab in games[g].labels if lab.event is None]
-        signed = sum(lab != "neutral" for lab in labels)
+        held = _draw(strata, seed)
+        signed, neutral = heldout_counts(held, games)
         if (signed >= rule.get("min_heldout_non_neutral", 0)
-                and len(labels) - signed >= rule.get("min_heldout_neutral", 0)):
+                and neutral >= rule.get("min_heldout_neutral", 0)):
             return seed, held
     raise ManifestError(f"no seed satisfies the minimum label counts of {where}")
+
+
+def _draw(strata: Sequence[Sequence[str]], seed: int) -> set[str]:
+    rng = random.Random(seed)
+    return {g for s in strata for g in rng.sample(list(s), round(len(s) / 3))}
+
+
+def heldout_counts(held: set[str], games: Mapping[str, GameEntry]) -> tuple[int, int]:
+    """``(non-neutral, neutral)`` category labels (events not counted) of the games ``held``."""
+    labels = [lab.label for g in held for lab in games[g].labels if lab.event is None]
+    signed = sum(lab != "neutral" for lab in labels)
+    return signed, len(labels) - signed
 
 
 def split_stages(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -294,6 +318,14 @@ def _check_split(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> int:
         else:
             label = "" if where == "split_rule" else f" ({where})"
             print(f"split OK{label}: seed {seed} holds out {', '.join(sorted(held))}")
+            if rule.get("seed_frozen") is not None:
+                signed, neutral = heldout_counts(held, games)
+                short = (signed < rule.get("min_heldout_non_neutral", 0)
+                         or neutral < rule.get("min_heldout_neutral", 0))
+                print(f"  seed frozen ({rule['seed_frozen'].get('why', 'chosen on earlier labels')}); held out now: "
+                      f"{signed} non-neutral, {neutral} neutral labels"
+                      + (f", BELOW the rule's minimum of {rule.get('min_heldout_non_neutral', 0)} / "
+                         f"{rule.get('min_heldout_neutral', 0)}" if short else ""))
     return status
 
 

@@ -129,6 +129,14 @@ def test_bad_manifest_and_arguments_are_clear_errors(stub_backend, dataset, tmp_
     broken.write_text(yaml.safe_dump(doc))
     assert _run(texts, broken) == 2
     assert "label must be one of" in capsys.readouterr().err
+    for bad in ("car", ["car", 3], [""]):
+        doc["games"]["Freeway"]["labels"]["Car"] = {"label": "negative", "why": "test", "words": bad}
+        broken.write_text(yaml.safe_dump(doc))
+        assert _run(texts, broken) == 2
+        assert "words must be a list of non-empty strings" in capsys.readouterr().err
+    doc["games"]["Freeway"]["labels"]["Car"]["words"] = ["car", "speeding truck"]
+    broken.write_text(yaml.safe_dump(doc))
+    assert ra.load_manifest(broken)[1]["Freeway"].labels[0].label == "negative"
     assert _run(texts, manifest, "--games", "Seaquest") == 2
     with pytest.raises(SystemExit):
         _run(texts, manifest, "--option", "no-equals-sign")
@@ -223,3 +231,32 @@ def test_check_split_rederives_an_added_stage_with_its_own_generator(tmp_path, c
     orphan = dict(doc, split_rule=dict(doc["split_rule"], added=[]))
     path.write_text(yaml.safe_dump(orphan, sort_keys=False))
     assert ra.main(["--check-split", "--manifest", str(path)]) == 2
+
+
+def test_a_frozen_seed_keeps_its_draw_when_labels_change_later(tmp_path, capsys):
+    # The seed was found on earlier labels; after a re-labelling the search would pick another
+    # seed, but a stage marked seed_frozen keeps its draw and reports counts below the minimum.
+    first = {"Freeway": ["negative"], "Skiing": ["negative", "neutral", "negative"], "Breakout": ["positive", "neutral"]}
+    cats = {g: resolve_game(g).interactable for g in first}
+    seed, held = _expected_stage([list(first)], first, 16, 1, 0)
+    relabelled = {g: ["neutral"] * len(labs) for g, labs in first.items()}
+    doc = {"version": 2,
+           "games": {g: _entry(g, "heldout" if g in held else "tune", dict(zip(cats[g], labs)))
+                     for g, labs in relabelled.items()},
+           "split_rule": {"strata": {"first": sorted(first)}, "first_seed": 16, "seed": seed,
+                          "seed_frozen": {"on_version": 1, "why": "test"},
+                          "min_heldout_non_neutral": 1, "min_heldout_neutral": 0}}
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"split OK: seed {seed}" in out and "seed frozen (test)" in out and "BELOW the rule's minimum" in out
+    unfrozen = dict(doc, split_rule={k: v for k, v in doc["split_rule"].items() if k != "seed_frozen"})
+    path.write_text(yaml.safe_dump(unfrozen, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2  # no seed meets the minimum
+    moved = yaml.safe_load(yaml.safe_dump(doc))
+    tune = next(g for g in first if g not in held)
+    moved["games"][tune]["split"] = "heldout"
+    path.write_text(yaml.safe_dump(moved, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 1
+    assert "split MISMATCH in split_rule" in capsys.readouterr().err
