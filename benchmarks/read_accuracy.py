@@ -24,6 +24,12 @@ Example (no texts needed; checks that the manifest's split follows its stated ru
 
     $ python benchmarks/read_accuracy.py --check-split
     split OK: seed 17 holds out Frogger, Hero, Kangaroo, MontezumaRevenge, Pong, RoadRunner, Skiing
+      seed frozen (...); held out now: 23 non-neutral, 28 neutral labels, BELOW the rule's minimum of 25 / 5
+    split OK (split_rule.added[0]): seed 23 holds out Alien, Amidar, Centipede, Gopher, Venture
+
+Run it from the repository root with ``PYTHONPATH=.`` (or as ``python -m`` from a checkout
+that is the installed one): run as a script, ``benchmarks/`` comes first on ``sys.path`` and an
+editable install elsewhere would supply the reader being measured.
 """
 
 from __future__ import annotations
@@ -187,6 +193,10 @@ def load_manifest(path: str | Path = MANIFEST) -> tuple[dict[str, Any], dict[str
 
 def _label_of(value: Any, where: str) -> str:
     label = value.get("label") if isinstance(value, dict) else value
+    words = value.get("words", []) if isinstance(value, dict) else []
+    # The text's own words for the object (ground truth for the reader's grounding step).
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise ManifestError(f"{where}: words must be a list of non-empty strings, got {words!r}")
     if label not in LABELS:
         raise ManifestError(f"{where}: label must be one of {LABELS}, got {label!r}")
     return label
@@ -228,42 +238,103 @@ def score(entry: GameEntry, table: Any, categories: Sequence[str]) -> tuple[list
     return items, skipped
 
 
-def derive_split(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> tuple[int, set[str]]:
-    """Re-derive the held-out games from the manifest's ``split_rule``.
-
-    Per stratum (sorted by name, in the rule's order), one ``random.Random(seed)`` samples
-    ``round(n / 3)`` games; the seed counts up from ``first_seed`` until the held-out games
-    have enough non-neutral and neutral labels.
-    """
-    rule = doc.get("split_rule")
-    if not isinstance(rule, dict) or not isinstance(rule.get("strata"), dict):
-        raise ManifestError("manifest has no split_rule with strata")
+def _derive_stage(rule: Mapping[str, Any], games: Mapping[str, GameEntry], where: str) -> tuple[int, set[str]]:
+    """One stage of the split: per stratum (sorted by name, in the rule's order), one
+    ``random.Random(seed)`` samples ``round(n / 3)`` games; the seed counts up from ``first_seed``
+    until this stage's held-out games have enough non-neutral and neutral labels.  A stage with
+    ``seed_frozen`` keeps its recorded seed (chosen so on an earlier version's labels): only the
+    draw is re-derived."""
+    if not isinstance(rule, Mapping) or not isinstance(rule.get("strata"), Mapping):
+        raise ManifestError(f"{where} has no strata")
     strata = [sorted(s) for s in rule["strata"].values()]
-    listed = [g for s in strata for g in s]
-    if sorted(listed) != sorted(games):
-        raise ManifestError("split_rule strata must list every game exactly once")
+    unknown = [g for s in strata for g in s if g not in games]
+    if unknown:
+        raise ManifestError(f"{where} lists games the manifest does not have: {', '.join(unknown)}")
+    if rule.get("seed_frozen") is not None:
+        # The seed was chosen (by the search below) on an earlier version's labels and is kept
+        # when labels change later; only its draw is re-derived, so a game moved by hand still
+        # shows.  _check_split reports the held-out counts under the current labels.
+        if not isinstance(rule["seed_frozen"], Mapping) or not isinstance(rule.get("seed"), int):
+            raise ManifestError(f"{where}: seed_frozen needs a mapping and an integer seed")
+        return rule["seed"], _draw(strata, rule["seed"])
     first = int(rule.get("first_seed", 0))
     for seed in range(first, first + 10_000):
-        rng = random.Random(seed)
-        held = {g for s in strata for g in rng.sample(s, round(len(s) / 3))}
-        labels = [lab.label for g in held for lab in games[g].labels if lab.event is None]
-        signed = sum(lab != "neutral" for lab in labels)
+        held = _draw(strata, seed)
+        signed, neutral = heldout_counts(held, games)
         if (signed >= rule.get("min_heldout_non_neutral", 0)
-                and len(labels) - signed >= rule.get("min_heldout_neutral", 0)):
+                and neutral >= rule.get("min_heldout_neutral", 0)):
             return seed, held
-    raise ManifestError("no seed satisfies the split rule's minimum label counts")
+    raise ManifestError(f"no seed satisfies the minimum label counts of {where}")
+
+
+def _draw(strata: Sequence[Sequence[str]], seed: int) -> set[str]:
+    rng = random.Random(seed)
+    return {g for s in strata for g in rng.sample(list(s), round(len(s) / 3))}
+
+
+def heldout_counts(held: set[str], games: Mapping[str, GameEntry]) -> tuple[int, int]:
+    """``(non-neutral, neutral)`` category labels (events not counted) of the games ``held``."""
+    labels = [lab.label for g in held for lab in games[g].labels if lab.event is None]
+    signed = sum(lab != "neutral" for lab in labels)
+    return signed, len(labels) - signed
+
+
+def split_stages(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The manifest's split stages, in order: ``split_rule`` itself (the first 21 games), then
+    each entry of ``split_rule.added`` (games added later, each stage with its own generator)."""
+    rule = doc.get("split_rule")
+    if not isinstance(rule, Mapping) or not isinstance(rule.get("strata"), Mapping):
+        raise ManifestError("manifest has no split_rule with strata")
+    added = rule.get("added") or []
+    if not isinstance(added, list):
+        raise ManifestError("split_rule.added must be a list of stages")
+    return [("split_rule", rule)] + [(f"split_rule.added[{i}]", r) for i, r in enumerate(added)]
+
+
+def derive_splits(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> list[tuple[str, int, set[str]]]:
+    """Re-derive every stage of the split: ``(stage, seed, held-out games)`` per stage.
+
+    Together the stages' strata must list every game of the manifest exactly once.
+    """
+    stages = split_stages(doc)
+    listed = [g for _, r in stages for s in r["strata"].values() for g in s] if all(
+        isinstance(r.get("strata"), Mapping) for _, r in stages) else []
+    if sorted(listed) != sorted(games):
+        raise ManifestError("split_rule strata (and its added stages') must list every game exactly once")
+    return [(where, *_derive_stage(r, games, where)) for where, r in stages]
+
+
+def derive_split(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> tuple[int, set[str]]:
+    """The first stage's seed and all held-out games (every stage); kept for callers of the
+    one-stage manifest, where it is exactly that stage's seed and held-out games."""
+    stages = derive_splits(doc, games)
+    return stages[0][1], {g for _, _, held in stages for g in held}
 
 
 def _check_split(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> int:
-    seed, held = derive_split(doc, games)
+    stages = derive_splits(doc, games)
     recorded = {g for g, e in games.items() if e.split == "heldout"}
-    if seed != doc["split_rule"].get("seed") or held != recorded:
-        print(f"split MISMATCH: the rule gives seed {seed} holding out {', '.join(sorted(held))}; "
-              f"the manifest records seed {doc['split_rule'].get('seed')} holding out "
-              f"{', '.join(sorted(recorded))}", file=sys.stderr)
-        return 1
-    print(f"split OK: seed {seed} holds out {', '.join(sorted(held))}")
-    return 0
+    status = 0
+    for (where, seed, held), (_, rule) in zip(stages, split_stages(doc)):
+        stage_games = {g for s in rule["strata"].values() for g in s}
+        mine = recorded & stage_games
+        if seed != rule.get("seed") or held != mine:
+            print(f"split MISMATCH in {where}: the rule gives seed {seed} holding out "
+                  f"{', '.join(sorted(held))}; the manifest records seed {rule.get('seed')} holding out "
+                  f"{', '.join(sorted(mine))}", file=sys.stderr)
+            status = 1
+        else:
+            label = "" if where == "split_rule" else f" ({where})"
+            print(f"split OK{label}: seed {seed} holds out {', '.join(sorted(held))}")
+            if rule.get("seed_frozen") is not None:
+                signed, neutral = heldout_counts(held, games)
+                short = (signed < rule.get("min_heldout_non_neutral", 0)
+                         or neutral < rule.get("min_heldout_neutral", 0))
+                print(f"  seed frozen ({rule['seed_frozen'].get('why', 'chosen on earlier labels')}); held out now: "
+                      f"{signed} non-neutral, {neutral} neutral labels"
+                      + (f", BELOW the rule's minimum of {rule.get('min_heldout_non_neutral', 0)} / "
+                         f"{rule.get('min_heldout_neutral', 0)}" if short else ""))
+    return status
 
 
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -130,6 +130,14 @@ def test_bad_manifest_and_arguments_are_clear_errors(stub_backend, dataset, tmp_
     broken.write_text(yaml.safe_dump(doc))
     assert _run(texts, broken) == 2
     assert "label must be one of" in capsys.readouterr().err
+    for bad in ("car", ["car", 3], [""]):
+        doc["games"]["Freeway"]["labels"]["Car"] = {"label": "negative", "why": "test", "words": bad}
+        broken.write_text(yaml.safe_dump(doc))
+        assert _run(texts, broken) == 2
+        assert "words must be a list of non-empty strings" in capsys.readouterr().err
+    doc["games"]["Freeway"]["labels"]["Car"]["words"] = ["car", "speeding truck"]
+    broken.write_text(yaml.safe_dump(doc))
+    assert ra.load_manifest(broken)[1]["Freeway"].labels[0].label == "negative"
     assert _run(texts, manifest, "--games", "Seaquest") == 2
     with pytest.raises(SystemExit):
         _run(texts, manifest, "--option", "no-equals-sign")
@@ -165,3 +173,91 @@ def test_check_split_detects_a_manifest_edited_by_hand(tmp_path, capsys):
     edited.write_text(yaml.safe_dump(doc, sort_keys=False))
     assert ra.main(["--check-split", "--manifest", str(edited)]) == 1
     assert "split MISMATCH" in capsys.readouterr().err
+
+
+def _expected_stage(strata, labels_of, first_seed, min_signed, min_neutral):
+    """The README's rule, written out again here: one generator per stage, sorted strata."""
+    import random
+    for seed in range(first_seed, first_seed + 1000):
+        rng = random.Random(seed)
+        held = {g for s in strata for g in rng.sample(sorted(s), round(len(s) / 3))}
+        labels = [lab for g in held for lab in labels_of[g]]
+        signed = sum(lab != "neutral" for lab in labels)
+        if signed >= min_signed and len(labels) - signed >= min_neutral:
+            return seed, held
+    raise AssertionError("no seed")
+
+
+def test_check_split_rederives_an_added_stage_with_its_own_generator(tmp_path, capsys):
+    # Two stages: the first keeps its split whatever is added; the added stage is drawn with a
+    # generator of its own, counting only its own games' labels.
+    first = {"Freeway": ["negative"], "Skiing": ["negative", "neutral", "negative"], "Breakout": ["positive", "neutral"]}
+    added = {"Pong": ["positive", "neutral"], "Boxing": ["positive"], "Tennis": ["neutral", "positive"],
+             "Seaquest": ["negative"] * 5, "Kangaroo": ["positive"] * 6, "Asterix": ["neutral", "negative", "positive"]}
+    cats = {g: resolve_game(g).interactable for g in (*first, *added)}
+    seed1, held1 = _expected_stage([list(first)], first, 16, 1, 0)
+    seed2, held2 = _expected_stage([list(added)], added, 23, 3, 1)
+    assert len(held2) == 2 and held2 <= set(added)
+
+    def entry(game, labs):
+        labels = dict(zip(cats[game], labs))
+        return _entry(game, "heldout" if game in held1 | held2 else "tune", labels)
+
+    doc = {"version": 1, "games": {g: entry(g, labs) for g, labs in {**first, **added}.items()},
+           "split_rule": {"strata": {"first": sorted(first)}, "first_seed": 16, "seed": seed1,
+                          "min_heldout_non_neutral": 1, "min_heldout_neutral": 0,
+                          "added": [{"date": "2026-12-05", "strata": {"added_2026_12_05": sorted(added)},
+                                     "first_seed": 23, "seed": seed2, "min_heldout_non_neutral": 3,
+                                     "min_heldout_neutral": 1}]}}
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    loaded, games = ra.load_manifest(path)
+    assert [(w, s, h) for w, s, h in ra.derive_splits(loaded, games)] == [
+        ("split_rule", seed1, held1), ("split_rule.added[0]", seed2, held2)]
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"split OK: seed {seed1}" in out and f"split OK (split_rule.added[0]): seed {seed2}" in out
+
+    # An added game moved by hand, a wrong recorded seed, a game in no stratum: all caught.
+    moved = yaml.safe_load(path.read_text())
+    tune = next(g for g in added if g not in held2)
+    moved["games"][tune]["split"] = "heldout"
+    path.write_text(yaml.safe_dump(moved, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 1
+    assert "split MISMATCH in split_rule.added[0]" in capsys.readouterr().err
+    reseeded = dict(doc, split_rule=dict(doc["split_rule"], added=[dict(doc["split_rule"]["added"][0], seed=seed2 + 1)]))
+    path.write_text(yaml.safe_dump(reseeded, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 1
+    assert "MISMATCH in split_rule.added[0]" in capsys.readouterr().err
+    orphan = dict(doc, split_rule=dict(doc["split_rule"], added=[]))
+    path.write_text(yaml.safe_dump(orphan, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2
+
+
+def test_a_frozen_seed_keeps_its_draw_when_labels_change_later(tmp_path, capsys):
+    # The seed was found on earlier labels; after a re-labelling the search would pick another
+    # seed, but a stage marked seed_frozen keeps its draw and reports counts below the minimum.
+    first = {"Freeway": ["negative"], "Skiing": ["negative", "neutral", "negative"], "Breakout": ["positive", "neutral"]}
+    cats = {g: resolve_game(g).interactable for g in first}
+    seed, held = _expected_stage([list(first)], first, 16, 1, 0)
+    relabelled = {g: ["neutral"] * len(labs) for g, labs in first.items()}
+    doc = {"version": 2,
+           "games": {g: _entry(g, "heldout" if g in held else "tune", dict(zip(cats[g], labs)))
+                     for g, labs in relabelled.items()},
+           "split_rule": {"strata": {"first": sorted(first)}, "first_seed": 16, "seed": seed,
+                          "seed_frozen": {"on_version": 1, "why": "test"},
+                          "min_heldout_non_neutral": 1, "min_heldout_neutral": 0}}
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"split OK: seed {seed}" in out and "seed frozen (test)" in out and "BELOW the rule's minimum" in out
+    unfrozen = dict(doc, split_rule={k: v for k, v in doc["split_rule"].items() if k != "seed_frozen"})
+    path.write_text(yaml.safe_dump(unfrozen, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2  # no seed meets the minimum
+    moved = yaml.safe_load(yaml.safe_dump(doc))
+    tune = next(g for g in first if g not in held)
+    moved["games"][tune]["split"] = "heldout"
+    path.write_text(yaml.safe_dump(moved, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 1
+    assert "split MISMATCH in split_rule" in capsys.readouterr().err
