@@ -88,8 +88,12 @@ def _validate(cfg: RunConfig, target: Target) -> None:
         raise TrainError(f"--normalize-by must be shaped or game, got {cfg.normalize_by!r}")
     if not cfg.proximity_radius > 0:
         raise TrainError(f"--proximity-radius must be > 0 pixels, got {cfg.proximity_radius}")
+    # A cap below 0 would never pay; 0 means no cap.
+    if isinstance(cfg.pay_cap, bool) or not isinstance(cfg.pay_cap, int) or cfg.pay_cap < 0:
+        raise TrainError(f"--pay-cap must be a whole number >= 0 (0: no cap), got {cfg.pay_cap!r}")
     for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
-                                 ("--normalize-by", cfg.normalize_by, "shaped")):
+                                 ("--normalize-by", cfg.normalize_by, "shaped"),
+                                 ("--pay-cap", cfg.pay_cap, 0)):
         if cfg.shaping == "none" and value != default:
             # Nothing would be shaped: the flag would be silently ignored.
             raise TrainError(f"{flag} {value} needs --shaping manual")
@@ -189,7 +193,8 @@ class Run:
                                       final_weight=self.cfg.final_weight,
                                       mode=self.cfg.shaping_mode, gamma=hp.gamma,
                                       negative_ramp=self.cfg.negative_ramp,
-                                      radius=self.cfg.proximity_radius)
+                                      radius=self.cfg.proximity_radius,
+                                      pay_cap=self.cfg.pay_cap)
         norm = None
         if self._normalize_reward(hp):
             if ckpt is not None and ckpt.vecnormalize is not None:
@@ -270,6 +275,8 @@ class Run:
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"
         shaping = f"{cfg.shaping}/{cfg.shaping_mode}" if table is not None else cfg.shaping
+        if table is not None and cfg.pay_cap:
+            shaping += f", each object paid at most {cfg.pay_cap}x per episode"
         processing = reward_processing_of(cfg, self.target, hp.normalize_reward)
         obs = cfg.env.obs if self.target.atari else "the env's own"
         if self.target.atari and cfg.env.obs == "objects" and cfg.env.obs_stack > 1:
@@ -382,6 +389,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="positive_first: steps over which negative events fade in")
     p.add_argument("--proximity-radius", type=float, default=32.0,
                    help="proximity: pixels from the avatar at which an object stops counting")
+    p.add_argument("--pay-cap", type=float, default=0,
+                   help="manual shaping: payments one object instance can earn per episode "
+                   "(default 0: no cap). With 1 every pill, diver or gate pays once, however "
+                   "often it is touched again: contacts cannot be farmed")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "
@@ -505,6 +516,7 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         game=args.game, algo=args.algo, shaping=args.shaping, shaping_mode=args.shaping_mode,
         negative_ramp=_steps(args.negative_ramp, "--negative-ramp", zero=True),
         proximity_radius=args.proximity_radius,
+        pay_cap=_steps(args.pay_cap, "--pay-cap", zero=True),
         normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),

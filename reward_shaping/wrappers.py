@@ -31,7 +31,10 @@ Five modes (``mode=``), by what they guarantee:
   ``agents.health`` flags such stalls).
 * ``positive``: ``bonus`` for the events the table rewards, nothing for the ones it
   punishes.  It cannot teach the agent to avoid acting (no event costs anything),
-  but it can still be farmed (:mod:`agents.health` flags farming).
+  but it can still be farmed (:mod:`agents.health` flags farming): an object the
+  agent can touch again and again without using it up (a diver when the submarine is
+  full, a pill the box grazes) pays every time.  ``pay_cap=1`` pays each object
+  instance once per episode, which rules that out.
 * ``positive_first``: ``positive`` until the agent *moves*, then the negative events
   fade in linearly over ``negative_ramp`` steps.  The agent moves once the last
   :data:`MOVING_EPISODES` finished episodes earned at least one positive event each
@@ -172,7 +175,7 @@ class _Shaper:
     def __init__(self, table: RewardSource, num_envs: int, scale: float,
                  overrides: Mapping[str, Any] | None, anneal_steps: int, final_weight: float,
                  mode: str = "bonus", gamma: float = 0.99, negative_ramp: int = NEGATIVE_RAMP,
-                 game: Any = None, radius: float | None = None) -> None:
+                 game: Any = None, radius: float | None = None, pay_cap: int = 0) -> None:
         # Negative or non-finite scales would invert or destroy every decision.
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
@@ -188,6 +191,10 @@ class _Shaper:
         # A negative ramp would run backwards; 0 means "at once".
         if isinstance(negative_ramp, bool) or not isinstance(negative_ramp, int) or negative_ramp < 0:
             raise ValueError(f"negative_ramp must be an int >= 0, got {negative_ramp!r}")
+        # A negative cap would never pay; 0 means "no cap".
+        if isinstance(pay_cap, bool) or not isinstance(pay_cap, int) or pay_cap < 0:
+            raise ValueError(f"pay_cap must be an int >= 0 (0: no cap), got {pay_cap!r}")
+        self.pay_cap = pay_cap
         self.rewards = reward_lookup(table, overrides)
         self.proximity = None
         if mode == "proximity":
@@ -255,11 +262,13 @@ class _Shaper:
             r = self.rewards.get(key, 0.0) * weight
             if r < 0.0:
                 r *= negative
+            one = (key, ev.instance)
+            if r != 0.0 and self.pay_cap and self._per_instance[i].get(one, 0) >= self.pay_cap:
+                r = 0.0  # this object has paid its share of the episode: it cannot be farmed
             if r != 0.0:
                 event_reward += r
                 paying.append(ev)
                 self._paid[i][key] = self._paid[i].get(key, 0) + 1
-                one = (key, ev.instance)
                 self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
         self._event_return[i] += event_reward
         if self.mode not in POTENTIAL_MODES:
@@ -350,18 +359,21 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         radius: ``proximity``: pixels at which an object stops counting
             (default :data:`reward_shaping.potentials.RADIUS`).
         game: ``proximity`` with a plain mapping as ``table``: the game.
+        pay_cap: Payments one object instance can earn per episode (0: no cap).
+            With 1, every pill, diver or gate pays once, however often the agent
+            touches it again: contacts cannot be farmed.
     """
 
     def __init__(self, env: gym.Env, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
                  negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
-                 game: Any = None) -> None:
+                 game: Any = None, pay_cap: int = 0) -> None:
         # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
         gym.utils.RecordConstructorArgs.__init__(self, table=table, scale=scale, overrides=overrides,
                                                  anneal_steps=anneal_steps, final_weight=final_weight,
                                                  mode=mode, gamma=gamma, negative_ramp=negative_ramp,
-                                                 radius=radius, game=game)
+                                                 radius=radius, game=game, pay_cap=pay_cap)
         gym.Wrapper.__init__(self, env)
         self._tracker = None
         if mode == "proximity":
@@ -374,7 +386,7 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
                                  "(envs.atari.make_env(..., track_objects=True))")
             game = game if game is not None else self._tracker.game
         self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight, mode, gamma,
-                              negative_ramp, game, radius)
+                              negative_ramp, game, radius, pay_cap)
 
     def _phi(self) -> float | None:
         if self._tracker is None:
@@ -437,7 +449,7 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
                  negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
-                 game: Any = None) -> None:
+                 game: Any = None, pay_cap: int = 0) -> None:
         super().__init__(venv)
         self._objects = None
         if mode == "proximity":
@@ -447,7 +459,7 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
                                           getattr(table, "game", None), "proximity shaping")
             game = self._objects.spec
         self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight,
-                              mode, gamma, negative_ramp, game, radius)
+                              mode, gamma, negative_ramp, game, radius, pay_cap)
         self.game_rewards = np.zeros(venv.num_envs)  # the last step's, for GameScaleNormalize
 
     def reset(self):
@@ -517,7 +529,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
                  negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
-                 game: Any = None) -> None:
+                 game: Any = None, pay_cap: int = 0) -> None:
         super().__init__(env)
         self._next_step = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) \
             == gym.vector.AutoresetMode.NEXT_STEP
@@ -533,7 +545,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
                                           getattr(table, "game", None), "proximity shaping")
             game = self._objects.spec
         self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight,
-                              mode, gamma, negative_ramp, game, radius)
+                              mode, gamma, negative_ramp, game, radius, pay_cap)
         # In next-step autoreset mode the step after an episode end is a reset:
         # its events come from the no-op frames and pay nothing.
         self._resetting = np.zeros(env.num_envs, dtype=bool)

@@ -330,3 +330,50 @@ def test_health_cli_rechecks_a_run_from_its_episodes(tmp_path):
                            str(tmp_path / "missing")], capture_output=True, text=True)
     assert proc.returncode == 2 and "missing" in proc.stderr
     assert "120 episodes, limit 4500 steps: stall at step" in proc.stdout
+
+
+# -- pay_cap: contacts that cannot be farmed ------------------------------------------------------
+
+
+def _touch(category: str, instance: int, kind: str = "touch"):
+    from envs.interactions import InteractionEvent
+
+    return InteractionEvent(1, 1, category, instance, (0, 0, 1, 1), (0, 0, 1, 1), kind)
+
+
+# Gate 1 passed three times (the same instance: a detector that re-reports it, or a diver
+# the full submarine cannot take), gate 2 once, tree 3 hit twice.
+CAPPED = [[_touch("Gate", 1, "pass")], [_touch("Gate", 1, "pass")],
+          [_touch("Gate", 2, "pass"), _touch("Gate", 1, "pass")], [_touch("Tree", 3)], [_touch("Tree", 3)]]
+
+
+@pytest.mark.parametrize("cap,expected", [(0, [5.0, 5.0, 10.0, -5.0, -5.0]),
+                                          (1, [5.0, 0.0, 5.0, -5.0, 0.0]),
+                                          (2, [5.0, 5.0, 5.0, -5.0, -5.0])])
+def test_pay_cap_pays_each_object_its_share_per_episode(cap, expected):
+    env = ManualReward(Scripted(CAPPED), TABLE, pay_cap=cap)
+    assert [i["aux_reward"] for i in episode(env, CAPPED)] == expected
+    # A new episode starts every object's count again.
+    assert [i["aux_reward"] for i in episode(env, CAPPED)] == expected
+    end = episode(env, CAPPED)[-1]["shaping"]
+    assert end["contacts"] == {"Gate:pass": 4, "Tree": 2}  # every contact is still counted
+    assert end["max_repeat"] == (3 if cap == 0 else cap)   # what the farming check reads
+
+
+def test_pay_cap_is_the_same_in_the_vector_forms():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = ManualRewardVecEnv(DummyVecEnv([lambda: Scripted(CAPPED)] * 2), TABLE, pay_cap=1)
+    venv.reset()
+    got = [(venv.step(np.zeros(2, int))[1] + 1.0).tolist() for _ in CAPPED]  # -1 per step
+    assert got == [[r, r] for r in (5.0, 0.0, 5.0, -5.0, 0.0)]
+    vec = ManualRewardVector(gym.vector.SyncVectorEnv([lambda: Scripted(CAPPED)]), TABLE, pay_cap=1)
+    vec.reset(seed=0)
+    rewards = [float(vec.step(np.zeros(1, int))[1][0]) for _ in CAPPED]
+    assert [r + 1.0 for r in rewards] == [5.0, 0.0, 5.0, -5.0, 0.0]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_pay_cap_must_be_a_whole_number(bad):
+    with pytest.raises(ValueError, match="pay_cap must be an int >= 0"):
+        ManualReward(Scripted(CAPPED), TABLE, pay_cap=bad)

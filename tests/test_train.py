@@ -182,6 +182,9 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     assert "unknown algorithm 'dqn'" in err("Skiing", "--algo", "dqn", "--out", str(tmp_path / "x"))
     assert "use --shaping none" in err("CartPole-v1", "--out", str(tmp_path / "x"))
     assert "--steps must be a whole number" in err("Pong", "--steps", "-5")
+    assert "--pay-cap must be a whole number >= 0" in err("Pong", "--pay-cap", "-1")
+    assert "--pay-cap 1 needs --shaping manual" in err("Pong", "--shaping", "none", "--pay-cap", "1",
+                                                       "--out", str(tmp_path / "x"))
     assert "not a run directory" in err("--resume", str(tmp_path / "missing"))
     bad = tmp_path / "bad"
     bad.mkdir()
