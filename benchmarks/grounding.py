@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from read_accuracy import MANIFEST, SPLITS, ManifestError, check_text, load_manifest  # noqa: E402
 
 from envs.games import UnknownGameError, resolve_game  # noqa: E402
-from reward_shaping.grounding import ground  # noqa: E402
+from reward_shaping.grounding import SOURCES, ground, ground_all  # noqa: E402
 from reward_shaping.qa import split_sentences, term_pattern  # noqa: E402
 from reward_shaping.table import atomic_write_text  # noqa: E402
 
@@ -81,7 +81,8 @@ def _labelled_words(entry: Mapping[str, Any], category: str, where: str) -> list
 
 
 def evaluate(directory: Path, doc: Mapping[str, Any], games: Mapping[str, Any], names: Sequence[str],
-             allow_changed: bool) -> tuple[dict[str, list[CategoryResult]], dict[str, str]]:
+             allow_changed: bool, sources: Sequence[str] = SOURCES
+             ) -> tuple[dict[str, list[CategoryResult]], dict[str, str]]:
     """Grounding results per game, and the games skipped with the reason."""
     results, skipped = {}, {}
     for name in names:
@@ -96,7 +97,8 @@ def evaluate(directory: Path, doc: Mapping[str, Any], games: Mapping[str, Any], 
             skipped[name] = str(err)
             continue
         sentences = split_sentences(path.read_text(encoding="utf-8"))
-        low = [s.lower() for s in sentences]
+        # As the table builder grounds: the avatar's words excluded, head nouns last.
+        grounded = ground_all(spec, sentences, sources)
         rows, seen = [], set()
         for label in entry.labels:
             if label.category in seen:
@@ -105,7 +107,8 @@ def evaluate(directory: Path, doc: Mapping[str, Any], games: Mapping[str, Any], 
             if label.category not in spec.categories:
                 skipped[f"{name}.{label.category}"] = "not a category of the game registry"
                 continue
-            g = ground(spec, label.category, sentences, low)
+            g = grounded.get(label.category) or ground(spec, label.category, sentences,
+                                                       sources=sources)
             rows.append(CategoryResult(label.category, label.label, [t.text for t in g.found],
                                        _labelled_words(doc["games"][name], label.category,
                                                        f"manifest, game {name}, {label.category}")))
@@ -137,8 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", type=Path, default=MANIFEST, help="labels (default: the shipped set)")
     p.add_argument("--allow-changed", action="store_true",
                    help="also evaluate texts whose SHA-256 differs from the manifest's")
+    p.add_argument("--sources", default=",".join(SOURCES), metavar="S[,S...]",
+                   help=f"grounding sources to use, an ablation (default all: {','.join(SOURCES)})")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the numbers here")
     args = p.parse_args(argv)
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    if not sources or set(sources) - set(SOURCES):
+        # A typo would silently ground with fewer sources than asked for.
+        p.error(f"--sources takes a comma-separated subset of {','.join(SOURCES)}, got {args.sources!r}")
     try:
         doc, games = load_manifest(args.manifest)
     except ManifestError as err:
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [g for g in (args.games or sorted(games))
              if args.split == "all" or games[g].split == args.split]
     try:
-        results, skipped = evaluate(args.dir, doc, games, names, args.allow_changed)
+        results, skipped = evaluate(args.dir, doc, games, names, args.allow_changed, sources)
     except ManifestError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
               f"right words {_pct(s['right_words'], s['with_words'])}; "
               f"neutral labels found {_pct(s['neutral_found'], s['neutral'])}")
     if args.json:
-        out = {"date": datetime.date.today().isoformat(), "machine": platform.node(),
+        out = {"date": datetime.date.today().isoformat(), "machine": platform.node(), "sources": sources,
                "summary": report, "skipped": skipped,
                "games": {n: [asdict(r) for r in rows] for n, rows in results.items()}}
         atomic_write_text(args.json, json.dumps(out, indent=1))

@@ -83,8 +83,8 @@ DEPICTS: dict[str, dict[str, tuple[str, ...]]] = {
         "Player": ("helicopter", "chopper"),
         "Shot": ("laser", "shot"),
         "Truck": ("truck", "convoy"),
-        "EnemyPlane": ("enemy plane", "enemy jet", "jet fighter"),
-        "EnemyHelicopter": ("enemy helicopter", "enemy chopper"),
+        "EnemyPlane": ("enemy plane", "enemy jet", "fighter jet", "jet", "enemy aircraft"),
+        "EnemyHelicopter": ("enemy helicopter", "enemy chopper", "enemy aircraft"),
         "Bomb": ("bomb", "multi-warhead missile", "missile"),
         "MiniPlayer": ("scanner", "radar"),
         "MiniTruck": ("scanner", "radar"),
@@ -247,6 +247,7 @@ DEPICTS: dict[str, dict[str, tuple[str, ...]]] = {
         "Snake": ("cobra", "rattlesnake", "snake"),
         "Crocodile": ("crocodile", "alligator"),
         "Fire": ("fire", "campfire"),
+        "GoldenBar": ("gold bar", "treasure", "gold"),
     },
     "Pong": {"Player": ("paddle",)},
     "Pooyan": {

@@ -5,7 +5,7 @@ The detector says ``Serpant``, ``TwoHeaded``, ``Yellow_Collectable`` and
 and "enemy bullet".  Before a reasoning backend can say what touching an object
 does, the reader must find the sentences about it, so every category is
 grounded first (the "grounding" box of Read and Reward's pipeline).  Candidate
-words come from four sources, in this order:
+words come from these sources, in this order:
 
 ``depicts``
     What the sprite *is*, from game knowledge (:mod:`envs.depicts`).
@@ -22,10 +22,16 @@ words come from four sources, in this order:
     "serpent", ``Shatterd_Object`` -> "shattered object"), spaces or hyphens
     (``TwoHeaded`` -> "two-headed", ``Hallmonsters`` -> "hall monsters").
 
+``head``
+    Only for an object none of whose words the manual uses: the head nouns of
+    its multi-word words ("missile" for "enemy missile"), unless another object
+    or the avatar shares them.
+
 A candidate the manual uses is *found*; the sentences that use found words are
 where the evidence comes from.  A category none of whose words the manual uses
 is "not stated" for every backend that only trusts sentences naming it.
 ``python -m reward_shaping.read GAME --grounding`` shows the result per category.
+The avatar's words never name an object.
 
 Example:
     >>> name_forms("Yellow_Collectable")
@@ -39,14 +45,14 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from envs.games import GameSpec
 from reward_shaping.qa import SYNONYMS, term_pattern
 
 #: Where a candidate word came from, most trusted first.
-SOURCES = ("depicts", "synonym", "name", "spelling")
+SOURCES = ("depicts", "synonym", "name", "spelling", "head")
 
 #: Word pieces that qualify a sprite (its colour, size or point value) rather than name it:
 #: ``Enemy_Green_Shot`` is an enemy shot whatever its colour.
@@ -204,38 +210,22 @@ def spelling_matches(forms: Sequence[str], sentences: Sequence[str], max_words: 
     return list(out)
 
 
-def candidates(spec: GameSpec, category: str) -> list[tuple[str, str]]:
-    """(word, source) candidates of ``category`` before the manual is read."""
+def candidates(spec: GameSpec, category: str, sources: Collection[str] = SOURCES
+               ) -> list[tuple[str, str]]:
+    """(word, source) candidates of ``category`` before the manual is read, each word once
+    (under its first source among ``sources``)."""
     out: dict[str, str] = {}
     for source, words in (("depicts", spec.depicts.get(category, ())),
                           ("synonym", SYNONYMS.get(category, ())),
                           ("name", name_forms(category))):
-        for w in words:
-            out.setdefault(w.lower(), source)
+        if source in sources:
+            for w in words:
+                out.setdefault(w.lower(), source)
     return list(out.items())
 
 
-def ground(spec: GameSpec, category: str, sentences: Sequence[str],
-           lowered: Sequence[str] | None = None) -> Grounding:
-    """Find the words ``sentences`` use for ``category`` of ``spec``'s game.
-
-    Args:
-        spec: The game.
-        category: One of its categories.
-        sentences: The manual's sentences (:func:`reward_shaping.qa.split_sentences`).
-        lowered: The same sentences in lower case, if already computed.
-
-    Example:
-        >>> from envs.games import resolve_game
-        >>> g = ground(resolve_game("Venture"), "Serpant", ["Serpents guard the treasure room."])
-        >>> [(t.text, t.source) for t in g.found]
-        [('serpent', 'depicts')]
-    """
-    low = list(lowered) if lowered is not None else [s.lower() for s in sentences]
-    listed = candidates(spec, category)
-    forms = [w for w, src in listed if src == "name"]
-    known = {w for w, _ in listed}
-    listed += [(w, "spelling") for w in spelling_matches(forms, sentences) if w not in known]
+def _counted(category: str, listed: Sequence[tuple[str, str]], low: Sequence[str]) -> Grounding:
+    """A :class:`Grounding` of the (word, source) pairs ``listed``, counted in ``low``."""
     terms, first = [], -1
     for word, source in listed:
         pattern = term_pattern([word])
@@ -246,8 +236,64 @@ def ground(spec: GameSpec, category: str, sentences: Sequence[str],
     return Grounding(category, tuple(terms), first)
 
 
-def ground_all(spec: GameSpec, sentences: Sequence[str]) -> dict[str, Grounding]:
-    """:func:`ground` for the avatar and every interactable category of ``spec``."""
+def ground(spec: GameSpec, category: str, sentences: Sequence[str],
+           lowered: Sequence[str] | None = None, exclude: Sequence[str] = (),
+           sources: Collection[str] = SOURCES) -> Grounding:
+    """Find the words ``sentences`` use for ``category`` of ``spec``'s game.
+
+    Args:
+        spec: The game.
+        category: One of its categories.
+        sentences: The manual's sentences (:func:`reward_shaping.qa.split_sentences`).
+        lowered: The same sentences in lower case, if already computed.
+        exclude: Words that name something else (the avatar's: "submarine" in
+            Seaquest is the player's own sub, not the enemy ``Submarine``).
+        sources: The sources to use (an ablation: what does each add?).
+
+    Example:
+        >>> from envs.games import resolve_game
+        >>> g = ground(resolve_game("Venture"), "Serpant", ["Serpents guard the treasure room."])
+        >>> [(t.text, t.source) for t in g.found]
+        [('serpent', 'depicts')]
+    """
+    low = list(lowered) if lowered is not None else [s.lower() for s in sentences]
+    listed = candidates(spec, category, sources)
+    known = {w for w, _ in listed}
+    if "spelling" in sources:
+        listed += [(w, "spelling") for w in spelling_matches(name_forms(category), sentences)
+                   if w not in known]
+    listed = [(w, src) for w, src in listed if w not in set(exclude)]
+    return _counted(category, listed, low)
+
+
+def ground_all(spec: GameSpec, sentences: Sequence[str],
+               sources: Collection[str] = SOURCES) -> dict[str, Grounding]:
+    """:func:`ground` for the avatar and every interactable category of ``spec``.
+
+    An object's words exclude the avatar's.  An object none of whose words the
+    manual uses gets the head nouns of its multi-word words as a last source
+    (``head``: "the fish" for "green fish", "missiles" for "enemy missile"),
+    except heads that another object or the avatar shares, which would name
+    the wrong thing.
+    """
+    from reward_shaping.qa import fallback_terms, head_noun
+
     low = [s.lower() for s in sentences]
-    cats = ([spec.avatar] if spec.avatar else []) + list(spec.interactable)
-    return {c: ground(spec, c, sentences, low) for c in cats}
+    out = {}
+    if spec.avatar:
+        out[spec.avatar] = ground(spec, spec.avatar, sentences, low)
+    avatar = tuple(out[spec.avatar].words) if spec.avatar else ()
+    for c in spec.interactable:
+        out[c] = ground(spec, c, sentences, low, exclude=avatar, sources=sources)
+    if "head" not in sources:
+        return out
+    words = {c: out[c].words for c in spec.interactable}
+    heads = [h for c in words for h in dict.fromkeys(map(head_noun, words[c]))]
+    taken = set(avatar) | {h for h in heads if heads.count(h) > 1}
+    for c in spec.interactable:
+        if not out[c].found:
+            extra = fallback_terms(words[c], taken)
+            if extra:
+                listed = [(t.text, t.source) for t in out[c].terms] + [(h, "head") for h in extra]
+                out[c] = _counted(c, listed, low)
+    return out

@@ -143,13 +143,16 @@ _COMPOUND_MIN = 5
 def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
     """One case-insensitive pattern for any of ``terms``, or None for no terms.
 
-    Plurals ("bus" -> "buses", "enemy" -> "enemies") and possessives count, and
+    Plurals ("bus" -> "buses", "enemy" -> "enemies", "goose" -> "geese") and possessives count, and
     one-word terms of five or more letters also name closed compounds that end
     in them ("rattlesnakes" for "snake"; shorter words such as "ball" or "car"
     would also hit "football" and "scar").
 
     >>> bool(term_pattern(["enemy sub"]).search("Enemy  subs attack.")), term_pattern([])
     (True, None)
+    >>> [bool(term_pattern([w]).search(t)) for w, t in (("snow goose", "Snow geese fly."),
+    ...                                                  ("wolf", "The wolves howl."), ("henchman", "Henchmen!"))]
+    [True, True, True]
     >>> [bool(term_pattern(["snake"]).search(t)) for t in ("Rattlesnakes bite.", "Snakes!", "snakeskin")]
     [True, True, False]
     """
@@ -161,6 +164,11 @@ def term_pattern(terms: list[str] | tuple[str, ...]) -> re.Pattern | None:
         body = re.escape(t.lower()).replace(r"\ ", r"\s+")
         if t.endswith("y"):
             body = f"{body[:-1]}(?:y|ies)"
+        # Irregular plurals: "geese", "henchmen", "wolves", "knives".
+        for single, plural in (("oose", "eese"), ("man", "men"), ("fe", "ves"), ("f", "ves")):
+            if t.endswith(single) and len(t) > len(single):
+                body = f"{body[:-len(single)]}(?:{single}|{plural})"
+                break
         if len(t) >= _COMPOUND_MIN and t.isalpha():
             # A closed compound names the thing too: "rattlesnake", "firebird".
             body = f"(?:[a-z]{{3,}})?{body}"

@@ -100,7 +100,7 @@ def _show_grounding(args: argparse.Namespace) -> int:
     objects = [c for c in grounded if c != spec.avatar]
     unfound = [c for c in objects if not grounded[c].found]
     print(f"{len(objects) - len(unfound)} of {len(objects)} objects grounded"
-          + (f"; not found (their rewards will be 0, not stated): {', '.join(unfound)}" if unfound else ""))
+          + (f"; no word found for: {', '.join(unfound)}" if unfound else ""))
     if args.json:
         doc = {"game": spec.name, "manual": str(manual.source), "manual_sha256": manual.sha256,
                "avatar": spec.avatar,

@@ -221,8 +221,6 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         OBJECTIVE_QUESTION,
         SYNONYMS,
         ManualIndex,
-        fallback_terms,
-        head_noun,
     )
 
     index = ManualIndex(manual.text)
@@ -231,11 +229,10 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
         OBJECTIVE_QUESTION: [e.sentence for e in objective],
         AVATAR_QUESTION: [e.sentence for e in index.ask([AVATAR_QUESTION], top_k=2)],
     }
+    # The words this manual uses for each object (the avatar's words excluded; head
+    # nouns for an object it names by none of its words).
     grounded = ground_all(spec, index.sentences)
     avatar = tuple(grounded[spec.avatar].words) if spec.avatar else ()
-    # A word the avatar goes by ("submarine") names the avatar, not an object.
-    words = {c: [t for t in grounded[c].words if t not in avatar] for c in spec.interactable}
-    heads = [h for c in words for h in dict.fromkeys(map(head_noun, words[c]))]
     objects: dict[str, ObjectReward] = {}
     for cat in spec.categories:
         if cat == spec.avatar:
@@ -249,11 +246,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             # "submarine" is also what many manuals call the player's own avatar.
             others = tuple(t for c in spec.interactable if c != cat
                            for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
-            terms = words[cat] or [cat.lower()]
-            if not index.names(terms):
-                # Heads shared with another object, or the avatar's, would name the wrong thing.
-                taken = set(avatar) | {h for h in heads if heads.count(h) > 1}
-                terms = terms + fallback_terms(terms, taken)
+            terms = grounded[cat].words or [cat.lower()]
             evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
                                           depicts=depicts, others=others, avatar=avatar,
                                           terms=terms)

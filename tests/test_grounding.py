@@ -142,7 +142,7 @@ def test_read_grounding_cli(tmp_path):
                         "--grounding", "--json", str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "serpent (depicts, 1)" in r.stdout
-    assert "not found (their rewards will be 0, not stated): Shot, Wall\n" in r.stdout
+    assert "13 of 15 objects grounded; no word found for: Shot, Wall\n" in r.stdout
     doc = json.loads(out.read_text())
     assert doc["objects"]["Serpant"]["found"] == ["serpent", "monster"]
     assert doc["avatar"] == "Player"
@@ -192,10 +192,39 @@ def test_grounding_benchmark_counts_grounded_and_right_words(tmp_path, capsys):
     doc = json.loads(out.read_text())
     assert doc["summary"]["heldout"] == {"signed": 4, "grounded": 3, "with_words": 3,
                                          "right_words": 2, "neutral": 1, "neutral_found": 1}
+    assert bench.main([str(tmp_path / "none"), "--manifest", str(manifest)]) == 1  # no texts
+    # The ablation: without depicts, nothing in "Yellow_Collectable" says "treasure".
+    _, games = bench.load_manifest(manifest)
+    rows = bench.evaluate(tmp_path, yaml.safe_load(manifest.read_text()), games, ["Venture"], False,
+                          ["synonym", "name", "spelling", "head"])[0]["Venture"]
+    assert {r.category: r.grounded for r in rows} == {"Serpant": True, "Goblin": True,
+                                                      "Yellow_Collectable": False, "Wall": False,
+                                                      "Spider": False}
+    with pytest.raises(SystemExit):
+        bench.main([str(tmp_path), "--manifest", str(manifest), "--sources", "depicts,typo"])
     # Bad words in the manifest are a clear error, exit 2.
     labels["Goblin"]["words"] = "goblin"
     manifest.write_text(yaml.safe_dump({"version": 1, "games": {
         "Venture": {"sha256": sha, "split": "heldout", "labels": labels}}}), encoding="utf-8")
     assert bench.main([str(tmp_path), "--manifest", str(manifest)]) == 2
     assert "words must be a list" in capsys.readouterr().err
-    assert bench.main([str(tmp_path / "none"), "--manifest", str(manifest)]) == 1
+
+
+def test_ground_all_excludes_the_avatar_s_words_and_falls_back_to_free_head_nouns():
+    seaquest = ground_all(resolve_game("Seaquest"), ["Your submarine rescues divers.",
+                                                     "Enemy subs hunt you."])
+    # "submarine" names the player's own sub in Seaquest: never the enemy Submarine's word.
+    assert "submarine" not in [t.text for t in seaquest["Submarine"].terms]
+    assert [t.text for t in seaquest["Submarine"].found] == ["enemy sub"]
+    # "sub" (the head of "enemy sub" and of "surface patrol sub") is shared: no fallback.
+    assert seaquest["SurfaceSubmarine"].found == ()
+    yars = ground_all(resolve_game("YarsRevenge"), ["The homing missile chases Yar."])
+    assert [(t.text, t.source) for t in yars["Enemy_Missile"].found] == [("missile", "head")]
+    # Only for an object found by none of its own words (mutation: drop the condition).
+    venture = ground_all(resolve_game("Venture"), VENTURE)
+    assert all(t.source != "head" for g in venture.values() for t in g.terms if g.found)
+
+
+def test_irregular_plurals_are_found():
+    g = ground_all(resolve_game("Frostbite"), ["Snow geese fly over the floes."])
+    assert [t.text for t in g["Bird"].found] == ["snow goose", "goose"]
