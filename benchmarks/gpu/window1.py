@@ -45,7 +45,7 @@ WINDOW = Window(
     number=1,
     title="throughput (pixel A2C, 16/64/256 envs, shaping on/off), then Skiing PPO on pixels "
           "with Gate:pass shaping vs none",
-    throughput=Throughput(game="Skiing", n_envs=(16, 64, 256), steps=32_768, time_s=150.0),
+    throughput=Throughput(game="Skiing", n_envs=(16, 64, 256), steps=20_480, time_s=150.0),
     digest_games=("Skiing", "MsPacman", "Freeway", "Seaquest", "Breakout"),
     stages=[Stage("skiing_pixels", [Sweep(SKIING_PIXELS, workers=8, group=())])],
 )

@@ -65,8 +65,11 @@ STOPPED_RE = re.compile(r"stopped at step ([\d,]+)")
 TRAINING_RE = re.compile(r"^training \S+ on ", re.MULTILINE)
 
 
-#: A dry run's default budget (seconds): start-ups dominate it on a 2-core machine.
-DRY_BUDGET_S = 150.0
+#: A dry run's budget (seconds): the stages' part (start-ups dominate it on a 2-core
+#: machine), and what the throughput measurement and the digest add where a window has them.
+DRY_BUDGET_S = 100.0
+DRY_THROUGHPUT_S = 35.0
+DRY_DIGEST_S = 10.0
 
 
 class WindowError(RuntimeError):
@@ -127,7 +130,7 @@ class Throughput:
 
     game: str = "Skiing"
     n_envs: tuple[int, ...] = (16, 64, 256)
-    steps: int = 32_768
+    steps: int = 20_480  # 16 updates of A2C at 256 envs (5 steps each)
     device: str = "cuda"
     time_s: float = 150.0
 
@@ -144,7 +147,7 @@ class Window:
     budget_s: float = 540.0
     reserve_s: float = 25.0
     stop_grace_s: float = 40.0
-    report_s: float = 60.0
+    report_s: float = 30.0
     notes: list[str] = field(default_factory=list)
 
     def check(self) -> None:
@@ -161,7 +164,18 @@ class Window:
                                       f"but {sw.workers} workers: every run must start at once")
 
 
-def dry(window: Window, budget_s: float = DRY_BUDGET_S) -> Window:
+def dry_budget(window: Window) -> float:
+    """A dry run's default budget: :data:`DRY_BUDGET_S`, more with throughput or digest.
+
+    Example:
+        >>> dry_budget(Window(0, "t", [], throughput=Throughput(), digest_games=("Pong",)))
+        145.0
+    """
+    return (DRY_BUDGET_S + (DRY_THROUGHPUT_S if window.throughput else 0.0)
+            + (DRY_DIGEST_S if window.digest_games else 0.0))
+
+
+def dry(window: Window, budget_s: float | None = None) -> Window:
     """The same window at a tiny budget on the CPU.
 
     Every sweep keeps its first game, one seed and its first arms up to two runs (a
@@ -187,11 +201,12 @@ def dry(window: Window, budget_s: float = DRY_BUDGET_S) -> Window:
                                 max_episode_frames=400, save_every=10**9)
             cfg["resources"] = {"cpus": 1, "gpus": 0}
             sweeps.append(replace(sw, config=cfg, unit=64, min_steps=64))
-        stages.append(replace(st, sweeps=sweeps, calibrate_s=35.0, eval_reserve_s=15.0))
+        stages.append(replace(st, sweeps=sweeps, calibrate_s=30.0, eval_reserve_s=10.0))
     tp = window.throughput and replace(window.throughput, n_envs=(2,), steps=128,
-                                       device="cpu", time_s=45.0)
-    return replace(window, stages=stages, throughput=tp, budget_s=budget_s, reserve_s=5.0,
-                   stop_grace_s=20.0, report_s=30.0, digest_games=window.digest_games[:1])
+                                       device="cpu", time_s=DRY_THROUGHPUT_S)
+    return replace(window, stages=stages, throughput=tp,
+                   budget_s=budget_s or dry_budget(window), reserve_s=5.0, stop_grace_s=20.0,
+                   report_s=10.0, digest_games=window.digest_games[:1])
 
 
 class Log:
@@ -616,7 +631,7 @@ def main(window: Window, argv: list[str] | None = None) -> int:
                         "training, two envs, one seed, two runs per sweep)")
     p.add_argument("--budget-s", type=float,
                    help=f"wall-clock budget in seconds (default {window.budget_s:.0f}; "
-                        f"dry run {DRY_BUDGET_S:.0f})")
+                        f"dry run {dry_budget(window):.0f})")
     args = p.parse_args(argv)
     if args.out is None:
         p.error("--out is required where $OUT is not set")
