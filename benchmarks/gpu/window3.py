@@ -42,7 +42,8 @@ ALGOS = {
               {"name": "a2c_hl_gauss", "algo": "a2c", "train": {"value_head": "hl_gauss"}}],
     "shaping": ["manual", "none"],
     "seeds": [0],
-    "train": TRAIN,
+    # Five evaluation episodes: dsac evaluates with its single env, one episode at a time.
+    "train": dict(TRAIN, eval_episodes=5),
     "resources": {"cpus": 1, "gpus": 0},
 }
 
