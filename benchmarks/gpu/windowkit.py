@@ -25,7 +25,7 @@ Each window script (``window1.py``, ``window2.py``, ``window3.py``) builds a
    files (``throughput.json``, ``digest.json``); never more than 8, each under 16 MiB.
 
 ``--dry-run`` does the same on this machine at a tiny budget (CPU, two envs, seconds
-of training): the window's :func:`Window.dry` plan, same code path.
+of training): the plan :func:`dry` makes of the window, same code path.
 
 Checkpoints never leave the machine: a window starts from nothing.
 """
