@@ -33,7 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from read_accuracy import MANIFEST, SIGN, SPLITS, ManifestError, check_text, load_manifest  # noqa: E402
+from read_accuracy import (  # noqa: E402
+    MANIFEST,
+    SPLITS,
+    GameResult,
+    Item,
+    ManifestError,
+    Tally,
+    check_text,
+    load_manifest,
+)
 
 from envs.interactions import event_key  # noqa: E402
 from reward_shaping import reasoning  # noqa: E402
@@ -118,20 +127,16 @@ def read_all(directory: Path, manifest: Path, allow_changed: bool) -> tuple[list
 
 
 def tally(readings: Sequence[Reading], min_stated: float, margin: float) -> dict[str, int]:
-    """Right / abstained / wrong sign over signed labels, neutral paid, at these thresholds."""
-    out = {"signed": 0, "right": 0, "abstained": 0, "wrong": 0, "neutral": 0, "neutral_paid": 0}
+    """Right / abstained / wrong sign over signed labels, neutral paid, at these thresholds
+    (counted by ``read_accuracy``'s :class:`Tally`, as the harness counts a table)."""
+    items = []
     for r in readings:
         answer = "neutral" if r.p_yes is None else verdict(r.p_yes, r.p_no, r.p_max, min_stated, margin)[0]
-        sign = {"yes": 1, "no": -1, "neutral": 0}[answer]
-        if r.label == "neutral":
-            out["neutral"] += 1
-            out["neutral_paid"] += sign != 0
-        else:
-            out["signed"] += 1
-            out["right"] += sign == SIGN[r.label]
-            out["abstained"] += sign == 0
-            out["wrong"] += sign == -SIGN[r.label]
-    return out
+        items.append(Item(r.name, r.label, {"yes": 1.0, "no": -1.0, "neutral": 0.0}[answer]))
+    t = Tally()
+    t.add(GameResult("", "", items))
+    return {"signed": t.signed, "right": t.right, "abstained": t.abstained, "wrong": t.wrong,
+            "neutral": t.neutral, "neutral_paid": t.neutral_rewarded}
 
 
 def choose(readings: Sequence[Reading]) -> tuple[float, float]:

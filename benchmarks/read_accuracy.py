@@ -72,6 +72,8 @@ class Label:
     category: str
     label: str
     event: str | None = None
+    #: The text's own words for the object, lower case (ground truth for grounding).
+    words: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -182,16 +184,21 @@ def load_manifest(path: str | Path = MANIFEST) -> tuple[dict[str, Any], dict[str
             raise ManifestError(f"{where}: split must be one of {SPLITS}, got {split!r}")
         if not isinstance(labels, dict) or not labels:
             raise ManifestError(f"{where}: labels must map categories to labels")
-        parsed = [Label(cat, _label_of(v, f"{where}, {cat}")) for cat, v in labels.items()]
+        parsed = []
+        for cat, v in labels.items():
+            label, words = _label_of(v, f"{where}, {cat}")
+            parsed.append(Label(cat, label, words=words))
         for cat, events in (entry.get("events") or {}).items():
             if not isinstance(events, dict):
                 raise ManifestError(f"{where}: events of {cat} must map event names to labels")
-            parsed += [Label(cat, _label_of(v, f"{where}, {cat}:{ev}"), ev) for ev, v in events.items()]
+            parsed += [Label(cat, _label_of(v, f"{where}, {cat}:{ev}")[0], ev)
+                       for ev, v in events.items()]
         games[name] = GameEntry(name, sha.lower(), split, tuple(parsed))
     return doc, games
 
 
-def _label_of(value: Any, where: str) -> str:
+def _label_of(value: Any, where: str) -> tuple[str, tuple[str, ...]]:
+    """A label entry's ``(label, words)``, checked."""
     label = value.get("label") if isinstance(value, dict) else value
     words = value.get("words", []) if isinstance(value, dict) else []
     # The text's own words for the object (ground truth for the reader's grounding step).
@@ -199,7 +206,7 @@ def _label_of(value: Any, where: str) -> str:
         raise ManifestError(f"{where}: words must be a list of non-empty strings, got {words!r}")
     if label not in LABELS:
         raise ManifestError(f"{where}: label must be one of {LABELS}, got {label!r}")
-    return label
+    return label, tuple(w.strip().lower() for w in words)
 
 
 def check_text(directory: Path, entry: GameEntry) -> tuple[str, Path]:

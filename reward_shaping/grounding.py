@@ -262,7 +262,8 @@ def ground(spec: GameSpec, category: str, sentences: Sequence[str],
     if "spelling" in sources:
         listed += [(w, "spelling") for w in spelling_matches(name_forms(category), sentences)
                    if w not in known]
-    listed = [(w, src) for w, src in listed if w not in set(exclude)]
+    excluded = set(exclude)
+    listed = [(w, src) for w, src in listed if w not in excluded]
     return _counted(category, listed, low)
 
 

@@ -195,7 +195,7 @@ def test_grounding_benchmark_counts_grounded_and_right_words(tmp_path, capsys):
     assert bench.main([str(tmp_path / "none"), "--manifest", str(manifest)]) == 1  # no texts
     # The ablation: without depicts, nothing in "Yellow_Collectable" says "treasure".
     _, games = bench.load_manifest(manifest)
-    rows = bench.evaluate(tmp_path, yaml.safe_load(manifest.read_text()), games, ["Venture"], False,
+    rows = bench.evaluate(tmp_path, games, ["Venture"], False,
                           ["synonym", "name", "spelling", "head"])[0]["Venture"]
     assert {r.category: r.grounded for r in rows} == {"Serpant": True, "Goblin": True,
                                                       "Yellow_Collectable": False, "Wall": False,
