@@ -26,6 +26,8 @@ Example (no texts needed; checks that the manifest's split follows its stated ru
     split OK: seed 17 holds out Frogger, Hero, Kangaroo, MontezumaRevenge, Pong, RoadRunner, Skiing
       seed frozen (...); held out now: 23 non-neutral, 28 neutral labels, BELOW the rule's minimum of 25 / 5
     split OK (split_rule.added[0]): seed 23 holds out Alien, Amidar, Centipede, Gopher, Venture
+    split OK (split_rule.added[1]): all ... games held out (no seed): ...
+      held out: ... non-neutral, ... neutral labels
 
 Run it from the repository root with ``PYTHONPATH=.`` (or as ``python -m`` from a checkout
 that is the installed one): run as a script, ``benchmarks/`` comes first on ``sys.path`` and an
@@ -245,18 +247,32 @@ def score(entry: GameEntry, table: Any, categories: Sequence[str]) -> tuple[list
     return items, skipped
 
 
-def _derive_stage(rule: Mapping[str, Any], games: Mapping[str, GameEntry], where: str) -> tuple[int, set[str]]:
+#: ``heldout_fraction`` of a stage whose games are all held out (no draw, no seed).
+ALL_HELD_OUT = "all"
+#: Fields of a drawn stage that a stage holding out all its games must not have.
+_DRAW_FIELDS = ("seed", "first_seed", "seed_frozen", "min_heldout_non_neutral", "min_heldout_neutral")
+
+
+def holds_out_all(rule: Mapping[str, Any]) -> bool:
+    """Whether a stage holds out every one of its games (``heldout_fraction: all``)."""
+    return rule.get("heldout_fraction") == ALL_HELD_OUT
+
+
+def _derive_stage(rule: Mapping[str, Any], games: Mapping[str, GameEntry], where: str) -> tuple[int | None, set[str]]:
     """One stage of the split: per stratum (sorted by name, in the rule's order), one
     ``random.Random(seed)`` samples ``round(n / 3)`` games; the seed counts up from ``first_seed``
     until this stage's held-out games have enough non-neutral and neutral labels.  A stage with
     ``seed_frozen`` keeps its recorded seed (chosen so on an earlier version's labels): only the
-    draw is re-derived."""
+    draw is re-derived.  A stage with ``heldout_fraction: all`` holds out all its games: no draw,
+    seed ``None``."""
     if not isinstance(rule, Mapping) or not isinstance(rule.get("strata"), Mapping):
         raise ManifestError(f"{where} has no strata")
     strata = [sorted(s) for s in rule["strata"].values()]
     unknown = [g for s in strata for g in s if g not in games]
     if unknown:
         raise ManifestError(f"{where} lists games the manifest does not have: {', '.join(unknown)}")
+    if holds_out_all(rule):
+        return None, {g for s in strata for g in s}
     if rule.get("seed_frozen") is not None:
         # The seed was chosen (by the search below) on an earlier version's labels and is kept
         # when labels change later; only its draw is re-derived, so a game moved by hand still
@@ -288,26 +304,63 @@ def heldout_counts(held: set[str], games: Mapping[str, GameEntry]) -> tuple[int,
 
 def split_stages(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     """The manifest's split stages, in order: ``split_rule`` itself (the first 21 games), then
-    each entry of ``split_rule.added`` (games added later, each stage with its own generator)."""
+    each entry of ``split_rule.added`` (games added later, each stage with its own generator, or
+    with ``heldout_fraction: all`` and no seed when every game of the stage is held out).
+
+    Raises:
+        ManifestError: a stage without strata (a mapping of non-empty lists of game names), a
+            drawn stage without an integer ``seed``, or a stage holding out all its games that
+            also has a seed, a first seed, a frozen seed or minimum counts.
+    """
     rule = doc.get("split_rule")
     if not isinstance(rule, Mapping) or not isinstance(rule.get("strata"), Mapping):
         raise ManifestError("manifest has no split_rule with strata")
     added = rule.get("added") or []
     if not isinstance(added, list):
         raise ManifestError("split_rule.added must be a list of stages")
-    return [("split_rule", rule)] + [(f"split_rule.added[{i}]", r) for i, r in enumerate(added)]
+    stages = [("split_rule", rule)] + [(f"split_rule.added[{i}]", r) for i, r in enumerate(added)]
+    for where, stage in stages:
+        _check_stage(stage, where, first=where == "split_rule")
+    return stages
 
 
-def derive_splits(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> list[tuple[str, int, set[str]]]:
-    """Re-derive every stage of the split: ``(stage, seed, held-out games)`` per stage.
+def _check_stage(stage: Any, where: str, first: bool) -> None:
+    if not isinstance(stage, Mapping):
+        raise ManifestError(f"{where} must be a mapping (strata, heldout_fraction, seed, ...)")
+    strata = stage.get("strata")
+    if not isinstance(strata, Mapping) or not strata:
+        raise ManifestError(f"{where} has no strata (a mapping of stratum name -> games)")
+    for name, members in strata.items():
+        if (not isinstance(members, list) or not members
+                or not all(isinstance(g, str) and g for g in members)):
+            raise ManifestError(f"{where}, stratum {name}: must be a non-empty list of game names, got {members!r}")
+    if holds_out_all(stage):
+        if first:
+            raise ManifestError(f"{where}: the first stage must be drawn (tune and held out); "
+                                f"heldout_fraction: {ALL_HELD_OUT} is for an added stage only")
+        extra = [k for k in _DRAW_FIELDS if k in stage]
+        if extra:
+            raise ManifestError(f"{where}: heldout_fraction: {ALL_HELD_OUT} holds out every game without a "
+                                f"draw, so it takes no {', '.join(extra)}")
+    elif not isinstance(stage.get("seed"), int) or isinstance(stage.get("seed"), bool):
+        raise ManifestError(f"{where}: a drawn stage needs an integer seed, got {stage.get('seed')!r} "
+                            f"(or heldout_fraction: {ALL_HELD_OUT} if every game is held out)")
+
+
+def derive_splits(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> list[tuple[str, int | None, set[str]]]:
+    """Re-derive every stage of the split: ``(stage, seed, held-out games)`` per stage (seed
+    ``None`` for a stage that holds out all its games).
 
     Together the stages' strata must list every game of the manifest exactly once.
     """
     stages = split_stages(doc)
-    listed = [g for _, r in stages for s in r["strata"].values() for g in s] if all(
-        isinstance(r.get("strata"), Mapping) for _, r in stages) else []
+    listed = [g for _, r in stages for s in r["strata"].values() for g in s]
     if sorted(listed) != sorted(games):
-        raise ManifestError("split_rule strata (and its added stages') must list every game exactly once")
+        twice = sorted({g for g in listed if listed.count(g) > 1})
+        missing = sorted(set(games) - set(listed))
+        raise ManifestError("split_rule strata (and its added stages') must list every game exactly once"
+                            + (f"; listed more than once: {', '.join(twice)}" if twice else "")
+                            + (f"; in no stratum: {', '.join(missing)}" if missing else ""))
     return [(where, *_derive_stage(r, games, where)) for where, r in stages]
 
 
@@ -325,13 +378,24 @@ def _check_split(doc: Mapping[str, Any], games: Mapping[str, GameEntry]) -> int:
     for (where, seed, held), (_, rule) in zip(stages, split_stages(doc)):
         stage_games = {g for s in rule["strata"].values() for g in s}
         mine = recorded & stage_games
+        label = "" if where == "split_rule" else f" ({where})"
+        if holds_out_all(rule):
+            if held != mine:
+                print(f"split MISMATCH in {where}: every game of this stage is held out "
+                      f"(heldout_fraction: {ALL_HELD_OUT}); the manifest records tune for "
+                      f"{', '.join(sorted(held - mine))}", file=sys.stderr)
+                status = 1
+            else:
+                signed, neutral = heldout_counts(held, games)
+                print(f"split OK{label}: all {len(held)} games held out (no seed): {', '.join(sorted(held))}")
+                print(f"  held out: {signed} non-neutral, {neutral} neutral labels")
+            continue
         if seed != rule.get("seed") or held != mine:
             print(f"split MISMATCH in {where}: the rule gives seed {seed} holding out "
                   f"{', '.join(sorted(held))}; the manifest records seed {rule.get('seed')} holding out "
                   f"{', '.join(sorted(mine))}", file=sys.stderr)
             status = 1
         else:
-            label = "" if where == "split_rule" else f" ({where})"
             print(f"split OK{label}: seed {seed} holds out {', '.join(sorted(held))}")
             if rule.get("seed_frozen") is not None:
                 signed, neutral = heldout_counts(held, games)

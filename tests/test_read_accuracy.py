@@ -261,3 +261,91 @@ def test_a_frozen_seed_keeps_its_draw_when_labels_change_later(tmp_path, capsys)
     path.write_text(yaml.safe_dump(moved, sort_keys=False))
     assert ra.main(["--check-split", "--manifest", str(path)]) == 1
     assert "split MISMATCH in split_rule" in capsys.readouterr().err
+
+
+def _two_stage_doc(first, added, held1, seed1, split_of_added="heldout", **stage):
+    """A manifest whose second stage holds out all its games (``heldout_fraction: all``)."""
+    cats = {g: resolve_game(g).interactable for g in (*first, *added)}
+    games = {g: _entry(g, "heldout" if g in held1 else "tune", dict(zip(cats[g], labs)))
+             for g, labs in first.items()}
+    games.update({g: _entry(g, split_of_added, dict(zip(cats[g], labs))) for g, labs in added.items()})
+    return {"version": 2, "games": games,
+            "split_rule": {"strata": {"first": sorted(first)}, "first_seed": 16, "seed": seed1,
+                           "min_heldout_non_neutral": 1, "min_heldout_neutral": 0,
+                           "added": [{"date": "2026-12-05", "strata": {"added_b": sorted(added)},
+                                      "heldout_fraction": "all", **stage}]}}
+
+
+def test_a_stage_can_hold_out_all_its_games_without_a_seed(tmp_path, capsys):
+    first = {"Freeway": ["negative"], "Skiing": ["negative", "neutral", "negative"], "Breakout": ["positive", "neutral"]}
+    added = {"Pong": ["positive", "neutral"], "Boxing": ["positive"], "Tennis": ["neutral", "positive"]}
+    seed1, held1 = _expected_stage([list(first)], first, 16, 1, 0)
+    doc = _two_stage_doc(first, added, held1, seed1)
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    loaded, games = ra.load_manifest(path)
+    assert ra.derive_splits(loaded, games) == [("split_rule", seed1, held1),
+                                               ("split_rule.added[0]", None, set(added))]
+    assert ra.derive_split(loaded, games) == (seed1, held1 | set(added))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"split OK: seed {seed1}" in out
+    assert "split OK (split_rule.added[0]): all 3 games held out (no seed): Boxing, Pong, Tennis" in out
+    assert "held out: 3 non-neutral, 2 neutral labels" in out  # this stage's games only
+
+    # One game of the stage recorded as tune: a mismatch naming it.
+    moved = yaml.safe_load(path.read_text())
+    moved["games"]["Tennis"]["split"] = "tune"
+    path.write_text(yaml.safe_dump(moved, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "split MISMATCH in split_rule.added[0]" in err and "records tune for Tennis" in err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed": 23}, "takes no seed"),
+    ({"first_seed": 23, "min_heldout_neutral": 3}, "takes no first_seed, min_heldout_neutral"),
+    ({"seed_frozen": {"on_version": 1}}, "takes no seed_frozen"),
+    ({"heldout_fraction": "everything"}, "a drawn stage needs an integer seed"),
+    ({"heldout_fraction": None, "seed": "23"}, "a drawn stage needs an integer seed, got '23'"),
+    ({"strata": {"added_b": []}}, "stratum added_b: must be a non-empty list of game names"),
+    ({"strata": {"added_b": "Pong"}}, "stratum added_b: must be a non-empty list"),
+    ({"strata": {}}, "has no strata"),
+])
+def test_malformed_added_stages_are_clear_errors(tmp_path, capsys, change, message):
+    first = {"Freeway": ["negative"], "Skiing": ["negative", "neutral", "negative"], "Breakout": ["positive", "neutral"]}
+    added = {"Pong": ["positive", "neutral"], "Boxing": ["positive"]}
+    seed1, held1 = _expected_stage([list(first)], first, 16, 1, 0)
+    doc = _two_stage_doc(first, added, held1, seed1)
+    doc["split_rule"]["added"][0].update(change)
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "split_rule.added[0]" in err and message in err, err
+
+
+def test_all_held_out_is_for_added_stages_and_games_are_listed_once(tmp_path, capsys):
+    first = {"Freeway": ["negative"], "Skiing": ["negative", "neutral", "negative"], "Breakout": ["positive", "neutral"]}
+    added = {"Pong": ["positive", "neutral"], "Boxing": ["positive"]}
+    seed1, held1 = _expected_stage([list(first)], first, 16, 1, 0)
+    path = tmp_path / "manifest.yaml"
+    # The first stage must be drawn: it is the only one with tune games.
+    doc = _two_stage_doc(first, added, held1, seed1)
+    doc["split_rule"] = {k: v for k, v in doc["split_rule"].items() if k not in ra._DRAW_FIELDS}
+    doc["split_rule"]["heldout_fraction"] = "all"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2
+    assert "the first stage must be drawn" in capsys.readouterr().err
+    # A game in two stages, a game in none: both named.
+    doc = _two_stage_doc(first, added, held1, seed1)
+    doc["split_rule"]["added"][0]["strata"]["added_b"] = ["Boxing", "Freeway"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "listed more than once: Freeway" in err and "in no stratum: Pong" in err
+    # The stage itself not a mapping.
+    doc["split_rule"]["added"] = ["added_b"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert ra.main(["--check-split", "--manifest", str(path)]) == 2
+    assert "split_rule.added[0] must be a mapping" in capsys.readouterr().err
