@@ -215,13 +215,8 @@ def _check_event(spec: GameSpec, cat: str, kind: str, path: Path) -> None:
 def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
                 ) -> tuple[dict[str, ObjectReward], dict[str, list[str]]]:
     """Rewards per (category, event kind), and the evidence for the general questions."""
-    from reward_shaping.grounding import ground_all
-    from reward_shaping.qa import (
-        AVATAR_QUESTION,
-        OBJECTIVE_QUESTION,
-        SYNONYMS,
-        ManualIndex,
-    )
+    from reward_shaping.grounding import candidates, ground_all
+    from reward_shaping.qa import AVATAR_QUESTION, OBJECTIVE_QUESTION, ManualIndex
 
     index = ManualIndex(manual.text)
     objective = index.ask([OBJECTIVE_QUESTION], top_k=2)
@@ -244,8 +239,8 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             depicts = spec.depicts.get(cat, ())
             # Other objects by their specific words only: a bare name such as
             # "submarine" is also what many manuals call the player's own avatar.
-            others = tuple(t for c in spec.interactable if c != cat
-                           for t in (*spec.depicts.get(c, ()), *SYNONYMS.get(c, ())))
+            others = tuple(w for c in spec.interactable if c != cat
+                           for w, _ in candidates(spec, c, ("depicts", "synonym")))
             terms = grounded[cat].words or [cat.lower()]
             evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
                                           depicts=depicts, others=others, avatar=avatar,
