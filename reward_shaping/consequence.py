@@ -257,8 +257,8 @@ class PolarityHead:
         return softmax(features(vectors, kinds) @ self.W + self.b)
 
 
-def verdict(p_yes: float, p_no: float, p_max: float, min_stated: float, margin: float
-            ) -> tuple[str, str]:
+def verdict(p_yes: float, p_no: float, p_max: float, min_stated: float, margin: float,
+            p_neutral: float = 0.0, max_neutral: float = 1.0) -> tuple[str, str]:
     """The backend's answer from its probabilities, and why when it abstains.
 
     Args:
@@ -267,6 +267,9 @@ def verdict(p_yes: float, p_no: float, p_max: float, min_stated: float, margin: 
         p_max: The largest p(yes) or p(no) of any one of those sentences.
         min_stated: A yes/no needs one sentence at least this clear.
         margin: ...and ``|p_yes - p_no|`` at least this share of ``p_yes + p_no``.
+        p_neutral: Relevance-weighted p(the sentences do not say what the contact does).
+        max_neutral: ...and ``p_neutral`` at most this (1.0: not used): a text that names
+            an object mostly without saying what touching it does is not read as a sign.
 
     Returns:
         ``("yes" | "no", "")``, or ``("neutral", reason)`` with a reason that starts with
@@ -274,11 +277,15 @@ def verdict(p_yes: float, p_no: float, p_max: float, min_stated: float, margin: 
 
     >>> verdict(0.7, 0.1, 0.8, 0.3, 0.1), verdict(0.4, 0.35, 0.5, 0.3, 0.1)[0]
     (('yes', ''), 'neutral')
+    >>> verdict(0.3, 0.05, 0.9, 0.3, 0.1, p_neutral=0.65, max_neutral=0.6)[1]
+    'uncertain, mostly silent on the contact'
     """
     if p_max < min_stated:
         return "neutral", "uncertain, not decided (no sentence states it clearly)"
     if abs(p_yes - p_no) < margin * (p_yes + p_no):
         return "neutral", "uncertain, the evidence is mixed"
+    if p_neutral > max_neutral:
+        return "neutral", "uncertain, mostly silent on the contact"
     return ("yes" if p_yes > p_no else "no"), ""
 
 
@@ -291,6 +298,9 @@ class ConsequenceBackend(Backend):
             saying what the event does: neutral, "not decided".
         margin: ...and the relevance-weighted p(yes) and p(no) must differ by
             this share of their sum; below it the evidence is mixed: neutral.
+        max_neutral: ...and their weighted p(none) must be at most this (1.0, the
+            default: not used); above it the text names the object without saying
+            what touching it does: neutral, "mostly silent".
         evidence_k: How many sentences to retrieve per object (sentences that
             say nothing cost little: they do not dilute p(yes) against p(no)).
         head: Classifier file; default: the shipped one.
@@ -300,15 +310,17 @@ class ConsequenceBackend(Backend):
     name = "consequence"
 
     def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
-                 head: str | Path | None = None, device: str = "cpu") -> None:
+                 head: str | Path | None = None, device: str = "cpu",
+                 max_neutral: float = 1.0) -> None:
         # Probability thresholds: outside [0, 1] they would silence or force every answer.
-        if not 0.0 <= min_stated <= 1.0 or not 0.0 <= margin < 1.0:
-            raise ValueError(f"min_stated must be in [0, 1] and margin in [0, 1), "
-                             f"got {min_stated} and {margin}")
+        if not 0.0 <= min_stated <= 1.0 or not 0.0 <= margin < 1.0 or not 0.0 <= max_neutral <= 1.0:
+            raise ValueError(f"min_stated and max_neutral must be in [0, 1] and margin in [0, 1), "
+                             f"got {min_stated}, {max_neutral} and {margin}")
         if evidence_k < 1:
             raise ValueError(f"evidence_k must be >= 1, got {evidence_k}")
         self.min_stated = min_stated
         self.margin = margin
+        self.max_neutral = max_neutral
         self.evidence_k = evidence_k
         self.head_path = Path(head) if head is not None else HEAD_FILE
         self.device = device
@@ -316,9 +328,13 @@ class ConsequenceBackend(Backend):
 
     def settings(self) -> dict:
         # The weights' hash: a retrained classifier must not reuse old tables.
-        return {"min_stated": self.min_stated, "margin": self.margin,
-                "evidence_k": self.evidence_k, "head_sha256": self.head.sha256,
-                "placeholder": PLACEHOLDER, "views": list(VIEWS)}
+        out = {"min_stated": self.min_stated, "margin": self.margin,
+               "evidence_k": self.evidence_k, "head_sha256": self.head.sha256,
+               "placeholder": PLACEHOLDER, "views": list(VIEWS)}
+        if self.max_neutral < 1.0:
+            # Only when it can change an answer: at 1.0 the tables cached before it existed hold.
+            out["max_neutral"] = self.max_neutral
+        return out
 
     def probabilities(self, sentences: list[str], terms: list[str], kind: str = "touch") -> np.ndarray:
         """Per sentence: p(good), p(bad), p(none) for event ``kind`` with the object ``terms``."""
@@ -342,7 +358,8 @@ class ConsequenceBackend(Backend):
         p_yes, p_no, p_neutral = (weights @ probs / weights.sum()).round(4).tolist()
         detail = f"p(yes)={p_yes:.2f} p(no)={p_no:.2f} from {len(stated)} sentence(s)"
         used = tuple(e.sentence for e in stated)
-        answer, why = verdict(p_yes, p_no, float(probs[:, :2].max()), self.min_stated, self.margin)
+        answer, why = verdict(p_yes, p_no, float(probs[:, :2].max()), self.min_stated, self.margin,
+                              p_neutral, self.max_neutral)
         if answer == "neutral":
             return Decision("neutral", round(p_neutral, 3), f"{why}: {detail}",
                             question, p_yes, p_no, p_neutral, used)

@@ -145,6 +145,19 @@ def test_unmentioned_empty_and_garbage_evidence_stay_neutral(backend):
         ConsequenceBackend(min_stated=1.5)
     with pytest.raises(ValueError, match="evidence_k"):
         ConsequenceBackend(evidence_k=0)
+    with pytest.raises(ValueError, match="max_neutral"):
+        ConsequenceBackend(max_neutral=-0.1)
+
+
+def test_max_neutral_abstains_on_a_text_silent_about_the_contact(backend):
+    ev = _ev("Trees are dangerous: if your skier hits a tree he falls and loses time.")
+    said = backend.decide("Skiing", "Tree", ["tree"], ev, [])
+    assert said.answer == "no" and said.p_neutral is not None
+    strict = ConsequenceBackend(max_neutral=max(said.p_neutral - 0.01, 0.0))
+    silent = strict.decide("Skiing", "Tree", ["tree"], ev, [])
+    assert silent.answer == "neutral" and "mostly silent" in silent.detail
+    # A setting that can change an answer is part of the cache key; the default is not.
+    assert "max_neutral" in strict.settings() and "max_neutral" not in backend.settings()
 
 
 def test_object_the_manual_never_names_gets_zero(tmp_path):
