@@ -443,7 +443,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="truncate Atari episodes after this many frames")
     p.add_argument("--manual", help="your own manual file for the reward table")
     p.add_argument("--overrides", help="YAML/JSON {category: reward} fixing table entries")
-    p.add_argument("--aux-scale", type=float, default=1.0, help="multiplier of table rewards")
+    p.add_argument("--aux-scale", type=float, default=None,
+                   help="multiplier of table rewards (default 1, or the game's measured one: "
+                        "Skiing's gate pays 4x)")
     p.add_argument("--anneal-steps", type=float, default=0,
                    help="decay the auxiliary weight linearly over this many steps (0: constant)")
     p.add_argument("--final-weight", type=float, default=0.0,
@@ -473,7 +475,9 @@ def _steps(value: float | None, flag: str, zero: bool = False) -> int | None:
 
 
 GENERIC_DEFAULTS = {"algo": "a2c", "obs": "pixels", "reward_processing": "auto",
-                    "shaping_mode": "bonus", "steps": None}
+                    "shaping_mode": "bonus", "aux_scale": 1.0, "steps": None}
+#: Options that mean something only with manual shaping: an unshaped run records the generic value.
+_SHAPING_DEFAULTS = ("shaping_mode", "aux_scale")
 
 
 def _apply_game_defaults(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -486,8 +490,8 @@ def _apply_game_defaults(args: argparse.Namespace, target: Target) -> dict[str, 
         if getattr(args, name) is not None:
             continue
         value = getattr(recipe, name) if recipe is not None else generic
-        if name == "shaping_mode" and args.shaping == "none":
-            value = generic  # nothing is shaped: the mode stays the recorded generic one
+        if name in _SHAPING_DEFAULTS and args.shaping == "none":
+            value = generic  # nothing is shaped: mode and scale stay the recorded generic ones
         elif recipe is not None:
             taken[name] = value
         setattr(args, name, value)

@@ -132,8 +132,9 @@ def test_skiing_trains_with_its_measured_defaults(tmp_path):
     without measured defaults keep the generic ones."""
     out = ["--out", str(tmp_path / "x")]
     ski = _config("Skiing", *out)
-    assert (ski.algo, ski.env.obs, ski.reward_processing, ski.shaping_mode, ski.steps) == \
-        ("ppo", "objects", "sign", "positive", 2_500_000)
+    assert (ski.algo, ski.env.obs, ski.reward_processing, ski.shaping_mode, ski.aux_scale,
+            ski.steps) == ("ppo", "objects", "sign", "positive", 4.0, 2_500_000)
+    assert _config("Skiing", "--aux-scale", "1", *out).aux_scale == 1.0
     assert ski.env.clip_reward is True and ski.hparams["policy"] == "MlpPolicy"
     mixed = _config("Skiing", "--algo", "a2c", "--obs", "pixels", "--steps", "1000", *out)
     assert (mixed.algo, mixed.env.obs, mixed.reward_processing, mixed.shaping_mode,
@@ -141,10 +142,11 @@ def test_skiing_trains_with_its_measured_defaults(tmp_path):
     assert _config("Skiing", "--shaping-mode", "proximity", *out).shaping_mode == "proximity"
     assert _config("Skiing", "--reward-processing", "raw", *out).reward_processing == "raw"
     # Nothing is shaped without the manual: the mode stays the generic one (no error).
-    assert _config("Skiing", "--shaping", "none", *out).shaping_mode == "bonus"
+    unshaped = _config("Skiing", "--shaping", "none", *out)
+    assert (unshaped.shaping_mode, unshaped.aux_scale) == ("bonus", 1.0)
     generic = _config("Skiing", "--no-game-defaults", *out)
     assert (generic.algo, generic.env.obs, generic.reward_processing, generic.shaping_mode,
-            generic.steps) == ("a2c", "pixels", "normalize", "bonus", 10_000_000)
+            generic.aux_scale, generic.steps) == ("a2c", "pixels", "normalize", "bonus", 1.0, 10_000_000)
     pong = _config("Pong", *out)
     assert (pong.algo, pong.env.obs, pong.shaping_mode) == ("a2c", "pixels", "bonus")
 
@@ -158,6 +160,7 @@ def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
                  "--max-episode-frames", "400", "--no-progress", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Skiing defaults" in printed and "shaping mode positive" in printed
+    assert "aux scale 4.0" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["algo"], summary["obs"], summary["reward_processing"],
             summary["shaping_mode"]) == ("ppo", "objects", "sign", "positive")
