@@ -152,13 +152,15 @@ def grid() -> list[tuple[float, float, float]]:
     return [(s, m, n) for s in MIN_STATED for m in MARGINS for n in MAX_NEUTRAL]
 
 
-def choose(readings: Sequence[Reading]) -> tuple[float, float, float]:
-    """The grid point with the most right signs among the safest (see the module docstring)."""
+def choose(readings: Sequence[Reading], points: Sequence[tuple[float, float, float]] | None = None
+           ) -> tuple[float, float, float]:
+    """The point of ``points`` (default: the whole :func:`grid`) with the most right signs
+    among the safest (see the module docstring)."""
     def key(point):
         t = tally(readings, *point)
         # Ties: lower min_stated and margin, higher max_neutral (the point that answers more).
         return (t["wrong"] + t["neutral_paid"], -t["right"], point[0], point[1], -point[2])
-    return min(grid(), key=key)
+    return min(grid() if points is None else points, key=key)
 
 
 def save_record(path: Path, readings: Sequence[Reading], skipped: Mapping[str, str]) -> None:
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     best = choose(split["tune"])
     print("tune, the best point per max_neutral (min_stated, margin, max_neutral):")
     for n in MAX_NEUTRAL:
-        point = choose_at(split["tune"], n)
+        point = choose(split["tune"], [p for p in grid() if p[2] == n])
         mark = "  <- chosen" if point == best else ""
         print(f"  {point}: {_line(tally(split['tune'], *point))}{mark}")
     # The trade-off max_neutral alone buys at the shipped min_stated and margin (not a choice:
@@ -278,13 +280,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.json}")
     return 0
 
-
-def choose_at(readings: Sequence[Reading], max_neutral: float) -> tuple[float, float, float]:
-    """:func:`choose` among the grid points with this ``max_neutral``."""
-    def key(point):
-        t = tally(readings, *point)
-        return (t["wrong"] + t["neutral_paid"], -t["right"], point[0], point[1])
-    return min(((s, m, max_neutral) for s in MIN_STATED for m in MARGINS), key=key)
 
 if __name__ == "__main__":
     sys.exit(main())
