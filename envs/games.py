@@ -116,6 +116,10 @@ class GameSpec:
         game_time_limit_frames: Emulator frames after which the game itself ends an
             episode, whatever the player does, or ``None``.  An agent that stalls runs
             into this limit, not into the wrapper's ``max_episode_frames``.
+        rebounds: Categories that bounce off the avatar and come back, so that
+            touching one instance again and again *is* the game (Pong's and
+            Breakout's ball).  Their repeated payments are not counted as farming
+            (:mod:`agents.health`); ``pay_cap`` still applies to them.
     """
 
     name: str
@@ -130,6 +134,7 @@ class GameSpec:
     depicts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     derived: tuple[DerivedObject, ...] = ()
     game_time_limit_frames: int | None = None
+    rebounds: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def module(self) -> str:
@@ -192,6 +197,13 @@ _MARGIN = {
     "Tennis": 2,
 }
 _NO_CLIP = {"Skiing"}
+# Balls the avatar hits back, every rally: paying each hit is what a table that says
+# "hit the ball" means, not one event farmed.
+_REBOUNDS = {
+    "Pong": {"Ball"},
+    "Breakout": {"Ball"},
+    "Tennis": {"Ball"},
+}
 # Games that end an episode on their own clock.  Skiing stops after 5 minutes of game time
 # (18,000 frames at 60 Hz): skiers that stand still end at 4,500-4,507 agent steps with
 # scores of -29,950 to -29,998 (the shaping ablation's stalled PPO runs, benchmarks/RESULTS.md).
@@ -245,6 +257,7 @@ def _registry() -> Mapping[str, GameSpec]:
                                       **{d.category: d.depicts for d in _DERIVED.get(name, ())}}),
             derived=_DERIVED.get(name, ()),
             game_time_limit_frames=_GAME_TIME_LIMIT.get(name),
+            rebounds=frozenset(_REBOUNDS.get(name, set()) & set(max_objects)),
         )
     return MappingProxyType(specs)
 

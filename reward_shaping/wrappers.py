@@ -21,7 +21,9 @@ What each step exposes in ``info``:
 * at the end of an episode, ``shaping``: ``{"aux_return", "event_return", "contacts",
   "paid", "max_repeat", "repeated"}`` with event counts per key (``{"Tree": 2,
   "Gate:pass": 14, "Gate:miss": 6}``), the most payments one object instance got and
-  its key (an agent farming one event, see :mod:`agents.health`).
+  its key (an agent farming one event, see :mod:`agents.health`; a ball the game
+  declares as rebounding, :attr:`envs.games.GameSpec.rebounds`, is hit again and
+  again by design and is left out of that count).
 
 Five modes (``mode=``), by what they guarantee:
 
@@ -91,8 +93,8 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from envs.games import EVENT_KINDS
-from envs.interactions import INTERACTIONS_KEY, InteractionEvent, event_key
+from envs.games import EVENT_KINDS, resolve_game
+from envs.interactions import INTERACTIONS_KEY, InteractionEvent, event_key, split_key
 from reward_shaping.table import RewardTable
 
 RewardSource = RewardTable | Mapping[str, float | Mapping[str, float]]
@@ -196,6 +198,12 @@ class _Shaper:
             raise ValueError(f"pay_cap must be an int >= 0 (0: no cap), got {pay_cap!r}")
         self.pay_cap = pay_cap
         self.rewards = reward_lookup(table, overrides)
+        # Balls hit back rally after rally are paid per hit by design: the farming
+        # measure (``max_repeat``) leaves them out.
+        spec = game if game is not None else getattr(table, "game", None)
+        if isinstance(spec, str):
+            spec = resolve_game(spec)
+        self.rebounds: frozenset[str] = frozenset(getattr(spec, "rebounds", ()))
         self.proximity = None
         if mode == "proximity":
             from reward_shaping.potentials import RADIUS, ProximityPotential
@@ -303,7 +311,8 @@ class _Shaper:
 
         ``finished``: an episode ended (``False`` for a reset that cuts one short or
         starts the first: it does not count towards "the agent moves")."""
-        counts = self._per_instance[i]
+        counts = {k: n for k, n in self._per_instance[i].items()
+                  if split_key(k[0])[0] not in self.rebounds}
         top = max(counts, key=counts.get) if counts else ("", 0)
         if finished and self.mode == "positive_first" and self.ramp_start is None:
             self._positives.append(sum(n for k, n in self._contacts[i].items()
@@ -358,7 +367,8 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         negative_ramp: ``positive_first``: steps over which negative events fade in.
         radius: ``proximity``: pixels at which an object stops counting
             (default :data:`reward_shaping.potentials.RADIUS`).
-        game: ``proximity`` with a plain mapping as ``table``: the game.
+        game: The game (its name or :class:`~envs.games.GameSpec`) when ``table`` is a
+            plain mapping: ``proximity`` needs it, and it names the rebounding balls.
         pay_cap: Payments one object instance can earn per episode (0: no cap).
             With 1, every pill, diver or gate pays once, however often the agent
             touches it again: contacts cannot be farmed.

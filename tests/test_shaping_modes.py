@@ -360,6 +360,28 @@ def test_pay_cap_pays_each_object_its_share_per_episode(cap, expected):
     assert end["max_repeat"] == (3 if cap == 0 else cap)   # what the farming check reads
 
 
+# Breakout: the same ball hit back six times, and one brick (not a rebound) touched six times.
+RALLY = [[_touch("Ball", 0)]] * 6
+GRAZED = [[_touch("Block", 7)]] * 6
+
+
+@pytest.mark.parametrize("game", ["Breakout", None])
+def test_a_rebounding_ball_is_paid_every_hit_and_not_counted_as_farming(game):
+    from envs.games import resolve_game
+
+    table = {"Ball": 5.0, "Block": 5.0}
+    assert resolve_game("Breakout").rebounds == frozenset({"Ball"})
+    env = ManualReward(Scripted(RALLY), table, game=game)
+    steps = episode(env, RALLY)
+    assert [i["aux_reward"] for i in steps] == [5.0] * 6        # each hit pays
+    end = steps[-1]["shaping"]
+    # Declared rebounds are left out of the farming count; a game that does not declare
+    # them (a plain mapping, no game) counts the ball like any object.
+    assert (end["max_repeat"], end["repeated"]) == ((0, "") if game else (6, "Ball"))
+    end = episode(ManualReward(Scripted(GRAZED), table, game=game), GRAZED)[-1]["shaping"]
+    assert (end["max_repeat"], end["repeated"]) == (6, "Block")  # a brick is not a rebound
+
+
 def test_pay_cap_is_the_same_in_the_vector_forms():
     from stable_baselines3.common.vec_env import DummyVecEnv
 
