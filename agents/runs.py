@@ -48,9 +48,9 @@ class RunConfig:
         negative_ramp: ``positive_first``: steps over which negative events fade in
             once the agent moves.
         proximity_radius: ``proximity``: pixels at which an object stops counting.
-        pay_cap: Payments one object instance can earn per episode, 0 for no cap (with 1,
+        pay_cap: Rewards one object instance can earn per episode, 0 for no cap (with 1,
             an object touched again and again, a full submarine's diver, a pill the box
-            grazes, pays once: contacts cannot be farmed).
+            grazes, pays once: contacts cannot be farmed).  Penalties are never capped.
         normalize_by: Where the reward normaliser's return std comes from, when rewards
             are normalised: ``shaped`` (the reward the agent gets, plain
             ``VecNormalize``) or ``game`` (the game reward alone,

@@ -276,7 +276,7 @@ class Run:
         backend = cfg.env.backend if self.target.atari else "gymnasium"
         shaping = f"{cfg.shaping}/{cfg.shaping_mode}" if table is not None else cfg.shaping
         if table is not None and cfg.pay_cap:
-            shaping += f", each object paid at most {cfg.pay_cap}x per episode"
+            shaping += f", each object's reward paid at most {cfg.pay_cap}x per episode"
         processing = reward_processing_of(cfg, self.target, hp.normalize_reward)
         obs = cfg.env.obs if self.target.atari else "the env's own"
         if self.target.atari and cfg.env.obs == "objects" and cfg.env.obs_stack > 1:
@@ -392,7 +392,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pay-cap", type=float, default=0,
                    help="manual shaping: payments one object instance can earn per episode "
                    "(default 0: no cap). With 1 every pill, diver or gate pays once, however "
-                   "often it is touched again: contacts cannot be farmed")
+                   "often it is touched again: contacts cannot be farmed. Penalties are never "
+                   "capped (a ghost that kills twice costs twice)")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "

@@ -36,7 +36,9 @@ Five modes (``mode=``), by what they guarantee:
   but it can still be farmed (:mod:`agents.health` flags farming): an object the
   agent can touch again and again without using it up (a diver when the submarine is
   full, a pill the box grazes) pays every time.  ``pay_cap=1`` pays each object
-  instance once per episode, which rules that out.
+  instance's reward once per episode, which rules that out.  The cap applies to
+  rewards only: a penalty cannot be farmed (each one costs the agent), and capping it
+  would hide the second death by the same ghost.
 * ``positive_first``: ``positive`` until the agent *moves*, then the negative events
   fade in linearly over ``negative_ramp`` steps.  The agent moves once the last
   :data:`MOVING_EPISODES` finished episodes earned at least one positive event each
@@ -271,7 +273,7 @@ class _Shaper:
             if r < 0.0:
                 r *= negative
             one = (key, ev.instance)
-            if r != 0.0 and self.pay_cap and self._per_instance[i].get(one, 0) >= self.pay_cap:
+            if r > 0.0 and self.pay_cap and self._per_instance[i].get(one, 0) >= self.pay_cap:
                 r = 0.0  # this object has paid its share of the episode: it cannot be farmed
             if r != 0.0:
                 event_reward += r
@@ -369,7 +371,8 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             (default :data:`reward_shaping.potentials.RADIUS`).
         game: The game (its name or :class:`~envs.games.GameSpec`) when ``table`` is a
             plain mapping: ``proximity`` needs it, and it names the rebounding balls.
-        pay_cap: Payments one object instance can earn per episode (0: no cap).
+        pay_cap: Rewards one object instance can earn per episode (0: no cap;
+            penalties are never capped).
             With 1, every pill, diver or gate pays once, however often the agent
             touches it again: contacts cannot be farmed.
     """
