@@ -273,7 +273,7 @@ def test_check_out_enforces_the_device_limits(tmp_path: Path) -> None:
         windowkit.check_out(tmp_path)
 
 
-def test_window_plans_are_single_waves_of_the_asked_runs() -> None:
+def test_window_plans_are_single_waves_of_the_asked_runs(tmp_path: Path) -> None:
     w1, w2, w3 = (_load(f"window{i}").WINDOW for i in (1, 2, 3))
     for w in (w1, w2, w3):
         w.check()
@@ -283,8 +283,14 @@ def test_window_plans_are_single_waves_of_the_asked_runs() -> None:
     assert sk.config["train"]["reward_processing"] == "sign" and sk.group == ()
     (abl,) = w2.stages[0].sweeps
     shipped = yaml.safe_load((ROOT / "agents" / "sweeps" / "shaping_ablation.yml").read_text())
-    assert abl.config["algos"] == shipped["algos"] and len(abl.config["seeds"]) >= 5
-    assert abl.n_runs() == 5 * len(shipped["algos"])
+    w2_module = _load("window2")
+    arms = [a for a in shipped["algos"] if a["name"] in w2_module.ARMS]
+    assert abl.config["algos"] == arms and len(arms) == len(w2_module.ARMS) == 6
+    assert len(abl.config["seeds"]) >= 5 and abl.n_runs() == 5 * len(arms)
+    with pytest.raises(ValueError, match="has no arm ppo_gate4"):  # renamed, not dropped
+        gone = dict(shipped, algos=[a for a in shipped["algos"] if a["name"] != "ppo_gate4"])
+        (tmp_path / "abl.yml").write_text(yaml.safe_dump(gone))
+        w2_module.ablation_config(tmp_path / "abl.yml")
     games, algos = w3.stages[0].sweeps
     assert games.n_runs() == 8 and algos.n_runs() == 16
     bad = windowkit.Window(9, "t", [windowkit.Stage("s", [windowkit.Sweep(
