@@ -21,9 +21,10 @@ the numbers that raised it:
 ``farming``
     One event is farmed: in at least :data:`FARM_SHARE` of the latest window's
     episodes, a single object instance was paid :data:`FARM_REPEATS` or more
-    times (the same tree hit again and again, the same item re-touched).  The
-    shaping wrappers leave rebounding balls out of that count (a paddle hits
-    the same ball every rally: :attr:`envs.games.GameSpec.rebounds`).
+    times (the same item re-touched, a diver the full submarine cannot take).
+    The shaping wrappers count rewards only: a penalty paid again is the agent
+    hurt again, not farming, and a rebounding ball is hit back every rally
+    (:attr:`envs.games.GameSpec.rebounds`).
 
 Every check needs full windows: nothing is flagged before :data:`WINDOW`
 episodes (``stall``, ``farming``: two windows; ``hacking``: ``TREND_GAP + 1``).

@@ -20,8 +20,9 @@ What each step exposes in ``info``:
 * ``potential`` (``mode="potential"`` only): the potential of the step's next state;
 * at the end of an episode, ``shaping``: ``{"aux_return", "event_return", "contacts",
   "paid", "max_repeat", "repeated"}`` with event counts per key (``{"Tree": 2,
-  "Gate:pass": 14, "Gate:miss": 6}``), the most payments one object instance got and
-  its key (an agent farming one event, see :mod:`agents.health`; a ball the game
+  "Gate:pass": 14, "Gate:miss": 6}``), the most rewards one object instance got and
+  its key (an agent farming one event, see :mod:`agents.health`; penalties are not
+  counted, and a ball the game
   declares as rebounding, :attr:`envs.games.GameSpec.rebounds`, is hit again and
   again by design and is left out of that count).
 
@@ -313,8 +314,10 @@ class _Shaper:
 
         ``finished``: an episode ended (``False`` for a reset that cuts one short or
         starts the first: it does not count towards "the agent moves")."""
+        # Farming is a reward collected again and again: penalties (the agent hurt again)
+        # and rebounding balls (hit back every rally) are left out.
         counts = {k: n for k, n in self._per_instance[i].items()
-                  if split_key(k[0])[0] not in self.rebounds}
+                  if self.rewards.get(k[0], 0.0) > 0 and split_key(k[0])[0] not in self.rebounds}
         top = max(counts, key=counts.get) if counts else ("", 0)
         if finished and self.mode == "positive_first" and self.ramp_start is None:
             self._positives.append(sum(n for k, n in self._contacts[i].items()

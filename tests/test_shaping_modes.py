@@ -358,7 +358,8 @@ def test_pay_cap_pays_each_object_its_share_per_episode(cap, expected):
     assert [i["aux_reward"] for i in episode(env, CAPPED)] == expected
     end = episode(env, CAPPED)[-1]["shaping"]
     assert end["contacts"] == {"Gate:pass": 4, "Tree": 2}  # every contact is still counted
-    assert end["max_repeat"] == (3 if cap == 0 else 2)     # gate 1 thrice, or tree 3 twice
+    # What the farming check reads: rewards only (tree 3's two penalties are not farming).
+    assert (end["max_repeat"], end["repeated"]) == (3 if cap == 0 else cap, "Gate:pass")
 
 
 # Breakout: the same ball hit back six times, and one brick (not a rebound) touched six times.
@@ -381,6 +382,13 @@ def test_a_rebounding_ball_is_paid_every_hit_and_not_counted_as_farming(game):
     assert (end["max_repeat"], end["repeated"]) == ((0, "") if game else (6, "Ball"))
     end = episode(ManualReward(Scripted(GRAZED), table, game=game), GRAZED)[-1]["shaping"]
     assert (end["max_repeat"], end["repeated"]) == (6, "Block")  # a brick is not a rebound
+
+
+def test_a_penalty_paid_again_is_not_farming():
+    hurt = [[_touch("Tree", 3)]] * 6  # the same tree, six times: -5 each, never capped
+    steps = episode(ManualReward(Scripted(hurt), TABLE, pay_cap=1), hurt)
+    assert [i["aux_reward"] for i in steps] == [-5.0] * 6
+    assert (steps[-1]["shaping"]["max_repeat"], steps[-1]["shaping"]["repeated"]) == (0, "")
 
 
 def test_pay_cap_is_the_same_in_the_vector_forms():
