@@ -22,9 +22,9 @@ What each step exposes in ``info``:
   "paid", "max_repeat", "repeated"}`` with event counts per key (``{"Tree": 2,
   "Gate:pass": 14, "Gate:miss": 6}``), the most rewards one object instance got and
   its key (an agent farming one event, see :mod:`agents.health`; penalties are not
-  counted, and a ball the game
-  declares as rebounding, :attr:`envs.games.GameSpec.rebounds`, is hit again and
-  again by design and is left out of that count).
+  counted, and a ball the game declares as rebounding,
+  :attr:`envs.games.GameSpec.rebounds`, is hit again and again by design and is left
+  out of that count).
 
 Five modes (``mode=``), by what they guarantee:
 
@@ -201,21 +201,19 @@ class _Shaper:
             raise ValueError(f"pay_cap must be an int >= 0 (0: no cap), got {pay_cap!r}")
         self.pay_cap = pay_cap
         self.rewards = reward_lookup(table, overrides)
+        game = game if game is not None else getattr(table, "game", None)
+        spec = resolve_game(game) if isinstance(game, str) else game
         # Balls hit back rally after rally are paid per hit by design: the farming
         # measure (``max_repeat``) leaves them out.
-        spec = game if game is not None else getattr(table, "game", None)
-        if isinstance(spec, str):
-            spec = resolve_game(spec)
         self.rebounds: frozenset[str] = frozenset(getattr(spec, "rebounds", ()))
         self.proximity = None
         if mode == "proximity":
             from reward_shaping.potentials import RADIUS, ProximityPotential
 
-            game = game if game is not None else getattr(table, "game", None)
-            if game is None:
+            if spec is None:
                 # The potential weighs objects by category: it needs the game's categories.
                 raise ValueError("proximity shaping needs the game: pass game= or a RewardTable")
-            self.proximity = ProximityPotential(game, self.rewards,
+            self.proximity = ProximityPotential(spec, self.rewards,
                                                 RADIUS if radius is None else radius)
         self.negative_ramp = negative_ramp
         self.ramp_start: int | None = None
@@ -233,6 +231,7 @@ class _Shaper:
         self._event_return = np.zeros(num_envs)
         self._contacts: list[dict[str, int]] = [{} for _ in range(num_envs)]
         self._paid: list[dict[str, int]] = [{} for _ in range(num_envs)]
+        # Rewards paid per (event key, object instance) in the current episode.
         self._per_instance: list[dict[tuple[str, int], int]] = [{} for _ in range(num_envs)]
 
     @property
@@ -280,7 +279,8 @@ class _Shaper:
                 event_reward += r
                 paying.append(ev)
                 self._paid[i][key] = self._paid[i].get(key, 0) + 1
-                self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
+                if r > 0.0:  # rewards only: what the cap and the farming count are about
+                    self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
         self._event_return[i] += event_reward
         if self.mode not in POTENTIAL_MODES:
             aux = event_reward
@@ -314,10 +314,10 @@ class _Shaper:
 
         ``finished``: an episode ended (``False`` for a reset that cuts one short or
         starts the first: it does not count towards "the agent moves")."""
-        # Farming is a reward collected again and again: penalties (the agent hurt again)
-        # and rebounding balls (hit back every rally) are left out.
+        # Farming is a reward collected again and again (penalties are not counted at
+        # all); rebounding balls, hit back every rally, are left out.
         counts = {k: n for k, n in self._per_instance[i].items()
-                  if self.rewards.get(k[0], 0.0) > 0 and split_key(k[0])[0] not in self.rebounds}
+                  if split_key(k[0])[0] not in self.rebounds}
         top = max(counts, key=counts.get) if counts else ("", 0)
         if finished and self.mode == "positive_first" and self.ramp_start is None:
             self._positives.append(sum(n for k, n in self._contacts[i].items()

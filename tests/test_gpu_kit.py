@@ -287,9 +287,9 @@ def test_window_plans_are_single_waves_of_the_asked_runs(tmp_path: Path) -> None
     arms = [a for a in shipped["algos"] if a["name"] in w2_module.ARMS]
     assert abl.config["algos"] == arms and len(arms) == len(w2_module.ARMS) == 6
     assert len(abl.config["seeds"]) >= 5 and abl.n_runs() == 5 * len(arms)
+    gone = dict(shipped, algos=[a for a in shipped["algos"] if a["name"] != "ppo_gate4"])
+    (tmp_path / "abl.yml").write_text(yaml.safe_dump(gone))
     with pytest.raises(ValueError, match="has no arm ppo_gate4"):  # renamed, not dropped
-        gone = dict(shipped, algos=[a for a in shipped["algos"] if a["name"] != "ppo_gate4"])
-        (tmp_path / "abl.yml").write_text(yaml.safe_dump(gone))
         w2_module.ablation_config(tmp_path / "abl.yml")
     games, algos = w3.stages[0].sweeps
     assert games.n_runs() == 8 and algos.n_runs() == 16
