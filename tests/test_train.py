@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -229,6 +230,26 @@ def test_hyperparameter_files(tmp_path):
     user.write_text("gamma: 1.5\n")
     with pytest.raises(ConfigError, match="gamma must be in"):
         load_config("a2c", "atari", user)
+
+
+def test_schedules_hold_then_anneal():
+    """anneal_after keeps PPO's learning rate and clip range at their start values for that
+    fraction of the run, then decays both to 0; the shipped sweep file holds 40%."""
+    hold = Path(__file__).resolve().parents[1] / "agents/sweeps/hparams/ppo_hold_anneal.yml"
+    cfg = load_config("ppo", "objects", hold)
+    assert cfg.anneal_after == 0.4
+    kw = cfg.sb3_kwargs()
+    for key, start in (("learning_rate", cfg.learning_rate), ("clip_range", cfg.clip_range)):
+        sched = pickle.loads(pickle.dumps(kw[key]))  # checkpoints pickle it
+        # progress_remaining: 1 at the start, 0 at the end of the run.
+        assert sched(1.0) == sched(0.61) == start
+        assert sched(0.3) == pytest.approx(start / 2) and sched(0.0) == 0.0
+    plain = load_config("ppo", "objects").sb3_kwargs()["learning_rate"]
+    assert plain(0.5) == pytest.approx(cfg.learning_rate / 2)  # the preset decays from step 0
+    for bad in (-0.1, 1.0):
+        cfg.anneal_after = bad
+        with pytest.raises(ConfigError, match="anneal_after must be in"):
+            cfg.validate()
 
 
 @pytest.mark.slow

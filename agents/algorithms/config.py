@@ -42,6 +42,10 @@ class OnPolicyConfig:
         n_steps: Steps per environment per update (rollout length).
         learning_rate: Optimiser step size (initial value when ``lr_schedule`` is linear).
         lr_schedule: ``constant``, or ``linear`` decay to 0 over the run.
+        anneal_after: Fraction of the run, in [0, 1), during which the ``linear`` schedules
+            (this class's learning rate, PPO's clip range) hold their initial value before
+            decaying linearly to 0 at the end (0 = decay from the first step, SB3's).  A
+            constant start learns Skiing faster; the decay stops its late drift.
         gamma: Discount factor.
         gae_lambda: GAE lambda (1.0 = plain n-step returns).
         ent_coef: Entropy bonus coefficient.
@@ -70,6 +74,7 @@ class OnPolicyConfig:
     n_steps: int = 5
     learning_rate: float = 7e-4
     lr_schedule: str = "constant"
+    anneal_after: float = 0.0
     gamma: float = 0.99
     gae_lambda: float = 1.0
     ent_coef: float = 0.01
@@ -105,6 +110,9 @@ class OnPolicyConfig:
             raise ConfigError(f"policy must be CnnPolicy or MlpPolicy, got {self.policy!r}")
         if self.lr_schedule not in ("constant", "linear"):
             raise ConfigError(f"lr_schedule must be constant or linear, got {self.lr_schedule!r}")
+        if not 0.0 <= self.anneal_after < 1.0:
+            # At 1 the decay would never start (use a constant schedule for that).
+            raise ConfigError(f"anneal_after must be in [0, 1), got {self.anneal_after!r}")
 
     def _policy_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"ortho_init": self.ortho_init}
@@ -118,25 +126,54 @@ class OnPolicyConfig:
     def _common_kwargs(self) -> dict[str, Any]:
         return {
             "policy": self.policy, "n_steps": self.n_steps,
-            "learning_rate": schedule(self.learning_rate, self.lr_schedule),
+            "learning_rate": schedule(self.learning_rate, self.lr_schedule, self.anneal_after),
             "gamma": self.gamma, "gae_lambda": self.gae_lambda, "ent_coef": self.ent_coef,
             "vf_coef": self.vf_coef, "max_grad_norm": self.max_grad_norm,
             "normalize_advantage": self.normalize_advantage,
             "policy_kwargs": self._policy_kwargs(),
         }
 
-def schedule(value: float, kind: str):
-    """A constant, or SB3's linear schedule (``value`` at the start, 0 at the end).
+def schedule(value: float, kind: str, hold: float = 0.0):
+    """A constant, or a linear decay to 0 at the end of the run after holding ``value``.
+
+    Args:
+        value: The initial (and, for ``constant``, every) value.
+        kind: ``constant`` or ``linear``.
+        hold: Fraction of the run spent at ``value`` before a ``linear`` decay starts.
+
+    Returns:
+        ``value`` itself for ``constant`` (SB3 wraps it), else a callable of SB3's
+        ``progress_remaining`` (1 at the start, 0 at the end).
 
     Example:
         >>> schedule(0.1, "linear")(0.5)
         0.05
+        >>> s = schedule(0.1, "linear", hold=0.5)
+        >>> s(0.75), s(0.25)
+        (0.1, 0.05)
     """
     if kind == "constant":
         return value
-    from stable_baselines3.common.utils import LinearSchedule
+    if hold == 0.0:
+        from stable_baselines3.common.utils import LinearSchedule
 
-    return LinearSchedule(value, 0.0, 1.0)
+        return LinearSchedule(value, 0.0, 1.0)
+    return HoldThenLinear(value, hold)
+
+
+@dataclass(frozen=True)
+class HoldThenLinear:
+    """``value`` for the first ``hold`` of the run, then linear to 0 at its end.
+
+    A class rather than a closure so that SB3 can pickle it into checkpoints.
+    """
+
+    value: float
+    hold: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        # progress_remaining falls from 1 to 0; the decay spans the last 1 - hold of it.
+        return self.value * min(1.0, max(0.0, progress_remaining) / (1.0 - self.hold))
 
 @dataclass
 class A2CConfig(OnPolicyConfig):
@@ -203,7 +240,7 @@ class PPOConfig(OnPolicyConfig):
     def sb3_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``stable_baselines3.PPO``."""
         return dict(self._common_kwargs(), batch_size=self.batch_size, n_epochs=self.n_epochs,
-                    clip_range=schedule(self.clip_range, self.clip_schedule))
+                    clip_range=schedule(self.clip_range, self.clip_schedule, self.anneal_after))
 
 @dataclass
 class PGConfig(A2CConfig):
