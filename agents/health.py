@@ -1,11 +1,11 @@
-"""Is the shaping trapping the agent?  Stall, hacking and farming checks over training episodes.
+"""Is the shaping trapping the agent?  Stall, hacking and farming checks over a run's episodes.
 
 A reward table read correctly can still make an agent worse: on Skiing, four
 negative kinds (trees, moguls, flags, missed gates) against one positive taught
 an agent that could not yet steer to stand still, and a history potential at 50x
 was exploited by prolonging episodes.  :class:`HealthMonitor` watches the
-finished training episodes and raises three flags, each once, with the step and
-the numbers that raised it:
+finished training episodes and the final evaluation's, and raises four flags, each
+once, with the step and the numbers that raised it:
 
 ``stall``
     Episodes run to the time limit while the game score falls: in the latest
@@ -26,7 +26,14 @@ the numbers that raised it:
     hurt again, not farming, and a rebounding ball is hit back every rally
     (:attr:`envs.games.GameSpec.rebounds`).
 
-Every check needs full windows: nothing is flagged before :data:`WINDOW`
+``eval_stall``
+    The trained agent stands still when evaluated: at least :data:`EVAL_STALL_SHARE` of
+    the final evaluation's episodes ran to the time limit, scoring on average below random
+    play's score.  A policy sampled at evaluation can stall in a few episodes while its
+    training windows stay under ``stall``'s share (Skiing, a constant step size: 9 of 20
+    evaluation episodes at the game's clock, last 100 training episodes at -12,567).
+
+Every training check needs full windows: nothing is flagged before :data:`WINDOW`
 episodes (``stall``, ``farming``: two windows; ``hacking``: ``TREND_GAP + 1``).
 
 Example:
@@ -63,8 +70,11 @@ TREND_Z = 2.0
 FARM_REPEATS = 5
 #: ``farming``: share of a window's episodes that must farm.
 FARM_SHARE = 0.2
+#: ``eval_stall``: share of the final evaluation's episodes that ran to the time limit
+#: (2 of 20: one stuck episode in 20 is luck, two in 20 a habit worth a look).
+EVAL_STALL_SHARE = 0.1
 #: The flags, in report order.
-FLAGS = ("stall", "hacking", "farming")
+FLAGS = ("stall", "hacking", "farming", "eval_stall")
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ class Episode:
 
 
 class HealthMonitor:
-    """Raises ``stall``, ``hacking`` and ``farming`` flags over a run's episodes.
+    """Raises ``stall``, ``hacking`` and ``farming`` flags over a run's training episodes,
+    and ``eval_stall`` over its final evaluation (:meth:`add_evaluation`).
 
     Args:
         limit: The episode time limit in agent steps (``None``: no limit, no stall check).
@@ -192,6 +203,31 @@ class HealthMonitor:
                        f"{FARM_REPEATS}+ times ({', '.join(keys)}; up to {top.max_repeat})",
                 "episodes": len(farmed), "keys": keys, "max_repeat": top.max_repeat}
 
+    def add_evaluation(self, scores: list[float], lengths: list[int],
+                       step: int | None = None) -> list[str]:
+        """Take the final evaluation's episodes; returns the ``eval_stall`` message if raised.
+
+        Example:
+            >>> mon = HealthMonitor(limit=1000, floor=-16000.0)
+            >>> print(*mon.add_evaluation([-30000.0] * 2 + [-5000.0] * 18, [1000] * 2 + [600] * 18))
+            eval_stall: 2 of 20 evaluation episodes ran to the time limit (1,000 steps), scoring -30,000 on average, below random play's -16,000
+        """
+        if len(scores) != len(lengths):
+            raise ValueError(f"{len(scores)} scores but {len(lengths)} lengths")
+        # Without a limit nothing can run to it; without random play's score a long episode
+        # may be a good one (a game survived to its end).
+        if self.limit is None or self.floor is None or not scores or "eval_stall" in self.flags:
+            return []
+        stuck = [s for s, n in zip(scores, lengths) if n >= LIMIT_FRACTION * self.limit]
+        if len(stuck) < EVAL_STALL_SHARE * len(scores) or _mean(stuck) >= self.floor:
+            return []
+        why = (f"{len(stuck)} of {len(scores)} evaluation episodes ran to the time limit "
+               f"({self.limit:,} steps), scoring {_mean(stuck):,.0f} on average, below random "
+               f"play's {self.floor:,.0f}")
+        self.flags["eval_stall"] = {"step": step, "why": why, "episodes": len(stuck),
+                                    "of": len(scores), "score": _mean(stuck)}
+        return [f"eval_stall: {why}"]
+
     def report(self) -> dict[str, Any]:
         """Every flag (``None`` where not raised) and the thresholds, for ``summary.json``."""
         return {**{name: self.flags.get(name) for name in FLAGS},
@@ -200,7 +236,8 @@ class HealthMonitor:
                                "limit_fraction": LIMIT_FRACTION, "limit": self.limit,
                                "floor": self.floor,
                                "trend_gap": TREND_GAP, "trend_z": TREND_Z,
-                               "farm_repeats": FARM_REPEATS, "farm_share": FARM_SHARE}}
+                               "farm_repeats": FARM_REPEATS, "farm_share": FARM_SHARE,
+                               "eval_stall_share": EVAL_STALL_SHARE}}
 
 
 def _mean(values: list[float]) -> float:
@@ -229,8 +266,9 @@ def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
 
 
 def check_run(run_dir: Path) -> dict[str, Any]:
-    """Replay a run directory's ``episodes.csv`` through a fresh :func:`run_monitor`
-    (today's checks on a run trained before them)."""
+    """Replay a run directory's ``episodes.csv`` (and its final evaluation, from
+    ``summary.json``, when it has one) through a fresh :func:`run_monitor`: today's checks
+    on a run trained before them."""
     import csv
 
     from agents.environments import resolve_target
@@ -244,7 +282,29 @@ def check_run(run_dir: Path) -> dict[str, Any]:
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             monitor.add(Episode.from_row(row))
+    evaluation = _final_evaluation(run_dir)
+    if evaluation is not None:
+        monitor.add_evaluation(*evaluation)
     return monitor.report()
+
+
+def _final_evaluation(run_dir: Path) -> tuple[list[float], list[int], int | None] | None:
+    """A finished run's evaluation (scores, lengths, step), or ``None`` while it trains."""
+    import json
+
+    from agents.runs import TrainError
+
+    path = run_dir / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise TrainError(f"{path} cannot be read: {err}") from None
+    ev = summary.get("eval") or {}
+    if "scores" not in ev or "lengths" not in ev:
+        return None
+    return ev["scores"], ev["lengths"], summary.get("steps")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps({"run": str(run_dir), **report}))
             continue
-        raised = [f"{name} at step {report[name]['step']:,}: {report[name]['why']}"
+        raised = [f"{name} at step {report[name]['step'] or 0:,}: {report[name]['why']}"
                   for name in FLAGS if report[name]]
         print(f"{run_dir}: {report['episodes']} episodes, limit "
               f"{report['thresholds']['limit']} steps: " + ("; ".join(raised) or "healthy"))

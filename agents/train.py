@@ -330,6 +330,11 @@ class Run:
         from reward_shaping.table import atomic_write_text
 
         recent = list(callback.scores)
+        if evaluation:
+            for message in callback.health.add_evaluation(evaluation["scores"],
+                                                          evaluation["lengths"],
+                                                          step=int(model.num_timesteps)):
+                print(f"warning: {message}", flush=True)
         summary = {
             "game": self.target.name, "env_id": self.target.env_id, "algo": self.cfg.algo,
             "shaping": self.cfg.shaping, "shaping_mode": self.cfg.shaping_mode,

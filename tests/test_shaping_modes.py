@@ -332,6 +332,49 @@ def test_health_cli_rechecks_a_run_from_its_episodes(tmp_path):
     assert "120 episodes, limit 4500 steps: stall at step" in proc.stdout
 
 
+def test_eval_stall_flags_an_agent_that_stands_still_when_evaluated(tmp_path):
+    """A constant-step Skiing seed stood still in 9 of its 20 evaluation episodes while its
+    training windows stayed under the stall share; the final evaluation is checked too."""
+    import subprocess
+    import sys
+
+    moving = ([-5_000.0] * 18, [700] * 18)
+    for stuck, floor, raised in ((2, -17_098.0, True),       # 2 of 20 at the clock: flagged
+                                 (1, -17_098.0, False),      # 1 of 19: luck
+                                 (2, None, False),           # no random score: no verdict
+                                 (2, -40_000.0, False)):     # long but better than random
+        mon = HealthMonitor(limit=4_500, floor=floor)
+        n = 20 if stuck == 2 else 19
+        scores = moving[0][:n - stuck] + [-29_972.0] * stuck
+        lengths = moving[1][:n - stuck] + [4_504] * stuck
+        assert bool(mon.add_evaluation(scores, lengths, step=10)) is raised
+        assert (mon.report()["eval_stall"] is not None) is raised
+    assert "2 of 20 evaluation episodes ran to the time limit" in \
+        HealthMonitor(limit=4_500, floor=-17_098.0).add_evaluation(
+            [-29_972.0] * 2 + [-5_000.0] * 18, [4_504] * 2 + [700] * 18)[0]
+    with pytest.raises(ValueError, match="lengths"):
+        HealthMonitor(limit=10, floor=0.0).add_evaluation([1.0], [])
+
+    # The CLI rechecks a finished run's evaluation from summary.json.
+    run = tmp_path / "ski"
+    run.mkdir()
+    (run / "config.yaml").write_text("game: Skiing\nenv: {frame_skip: 4}\n")
+    rows = ["step,env,score,length,aux_return,contacts,paid"]
+    rows += [f"{1000 * k},0,-9000,700,0,{{}},{{}}" for k in range(60)]
+    (run / "episodes.csv").write_text("\n".join(rows) + "\n")
+    (run / "summary.json").write_text(json.dumps(
+        {"steps": 60_000, "eval": {"scores": [-29_970.0] * 9 + [-5_000.0] * 11,
+                                   "lengths": [4_503] * 9 + [700] * 11}}))
+    proc = subprocess.run([sys.executable, "-m", "agents.health", str(run)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "eval_stall at step 60,000: 9 of 20 evaluation episodes" in proc.stdout
+    (run / "summary.json").write_text("{not json")
+    proc = subprocess.run([sys.executable, "-m", "agents.health", str(run)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "cannot be read" in proc.stderr
+
+
 # -- pay_cap: contacts that cannot be farmed ------------------------------------------------------
 
 

@@ -165,3 +165,26 @@ def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
     assert (summary["algo"], summary["obs"], summary["reward_processing"],
             summary["shaping_mode"]) == ("ppo", "objects", "sign", "positive")
     assert yaml.safe_load((out / "config.yaml").read_text())["algo"] == "ppo"
+    assert summary["health"]["eval_stall"] is None
+
+
+def test_a_run_whose_evaluation_stands_still_is_flagged(tmp_path, capsys, monkeypatch):
+    """The final evaluation goes through the health checks: a skier standing still at the
+    clock in 2 of 2 episodes is flagged in the summary and the log (evaluation replaced by
+    one that stood still; a tiny run cannot learn to)."""
+    pytest.importorskip("envpool")
+    import agents.scores
+
+    def stood_still(model, target, settings, episodes, **kw):
+        limit = settings.max_episode_frames // settings.frame_skip
+        return {"episodes": episodes, "scores": [-29_970.0] * episodes,
+                "lengths": [limit] * episodes, "mean": -29_970.0, "std": 0.0,
+                "human_normalized": None}
+
+    monkeypatch.setattr(agents.scores, "evaluate_model", stood_still)
+    out = tmp_path / "ski"
+    assert main(["Skiing", "--steps", "256", "--n-envs", "2", "--eval-episodes", "2",
+                 "--max-episode-frames", "400", "--no-progress", "--out", str(out)]) == 0
+    assert "warning: eval_stall: 2 of 2 evaluation episodes" in capsys.readouterr().out
+    flag = json.loads((out / "summary.json").read_text())["health"]["eval_stall"]
+    assert flag["episodes"] == 2 and flag["step"] >= 256
