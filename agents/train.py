@@ -519,7 +519,17 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
                                  track_objects=args.shaping == "manual" or obs == "objects")
     except ValueError as err:
         raise TrainError(f"--env-backend: {err}") from None
-    hp_overrides: dict[str, Any] = {"n_envs": args.n_envs} if args.n_envs is not None else {}
+    hp_overrides: dict[str, Any] = {}
+    recipe = None if args.no_game_defaults else game_defaults(target)
+    if recipe is not None and recipe.hparams and args.config is None and \
+            (args.algo, obs) == (recipe.algo, recipe.obs):
+        # The recipe's hyperparameters belong to its algorithm and observation; a --config
+        # file is the user's whole word on them.
+        hp_overrides.update(recipe.hparams)
+        print(f"{target.name} {recipe.algo} hyperparameters: "
+              + ", ".join(f"{k} {v}" for k, v in recipe.hparams.items()) + " (--config to change)")
+    if args.n_envs is not None:
+        hp_overrides["n_envs"] = args.n_envs
     if args.value_head is not None:
         hp_overrides["value_head"] = args.value_head
     cfg = RunConfig(

@@ -136,6 +136,18 @@ def test_skiing_trains_with_its_measured_defaults(tmp_path):
             ski.steps) == ("ppo", "objects", "sign", "positive", 4.0, 2_500_000)
     assert _config("Skiing", "--aux-scale", "1", *out).aux_scale == 1.0
     assert ski.env.clip_reward is True and ski.hparams["policy"] == "MlpPolicy"
+    # Skiing's PPO on objects holds its step size and clip range for the first 40% of the
+    # run, then anneals them; the preset (what --no-game-defaults, another observation or
+    # the user's --config gets) anneals them from the first step.
+    assert (ski.hparams["lr_schedule"], ski.hparams["anneal_after"]) == ("linear", 0.4)
+    for argv in (["--no-game-defaults", "--algo", "ppo", "--obs", "objects"],
+                 ["--obs", "pixels"]):
+        assert _config("Skiing", *argv, *out).hparams["anneal_after"] == 0.0, argv
+    own = tmp_path / "own.yml"
+    own.write_text("n_epochs: 3\n")
+    hp = _config("Skiing", "--config", str(own), *out).hparams
+    assert (hp["anneal_after"], hp["n_epochs"]) == (0.0, 3)
+    assert _config("Skiing", "--n-envs", "4", *out).hparams["anneal_after"] == 0.4
     mixed = _config("Skiing", "--algo", "a2c", "--obs", "pixels", "--steps", "1000", *out)
     assert (mixed.algo, mixed.env.obs, mixed.reward_processing, mixed.shaping_mode,
             mixed.steps) == ("a2c", "pixels", "sign", "positive", 1000)
@@ -160,7 +172,7 @@ def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
                  "--max-episode-frames", "400", "--no-progress", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Skiing defaults" in printed and "shaping mode positive" in printed
-    assert "aux scale 4.0" in printed
+    assert "aux scale 4.0" in printed and "anneal_after 0.4" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["algo"], summary["obs"], summary["reward_processing"],
             summary["shaping_mode"]) == ("ppo", "objects", "sign", "positive")
