@@ -5,7 +5,8 @@ First the fast path is checked against the digests taken on a CPU machine
 and 256 envs, shaping on and off (``benchmarks/train_throughput.py``, about two
 minutes with start-ups).  The rest of the window trains the shaping ablation's
 best Skiing configuration (PPO, manual shaping that pays only ``Gate:pass``, at
-4x, rewards clipped to their sign; ``agents/game_defaults.py``) on **pixels**
+4x, rewards clipped to their sign, the step size held for the first 40% of the run;
+``agents/game_defaults.py``) on **pixels**
 instead of object slots, against the same PPO unshaped: 4 seeds each, 8 runs of
 2 cores on 16 cores, every run the same number of steps (set by a calibration so
 that all finish with their evaluation inside the window).
@@ -30,8 +31,9 @@ SKIING_PIXELS = {
     "name": "skiing_pixels",
     "games": ["Skiing"],
     "algos": [
-        {"name": "ppo_gate4", "algo": "ppo", "shaping": ["manual"],
-         "train": {"shaping_mode": "positive", "aux_scale": 4}},
+        {"name": "ppo_gate4_hold", "algo": "ppo", "shaping": ["manual"],
+         "train": {"shaping_mode": "positive", "aux_scale": 4,
+                   "config": "agents/sweeps/hparams/ppo_hold_anneal.yml"}},
         {"name": "ppo", "algo": "ppo", "shaping": ["none"]},
     ],
     "shaping": ["manual", "none"],
@@ -44,7 +46,7 @@ SKIING_PIXELS = {
 WINDOW = Window(
     number=1,
     title="throughput (pixel A2C, 16/64/256 envs, shaping on/off), then Skiing PPO on pixels "
-          "with Gate:pass x4 shaping vs none",
+          "with Gate:pass x4 shaping (Skiing's default recipe) vs none",
     throughput=Throughput(game="Skiing", n_envs=(16, 64, 256), steps=20_480, time_s=150.0),
     digest_games=("Skiing", "MsPacman", "Freeway", "Seaquest", "Breakout"),
     stages=[Stage("skiing_pixels", [Sweep(SKIING_PIXELS, workers=8, group=())])],
