@@ -23,8 +23,10 @@ once, with the step and the numbers that raised it:
     episodes, a single object instance was paid :data:`FARM_REPEATS` or more
     times (the same item re-touched, a diver the full submarine cannot take).
     The shaping wrappers count rewards only: a penalty paid again is the agent
-    hurt again, not farming, and a rebounding ball is hit back every rally
-    (:attr:`envs.games.GameSpec.rebounds`).
+    hurt again, not farming.  A rebounding ball (:attr:`envs.games.GameSpec.rebounds`) is
+    hit back every rally, so its payments count as farming only when they come faster
+    than real hits can: more than one every :data:`REBOUND_STEPS` agent steps over the
+    episode (Tennis's shaped PPO was paid for its ball 490 times in 3,900 steps).
 
 ``eval_stall``
     The trained agent stands still when evaluated: at least :data:`EVAL_STALL_SHARE` of
@@ -49,11 +51,14 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from envs.interactions import split_key
 
 #: Episodes per window.
 WINDOW = 50
@@ -70,6 +75,11 @@ TREND_Z = 2.0
 FARM_REPEATS = 5
 #: ``farming``: share of a window's episodes that must farm.
 FARM_SHARE = 0.2
+#: ``farming``: a rebounding ball paid more often than once every this many agent steps
+#: over an episode is farmed.  Between two real hits the ball crosses the court and comes
+#: back: about 50 agent steps a hit for Pong's shaped agents (52 hits in 2,600 steps),
+#: never under 20; contacts that are not hits come faster (Tennis: one every 8 steps).
+REBOUND_STEPS = 20
 #: ``eval_stall``: share of the final evaluation's episodes that ran to the time limit
 #: (2 of 20: one stuck episode in 20 is luck, two in 20 a habit worth a look).
 EVAL_STALL_SHARE = 0.1
@@ -88,6 +98,7 @@ class Episode:
         aux_return: Auxiliary reward paid over the episode (0 unshaped).
         max_repeat: Most payments of one object instance in the episode.
         repeated: The event key of that instance (``""`` when none was paid).
+        paid: Payments per event key over the episode (``{"Ball": 52}``).
     """
 
     step: int
@@ -96,6 +107,7 @@ class Episode:
     aux_return: float = 0.0
     max_repeat: int = 0
     repeated: str = ""
+    paid: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Episode:
@@ -106,10 +118,17 @@ class Episode:
             ...                   "aux_return": "", "max_repeat": ""}).max_repeat
             0
         """
+        paid = row.get("paid") or {}
+        if isinstance(paid, str):  # a CSV cell holds it as JSON
+            try:
+                paid = json.loads(paid)
+            except ValueError:
+                paid = {}
         return cls(step=int(row["step"]), score=float(row["score"]), length=int(row["length"]),
                    aux_return=float(row["aux_return"] or 0.0),
                    max_repeat=int(row.get("max_repeat") or 0),
-                   repeated=row.get("repeated") or "")
+                   repeated=row.get("repeated") or "",
+                   paid={str(k): int(v) for k, v in dict(paid).items()})
 
 
 class HealthMonitor:
@@ -122,15 +141,18 @@ class HealthMonitor:
         floor: Random play's score on the game, if known: a window at the limit that
             scores below it is a stall even with no better window before it (a run that
             stalls from its first episodes).
+        rebounds: The game's rebounding categories (``GameSpec.rebounds``), whose
+            payments count as farming only above one every :data:`REBOUND_STEPS` steps.
     """
 
     def __init__(self, limit: int | None, window: int = WINDOW,
-                 floor: float | None = None) -> None:
+                 floor: float | None = None, rebounds: frozenset[str] = frozenset()) -> None:
         # A window of one episode has no spread to compare; none at all is meaningless.
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
         self.limit = limit
         self.floor = floor
+        self.rebounds = frozenset(rebounds)
         self.window = window
         self.flags: dict[str, dict[str, Any]] = {}
         self._recent: deque[Episode] = deque(maxlen=window * (TREND_GAP + 1))
@@ -193,15 +215,30 @@ class HealthMonitor:
                        f"{d_score:+,.0f} ({z_score:.1f} SE)",
                 "aux_change": d_aux, "score_change": d_score}
 
+    def _rebound_paid(self, episode: Episode) -> int:
+        return sum(n for key, n in episode.paid.items() if split_key(key)[0] in self.rebounds)
+
     def _farming(self, latest: list[Episode]) -> dict[str, Any] | None:
-        farmed = [e for e in latest if e.max_repeat >= FARM_REPEATS]
+        repeated = [e for e in latest if e.max_repeat >= FARM_REPEATS]
+        rallied = [e for e in latest if e.max_repeat < FARM_REPEATS and
+                   self._rebound_paid(e) * REBOUND_STEPS > e.length]
+        farmed = repeated + rallied
         if len(farmed) < FARM_SHARE * len(latest):
             return None
-        top = max(farmed, key=lambda e: e.max_repeat)
-        keys = sorted({e.repeated for e in farmed})
-        return {"why": f"{len(farmed)} of the last {len(latest)} episodes paid one object "
-                       f"{FARM_REPEATS}+ times ({', '.join(keys)}; up to {top.max_repeat})",
-                "episodes": len(farmed), "keys": keys, "max_repeat": top.max_repeat}
+        parts, keys = [], sorted({e.repeated for e in repeated})
+        top = max((e.max_repeat for e in repeated), default=0)
+        if repeated:
+            parts.append(f"one object {FARM_REPEATS}+ times ({', '.join(keys)}; up to {top})")
+        if rallied:
+            fastest = max(rallied, key=lambda e: self._rebound_paid(e) / e.length)
+            balls = sorted({split_key(k)[0] for e in rallied for k in e.paid
+                            if split_key(k)[0] in self.rebounds})
+            keys = sorted(set(keys) | set(balls))
+            parts.append(f"a rebounding {'/'.join(balls)} more than once every {REBOUND_STEPS} "
+                         f"steps (up to {self._rebound_paid(fastest)} in {fastest.length} steps)")
+        return {"why": f"{len(farmed)} of the last {len(latest)} episodes paid "
+                       + " or ".join(parts),
+                "episodes": len(farmed), "keys": keys, "max_repeat": top}
 
     def add_evaluation(self, scores: list[float], lengths: list[int],
                        step: int | None = None) -> list[str]:
@@ -237,6 +274,7 @@ class HealthMonitor:
                                "floor": self.floor,
                                "trend_gap": TREND_GAP, "trend_z": TREND_Z,
                                "farm_repeats": FARM_REPEATS, "farm_share": FARM_SHARE,
+                               "rebound_steps": REBOUND_STEPS,
                                "eval_stall_share": EVAL_STALL_SHARE}}
 
 
@@ -259,10 +297,17 @@ def _change(old: list[float], new: list[float]) -> tuple[float, float]:
 
 def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
     """The monitor of a run (``agents.runs.RunConfig``) on ``target``: its episode limit
-    (the wrapper's or the game's own clock) and random play's score as the stall floor."""
+    (the wrapper's or the game's own clock), random play's score as the stall floor and the
+    game's rebounding balls."""
     from agents.runs import episode_step_limit, random_score
 
-    return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target))
+    rebounds: frozenset[str] = frozenset()
+    if getattr(target, "atari", False):
+        from envs.games import resolve_game
+
+        rebounds = resolve_game(target.name).rebounds
+    return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target),
+                         rebounds=rebounds)
 
 
 def check_run(run_dir: Path) -> dict[str, Any]:

@@ -332,6 +332,29 @@ def test_health_cli_rechecks_a_run_from_its_episodes(tmp_path):
     assert "120 episodes, limit 4500 steps: stall at step" in proc.stdout
 
 
+def test_a_rebound_paid_faster_than_real_hits_is_farming():
+    """Pong's shaped agents were paid about one hit in 50 steps (healthy); Tennis's seed 0
+    was paid its ball once every 8 steps (contacts that are not hits): farming."""
+    from agents.health import REBOUND_STEPS
+
+    def run(paid, length, rebounds=frozenset({"Ball"})):
+        mon = HealthMonitor(limit=27_000, rebounds=rebounds)
+        for e in _episodes(2 * WINDOW, length=length, paid={"Ball": paid}):
+            mon.add(e)
+        return mon.flags.get("farming")
+
+    assert run(52, 2_600) is None                                 # Pong: real rallies
+    assert run(2_600 // REBOUND_STEPS, 2_600) is None             # exactly the bound
+    flag = run(490, 3_900)
+    assert flag and flag["keys"] == ["Ball"] and "rebounding Ball" in flag["why"]
+    assert run(490, 3_900, rebounds=frozenset()) is None          # not a rebound: per instance
+    # The CSV form of the payments (episodes.csv) is read the same way.
+    row = {"step": "1", "score": "0", "length": "3900", "aux_return": "2450",
+           "paid": '{"Ball": 490}', "max_repeat": "0"}
+    assert Episode.from_row(row).paid == {"Ball": 490}
+    assert Episode.from_row(dict(row, paid="not json")).paid == {}
+
+
 def test_eval_stall_flags_an_agent_that_stands_still_when_evaluated(tmp_path):
     """A constant-step Skiing seed stood still in 9 of its 20 evaluation episodes while its
     training windows stayed under the stall share; the final evaluation is checked too."""
