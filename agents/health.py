@@ -4,7 +4,7 @@ A reward table read correctly can still make an agent worse: on Skiing, four
 negative kinds (trees, moguls, flags, missed gates) against one positive taught
 an agent that could not yet steer to stand still, and a history potential at 50x
 was exploited by prolonging episodes.  :class:`HealthMonitor` watches the
-finished training episodes and the final evaluation's, and raises four flags, each
+finished training episodes and the final evaluation's, and raises five flags, each
 once, with the step and the numbers that raised it:
 
 ``stall``
@@ -34,6 +34,13 @@ once, with the step and the numbers that raised it:
     play's score.  A policy sampled at evaluation can stall in a few episodes while its
     training windows stay under ``stall``'s share (Skiing, a constant step size: 9 of 20
     evaluation episodes at the game's clock, last 100 training episodes at -12,567).
+``eval_cut``
+    The evaluation's scores are not finished games: at least :data:`EVAL_STALL_SHARE` of
+    its episodes were cut by the time limit, scoring on average at or above random play
+    (an agent can stall a match it is losing: Tennis's unshaped PPO kept 28 of 30
+    evaluation episodes going until the 27,000-step cut, at -5 where random play scores
+    -24).  Where an agent may legitimately survive to the limit it is a note that the
+    scores are truncated, not a failure.
 
 Every training check needs full windows: nothing is flagged before :data:`WINDOW`
 episodes (``stall``, ``farming``: two windows; ``hacking``: ``TREND_GAP + 1``).
@@ -80,11 +87,12 @@ FARM_SHARE = 0.2
 #: back: about 50 agent steps a hit for Pong's shaped agents (52 hits in 2,600 steps),
 #: never under 20; contacts that are not hits come faster (Tennis: one every 8 steps).
 REBOUND_STEPS = 20
-#: ``eval_stall``: share of the final evaluation's episodes that ran to the time limit
+#: ``eval_stall``, ``eval_cut``: share of the final evaluation's episodes that ran to the
+#: time limit
 #: (2 of 20: one stuck episode in 20 is luck, two in 20 a habit worth a look).
 EVAL_STALL_SHARE = 0.1
 #: The flags, in report order.
-FLAGS = ("stall", "hacking", "farming", "eval_stall")
+FLAGS = ("stall", "hacking", "farming", "eval_stall", "eval_cut")
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ class Episode:
 
 class HealthMonitor:
     """Raises ``stall``, ``hacking`` and ``farming`` flags over a run's training episodes,
-    and ``eval_stall`` over its final evaluation (:meth:`add_evaluation`).
+    and ``eval_stall`` and ``eval_cut`` over its final evaluation (:meth:`add_evaluation`).
 
     Args:
         limit: The episode time limit in agent steps (``None``: no limit, no stall check).
@@ -242,7 +250,8 @@ class HealthMonitor:
 
     def add_evaluation(self, scores: list[float], lengths: list[int],
                        step: int | None = None) -> list[str]:
-        """Take the final evaluation's episodes; returns the ``eval_stall`` message if raised.
+        """Take the final evaluation's episodes; returns the messages of the flags it raised
+        (``eval_stall`` below random play, ``eval_cut`` at or above it).
 
         Example:
             >>> mon = HealthMonitor(limit=1000, floor=-16000.0)
@@ -251,19 +260,28 @@ class HealthMonitor:
         """
         if len(scores) != len(lengths):
             raise ValueError(f"{len(scores)} scores but {len(lengths)} lengths")
-        # Without a limit nothing can run to it; without random play's score a long episode
-        # may be a good one (a game survived to its end).
-        if self.limit is None or self.floor is None or not scores or "eval_stall" in self.flags:
+        # Without a limit nothing can run to it; without random play's score there is no
+        # telling a stall from a cut.
+        if self.limit is None or self.floor is None or not scores:
             return []
-        stuck = [s for s, n in zip(scores, lengths) if n >= LIMIT_FRACTION * self.limit]
-        if len(stuck) < EVAL_STALL_SHARE * len(scores) or _mean(stuck) >= self.floor:
+        cut = [s for s, n in zip(scores, lengths) if n >= LIMIT_FRACTION * self.limit]
+        if len(cut) < EVAL_STALL_SHARE * len(scores):
             return []
-        why = (f"{len(stuck)} of {len(scores)} evaluation episodes ran to the time limit "
-               f"({self.limit:,} steps), scoring {_mean(stuck):,.0f} on average, below random "
-               f"play's {self.floor:,.0f}")
-        self.flags["eval_stall"] = {"step": step, "why": why, "episodes": len(stuck),
-                                    "of": len(scores), "score": _mean(stuck)}
-        return [f"eval_stall: {why}"]
+        score = _mean(cut)
+        name = "eval_stall" if score < self.floor else "eval_cut"
+        if name in self.flags:
+            return []
+        if name == "eval_stall":
+            why = (f"{len(cut)} of {len(scores)} evaluation episodes ran to the time limit "
+                   f"({self.limit:,} steps), scoring {score:,.0f} on average, below random "
+                   f"play's {self.floor:,.0f}")
+        else:
+            why = (f"{len(cut)} of {len(scores)} evaluation episodes were cut by the time "
+                   f"limit ({self.limit:,} steps) at {score:,.1f} on average (random play: "
+                   f"{self.floor:,.1f}): scores at the cut, not finished games")
+        self.flags[name] = {"step": step, "why": why, "episodes": len(cut),
+                            "of": len(scores), "score": score}
+        return [f"{name}: {why}"]
 
     def report(self) -> dict[str, Any]:
         """Every flag (``None`` where not raised) and the thresholds, for ``summary.json``."""

@@ -362,16 +362,22 @@ def test_eval_stall_flags_an_agent_that_stands_still_when_evaluated(tmp_path):
     import sys
 
     moving = ([-5_000.0] * 18, [700] * 18)
-    for stuck, floor, raised in ((2, -17_098.0, True),       # 2 of 20 at the clock: flagged
-                                 (1, -17_098.0, False),      # 1 of 19: luck
-                                 (2, None, False),           # no random score: no verdict
-                                 (2, -40_000.0, False)):     # long but better than random
+    for stuck, floor, raised in ((2, -17_098.0, "eval_stall"),  # 2 of 20 at the clock
+                                 (1, -17_098.0, None),          # 1 of 19: luck
+                                 (2, None, None),               # no random score: no verdict
+                                 (2, -40_000.0, "eval_cut")):   # cut, but above random
         mon = HealthMonitor(limit=4_500, floor=floor)
         n = 20 if stuck == 2 else 19
         scores = moving[0][:n - stuck] + [-29_972.0] * stuck
         lengths = moving[1][:n - stuck] + [4_504] * stuck
-        assert bool(mon.add_evaluation(scores, lengths, step=10)) is raised
-        assert (mon.report()["eval_stall"] is not None) is raised
+        messages = mon.add_evaluation(scores, lengths, step=10)
+        assert [m.split(":")[0] for m in messages] == ([raised] if raised else [])
+        report = mon.report()
+        assert {f for f in ("eval_stall", "eval_cut") if report[f]} == ({raised} if raised else set())
+    # Tennis's unshaped PPO: 9 of 10 evaluation episodes cut at 27,000 steps, a few points down.
+    tennis = HealthMonitor(limit=27_000, floor=-23.8)
+    [cut] = tennis.add_evaluation([-24.0] + [-4.0] * 9, [1_500] + [27_000] * 9)
+    assert cut.startswith("eval_cut: 9 of 10") and "not finished games" in cut
     assert "2 of 20 evaluation episodes ran to the time limit" in \
         HealthMonitor(limit=4_500, floor=-17_098.0).add_evaluation(
             [-29_972.0] * 2 + [-5_000.0] * 18, [4_504] * 2 + [700] * 18)[0]
