@@ -43,7 +43,7 @@ from agents.checkpoint import (
 )
 from agents.cli import HelpFormatter
 from agents.environments import EnvSettings, Target, make_vec, resolve_target
-from agents.game_defaults import game_defaults
+from agents.game_defaults import GameDefaults, game_defaults
 from agents.health import FLAGS, run_monitor
 from agents.runs import (
     CONFIG_FILE,
@@ -486,11 +486,10 @@ GENERIC_DEFAULTS = {"algo": "a2c", "obs": "pixels", "reward_processing": "auto",
 _SHAPING_DEFAULTS = ("shaping_mode", "aux_scale")
 
 
-def _apply_game_defaults(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+def _apply_game_defaults(args: argparse.Namespace, recipe: GameDefaults | None) -> dict[str, Any]:
     """Fill the options the user left unset, from the game's measured defaults where it has
-    them (:mod:`agents.game_defaults`) and the generic ones otherwise; returns what the
-    game's defaults set (empty with ``--no-game-defaults``)."""
-    recipe = None if args.no_game_defaults else game_defaults(target)
+    them (``recipe``, :mod:`agents.game_defaults`; ``None`` with ``--no-game-defaults``) and
+    the generic ones otherwise; returns what the game's defaults set."""
     taken: dict[str, Any] = {}
     for name, generic in GENERIC_DEFAULTS.items():
         if getattr(args, name) is not None:
@@ -506,9 +505,10 @@ def _apply_game_defaults(args: argparse.Namespace, target: Target) -> dict[str, 
 
 def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     target = resolve_target(args.game)
-    taken = _apply_game_defaults(args, target)
+    recipe = None if args.no_game_defaults else game_defaults(target)
+    taken = _apply_game_defaults(args, recipe)
     if taken:
-        print(f"{target.name} defaults ({game_defaults(target).evidence}): "
+        print(f"{target.name} defaults ({recipe.evidence}): "
               + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else
                           f"{k.replace('_', ' ')} {v}" for k, v in taken.items())
               + "; --no-game-defaults for the generic ones")
@@ -520,7 +520,6 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     except ValueError as err:
         raise TrainError(f"--env-backend: {err}") from None
     hp_overrides: dict[str, Any] = {}
-    recipe = None if args.no_game_defaults else game_defaults(target)
     if recipe is not None and recipe.hparams and args.config is None and \
             (args.algo, obs) == (recipe.algo, recipe.obs):
         # The recipe's hyperparameters belong to its algorithm and observation; a --config
