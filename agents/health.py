@@ -187,10 +187,14 @@ class HealthMonitor:
             self._best_score = mean if self._best_score is None else max(self._best_score, mean)
         return raised
 
+    def _at_limit(self, length: int) -> bool:
+        """An episode of ``length`` steps ran to the time limit (there is one)."""
+        return self.limit is not None and length >= LIMIT_FRACTION * self.limit
+
     def _stall(self, latest: list[Episode]) -> dict[str, Any] | None:
         if self.limit is None:
             return None
-        at_limit = sum(e.length >= LIMIT_FRACTION * self.limit for e in latest)
+        at_limit = sum(self._at_limit(e.length) for e in latest)
         score = _mean([e.score for e in latest])
         if at_limit < STALL_SHARE * len(latest):
             return None
@@ -223,30 +227,37 @@ class HealthMonitor:
                        f"{d_score:+,.0f} ({z_score:.1f} SE)",
                 "aux_change": d_aux, "score_change": d_score}
 
-    def _rebound_paid(self, episode: Episode) -> int:
-        return sum(n for key, n in episode.paid.items() if split_key(key)[0] in self.rebounds)
+    def _rebound_paid(self, episode: Episode) -> dict[str, int]:
+        """Payments per rebounding category over ``episode``."""
+        paid: dict[str, int] = {}
+        for key, n in episode.paid.items():
+            category = split_key(key)[0]
+            if category in self.rebounds:
+                paid[category] = paid.get(category, 0) + n
+        return paid
 
     def _farming(self, latest: list[Episode]) -> dict[str, Any] | None:
         repeated = [e for e in latest if e.max_repeat >= FARM_REPEATS]
-        rallied = [e for e in latest if e.max_repeat < FARM_REPEATS and
-                   self._rebound_paid(e) * REBOUND_STEPS > e.length]
-        farmed = repeated + rallied
-        if len(farmed) < FARM_SHARE * len(latest):
+        rallied = []  # (episode, its rebound payments) paid faster than real hits come
+        for e in latest:
+            balls = self._rebound_paid(e)
+            if e.max_repeat < FARM_REPEATS and sum(balls.values()) * REBOUND_STEPS > e.length:
+                rallied.append((e, balls))
+        if len(repeated) + len(rallied) < FARM_SHARE * len(latest):
             return None
         parts, keys = [], sorted({e.repeated for e in repeated})
         top = max((e.max_repeat for e in repeated), default=0)
         if repeated:
             parts.append(f"one object {FARM_REPEATS}+ times ({', '.join(keys)}; up to {top})")
         if rallied:
-            fastest = max(rallied, key=lambda e: self._rebound_paid(e) / e.length)
-            balls = sorted({split_key(k)[0] for e in rallied for k in e.paid
-                            if split_key(k)[0] in self.rebounds})
+            fastest, fastest_paid = max(rallied, key=lambda p: sum(p[1].values()) / p[0].length)
+            balls = sorted({b for _, paid in rallied for b in paid})
             keys = sorted(set(keys) | set(balls))
             parts.append(f"a rebounding {'/'.join(balls)} more than once every {REBOUND_STEPS} "
-                         f"steps (up to {self._rebound_paid(fastest)} in {fastest.length} steps)")
-        return {"why": f"{len(farmed)} of the last {len(latest)} episodes paid "
+                         f"steps (up to {sum(fastest_paid.values())} in {fastest.length} steps)")
+        return {"why": f"{len(repeated) + len(rallied)} of the last {len(latest)} episodes paid "
                        + " or ".join(parts),
-                "episodes": len(farmed), "keys": keys, "max_repeat": top}
+                "episodes": len(repeated) + len(rallied), "keys": keys, "max_repeat": top}
 
     def add_evaluation(self, scores: list[float], lengths: list[int],
                        step: int | None = None) -> list[str]:
@@ -264,7 +275,7 @@ class HealthMonitor:
         # telling a stall from a cut.
         if self.limit is None or self.floor is None or not scores:
             return []
-        cut = [s for s, n in zip(scores, lengths) if n >= LIMIT_FRACTION * self.limit]
+        cut = [s for s, n in zip(scores, lengths) if self._at_limit(n)]
         if len(cut) < EVAL_STALL_SHARE * len(scores):
             return []
         score = _mean(cut)
@@ -353,8 +364,6 @@ def check_run(run_dir: Path) -> dict[str, Any]:
 
 def _final_evaluation(run_dir: Path) -> tuple[list[float], list[int], int | None] | None:
     """A finished run's evaluation (scores, lengths, step), or ``None`` while it trains."""
-    import json
-
     from agents.runs import TrainError
 
     path = run_dir / "summary.json"
@@ -374,7 +383,6 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m agents.health RUN_DIR...``: each run's flags, checked again from its
     episodes (exit 0; 2 if a run directory cannot be read)."""
     import argparse
-    import json
     import sys
 
     from agents.runs import TrainError
