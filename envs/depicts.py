@@ -38,7 +38,7 @@ DEPICTS: dict[str, dict[str, tuple[str, ...]]] = {
         "Player": ("asterix", "obelix"),
         "Enemy": ("lyre", "harp"),
         "Consumable": ("cauldron", "helmet", "shield", "lamp", "apple", "fish", "meat", "mug"),
-        "Reward": ("treasure", "bonus item", "prize"),
+        "Reward": ("point value", "points"),  # left where an item was collected
     },
     "Asteroids": {"Player": ("spaceship", "ship"), "Asteroid": ("asteroid", "rock", "boulder")},
     "Atlantis": {

@@ -99,7 +99,8 @@ class GameSpec:
         avatar_index: Which instance of ``avatar`` is the player (Freeway has two
             chickens; the left one, index 0, is player one).
         ignored: Categories never reported as interactions: the avatar's own
-            projectiles and scenery it always stands on.
+            projectiles, scenery it always stands on, and the point value a
+            collected item leaves behind (Asterix's ``Reward``).
         touch_margin: Pixels by which boxes are grown before the overlap test:
             "distance under a per-game threshold".
         clip_reward_default: Whether DQN-style reward clipping is on by default.
@@ -116,6 +117,9 @@ class GameSpec:
         game_time_limit_frames: Emulator frames after which the game itself ends an
             episode, whatever the player does, or ``None``.  An agent that stalls runs
             into this limit, not into the wrapper's ``max_episode_frames``.
+        renewed: Categories OCAtari creates anew on every frame although the
+            sprite is the same one moving on; a slot holding one keeps its
+            instance id from frame to frame while its category stays.
         rebounds: Categories that bounce off the avatar and come back, so that
             touching one instance again and again *is* the game (Pong's and
             Breakout's ball).  Their repeated payments are not counted as farming
@@ -135,6 +139,7 @@ class GameSpec:
     derived: tuple[DerivedObject, ...] = ()
     game_time_limit_frames: int | None = None
     rebounds: frozenset[str] = field(default_factory=frozenset)
+    renewed: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def module(self) -> str:
@@ -189,6 +194,18 @@ _IGNORED = {
     "Seaquest": {"OxygenBar", "CollectedDiver"},
     # The ball's shadow always lies under the ball.
     "Tennis": {"BallShadow"},
+    # The point value a collected item leaves in its lane (it appears the frame the game
+    # pays for the item, where the item was): touching it does nothing, and the avatar that
+    # just collected the item is always on it.
+    "Asterix": {"Reward"},
+}
+# Categories OCAtari builds anew on every frame, so that its object in a slot is a new
+# Python object each frame although the sprite on screen is the same one moving on:
+# Asterix tests each lane's *reward* slot for a lyre or an item (``ram/asterix.py``).
+# rnr keeps the slot's instance id while the slot holds the same category, so that one
+# lyre is one contact, not one per frame of overlap (motion stays OCAtari's: zero).
+_RENEWED = {
+    "Asterix": {"Enemy", "Consumable"},
 }
 _MARGIN = {
     # Fast balls cross a 4-pixel paddle within one or two frames.
@@ -258,6 +275,7 @@ def _registry() -> Mapping[str, GameSpec]:
             derived=_DERIVED.get(name, ()),
             game_time_limit_frames=_GAME_TIME_LIMIT.get(name),
             rebounds=frozenset(_REBOUNDS.get(name, set()) & set(max_objects)),
+            renewed=frozenset(_RENEWED.get(name, set()) & set(max_objects)),
         )
     return MappingProxyType(specs)
 

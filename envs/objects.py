@@ -143,6 +143,7 @@ class ObjectExtractor:
         self._detect = detect_objects_ram
         self.num_envs = num_envs
         self._cat_index = {c: i for i, c in enumerate(self.spec.categories)}
+        self._renewed = frozenset(self._cat_index[c] for c in self.spec.renewed)
         self._ids = itertools.count()
         self._objects: list[list] = [[] for _ in range(num_envs)]
         self._seen: list[list] = [[] for _ in range(num_envs)]
@@ -197,12 +198,16 @@ class ObjectExtractor:
         cats: list[int] = []
         ids: list[int] = []
         rows: list[tuple[int, int, int, int, int, int]] = []
+        renewed = self._renewed
         for slot, obj in enumerate(objects):
             if seen[slot] is not obj:
                 seen[slot] = obj
-                slot_ids[slot] = next(self._ids)
                 # Empty slots (NoObject), HUD elements and undeclared categories: -1.
-                slot_cats[slot] = self._cat_index.get(obj.category, -1) if obj else -1
+                cat = self._cat_index.get(obj.category, -1) if obj else -1
+                # A renewed category's object continues the one it replaces (GameSpec.renewed).
+                if cat < 0 or cat != slot_cats[slot] or cat not in renewed:
+                    slot_ids[slot] = next(self._ids)
+                slot_cats[slot] = cat
             cat = slot_cats[slot]
             if cat < 0 or not obj.visible:
                 continue

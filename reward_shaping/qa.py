@@ -52,7 +52,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "EnemyMissile": ("enemy torpedo", "enemy missile", "enemy bullet", "enemy shot", "enemy laser"),
     "Diver": ("diver", "swimmer"),
     "Consumable": ("object to collect", "item"),
-    "Reward": ("bonus item", "prize"),
+    "Reward": ("point value",),
     "Child": ("baby", "joey", "child"),
     "Monkey": ("monkey", "ape"),
     "FallingCoconut": ("falling coconut", "coconut dropped from above"),

@@ -234,7 +234,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             objects[cat] = ObjectReward(0.0, "avatar", 1.0, [], "rule", "the player's own avatar")
         elif cat not in spec.interactable:
             objects[cat] = ObjectReward(0.0, "ignored", 1.0, [], "rule",
-                                        "never reported as a contact (avatar's own or scenery)")
+                                        "never reported as a contact (avatar's own, scenery or a point value shown)")
         else:
             depicts = spec.depicts.get(cat, ())
             # Other objects by their specific words only: a bare name such as

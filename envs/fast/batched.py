@@ -199,7 +199,8 @@ class _Slots:
     reports them); ``present`` says whether the slot holds an object; ``cat`` is
     that object's category; ``new`` marks slots whose object was created in the
     current update (OCAtari's prev position is then the current one: zero
-    motion, and the object gets a fresh instance id).
+    motion, and the object gets a fresh instance id, unless ``keep`` says that
+    it continues the slot's object: :attr:`~envs.games.GameSpec.renewed`).
     """
 
     def __init__(self, k: int, n: int) -> None:
@@ -208,6 +209,7 @@ class _Slots:
         self.present = np.zeros((k, n), bool)
         self.cat = np.full((k, n), -1, np.int16)
         self.new = np.zeros((k, n), bool)
+        self.keep = np.zeros((k, n), bool)
         self.ids = np.zeros((k, n), np.int64)
 
     def track(self, s: int | slice, on: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
@@ -655,11 +657,12 @@ class _Asterix(_Game):
         _put(st.x[1:9], x, reward)
         _put(st.y[1:9], self._lane_y, reward)
         # A new reward empties the lane's other slots; a kept one, or a held lane, leaves them.
-        st.track(slice(9, 17), enemy, off=new | consumable)
+        # A lyre or item that goes on in its slot keeps its id (GameSpec.renewed).
+        st.keep[9:17] = enemy & ~st.track(slice(9, 17), enemy, off=new | consumable)
         st.new[9:17] |= enemy
         _put(st.x[9:17], x, enemy)
         _put(st.y[9:17], self._lane_y, enemy)
-        st.track(slice(17, 25), consumable, off=new | enemy)
+        st.keep[17:25] = consumable & ~st.track(slice(17, 25), consumable, off=new | enemy)
         st.new[17:25] |= consumable
         _put(st.x[17:25], x + 1, consumable)
         _put(st.y[17:25], self._lane_y + 1, consumable)
@@ -998,14 +1001,15 @@ class BatchedExtractor:
         st = self._slots
         xy0 = st.box[:2].copy()
         st.new[:] = False
+        st.keep[:] = False
         self._game.step(st, ram)
-        created = self._fresh_ids(st.new)
+        self._fresh_ids(st.new & ~st.keep)
         if self._game.shrinks:
             # OCAtari reports zero or negative sizes at screen edges; ObjectExtractor makes them 1.
             np.maximum(st.box[2:], 1, out=st.box[2:])
         # OCAtari's prev position: the one before this frame, or the current one for a new object.
         motion = st.box[:2] - xy0
-        if created:
+        if st.new.any():
             motion[:, st.new] = 0
         return ObjectBatch(
             categories=self._categories,
