@@ -4,7 +4,7 @@ A reward table read correctly can still make an agent worse: on Skiing, four
 negative kinds (trees, moguls, flags, missed gates) against one positive taught
 an agent that could not yet steer to stand still, and a history potential at 50x
 was exploited by prolonging episodes.  :class:`HealthMonitor` watches the
-finished training episodes and the final evaluation's, and raises five flags, each
+finished training episodes and the final evaluation's, and raises six flags, each
 once, with the step and the numbers that raised it:
 
 ``stall``
@@ -27,6 +27,13 @@ once, with the step and the numbers that raised it:
     hit back every rally, so its payments count as farming only when they come faster
     than real hits can: more than one every :data:`REBOUND_STEPS` agent steps over the
     episode (Tennis's shaped PPO was paid for its ball 490 times in 3,900 steps).
+``cut``
+    Training scores are not finished games: at least :data:`CUT_SHARE` of the latest
+    window's episodes were cut by the time limit, scoring on average at or above random
+    play (below it, and in half the window, it is ``stall``).  Tennis's unshaped PPO kept
+    matches it was losing going until the 27,000-step cut, in 5 to 25 of 50 episodes at
+    -8 to -14 where random play scores -24.  Where an agent may legitimately survive to
+    the limit it is a note that the scores are truncated, not a failure.
 
 ``eval_stall``
     The trained agent stands still when evaluated: at least :data:`EVAL_STALL_SHARE` of
@@ -43,7 +50,7 @@ once, with the step and the numbers that raised it:
     scores are truncated, not a failure.
 
 Every training check needs full windows: nothing is flagged before :data:`WINDOW`
-episodes (``stall``, ``farming``: two windows; ``hacking``: ``TREND_GAP + 1``).
+episodes (``hacking``: ``TREND_GAP + 1`` windows).
 
 Example:
     >>> from agents.health import Episode, HealthMonitor
@@ -87,12 +94,16 @@ FARM_SHARE = 0.2
 #: back: about 50 agent steps a hit for Pong's shaped agents (52 hits in 2,600 steps),
 #: never under 20; contacts that are not hits come faster (Tennis: one every 8 steps).
 REBOUND_STEPS = 20
+#: ``cut``: share of a window's episodes cut by the time limit at or above random play
+#: (5 of 50; no Skiing, Pong, Breakout, MsPacman, Seaquest or Freeway run of the shaping
+#: sweeps had a single one, while Tennis's stalled matches reached 12 to 25).
+CUT_SHARE = 0.1
 #: ``eval_stall``, ``eval_cut``: share of the final evaluation's episodes that ran to the
 #: time limit
 #: (2 of 20: one stuck episode in 20 is luck, two in 20 a habit worth a look).
 EVAL_STALL_SHARE = 0.1
 #: The flags, in report order.
-FLAGS = ("stall", "hacking", "farming", "eval_stall", "eval_cut")
+FLAGS = ("stall", "hacking", "farming", "cut", "eval_stall", "eval_cut")
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,7 @@ class Episode:
 
 
 class HealthMonitor:
-    """Raises ``stall``, ``hacking`` and ``farming`` flags over a run's training episodes,
+    """Raises ``stall``, ``hacking``, ``farming`` and ``cut`` flags over a run's training episodes,
     and ``eval_stall`` and ``eval_cut`` over its final evaluation (:meth:`add_evaluation`).
 
     Args:
@@ -177,7 +188,7 @@ class HealthMonitor:
         latest = list(self._recent)[-w:]
         raised = []
         for name, detail in (("stall", self._stall(latest)), ("hacking", self._hacking()),
-                             ("farming", self._farming(latest))):
+                             ("farming", self._farming(latest)), ("cut", self._cut(latest))):
             if detail and name not in self.flags:
                 self.flags[name] = {"step": episode.step, "episode": self._count, **detail}
                 raised.append(f"{name} at step {episode.step:,}: {detail['why']}")
@@ -211,6 +222,19 @@ class HealthMonitor:
                        f"{below}",
                 "at_limit": at_limit, "score": score, "best_score": self._best_score,
                 "floor": self.floor}
+
+    def _cut(self, latest: list[Episode]) -> dict[str, Any] | None:
+        # Without random play's score a cut cannot be told from a stall.
+        if self.limit is None or self.floor is None:
+            return None
+        cut = [e.score for e in latest if self._at_limit(e.length)]
+        if len(cut) < CUT_SHARE * len(latest) or _mean(cut) < self.floor:
+            return None
+        score = _mean(cut)
+        return {"why": f"{len(cut)} of the last {len(latest)} episodes were cut by the time "
+                       f"limit ({self.limit:,} steps) at {score:,.1f} on average (random play: "
+                       f"{self.floor:,.1f}): scores at the cut, not finished games",
+                "episodes": len(cut), "score": score, "floor": self.floor}
 
     def _hacking(self) -> dict[str, Any] | None:
         w = self.window
@@ -303,7 +327,7 @@ class HealthMonitor:
                                "floor": self.floor,
                                "trend_gap": TREND_GAP, "trend_z": TREND_Z,
                                "farm_repeats": FARM_REPEATS, "farm_share": FARM_SHARE,
-                               "rebound_steps": REBOUND_STEPS,
+                               "rebound_steps": REBOUND_STEPS, "cut_share": CUT_SHARE,
                                "eval_stall_share": EVAL_STALL_SHARE}}
 
 

@@ -355,6 +355,29 @@ def test_a_rebound_paid_faster_than_real_hits_is_farming():
     assert Episode.from_row(dict(row, paid="not json")).paid == {}
 
 
+def test_cut_flags_training_episodes_cut_by_the_limit_above_random_play():
+    """Tennis's unshaped PPO kept losing matches going until the 27,000-step cut in 5 to 25
+    of 50 training episodes, a few points down: above random play, so not a ``stall``,
+    but its training scores are tallies at the cut.  Below random play it is no ``cut``."""
+    def run(cut: int, cut_score: float, floor: float | None) -> dict:
+        mon = HealthMonitor(limit=27_000, floor=floor)
+        for k in range(50):
+            at = k >= 50 - cut
+            mon.add(Episode(step=(k + 1) * 5_000, score=cut_score if at else -22.0,
+                            length=27_000 if at else 4_000))
+        return mon.report()
+
+    flag = run(5, -9.0, -23.8)["cut"]
+    assert flag["episodes"] == 5 and flag["step"] == 250_000
+    assert flag["why"].startswith("5 of the last 50 episodes were cut by the time limit")
+    assert run(4, -9.0, -23.8)["cut"] is None           # under the share
+    assert run(5, -25.0, -23.8)["cut"] is None          # below random play: a stall's business
+    assert run(5, -9.0, None)["cut"] is None            # no random score: no verdict
+    report = run(30, -30.0, -23.8)
+    assert report["stall"] and not report["cut"]        # most of the window, below random
+    assert report["thresholds"]["cut_share"] == 0.1
+
+
 def test_eval_stall_flags_an_agent_that_stands_still_when_evaluated(tmp_path):
     """A constant-step Skiing seed stood still in 9 of its 20 evaluation episodes while its
     training windows stayed under the stall share; the final evaluation is checked too."""
