@@ -164,6 +164,38 @@ def summarize(run_dirs: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def plot(run_dirs: list[Path], path: Path) -> None:
+    """The mean of 100 training episodes against minutes of training, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run_dir in run_dirs:
+        with open(run_dir / "episodes.csv", newline="") as f:
+            episodes = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
+        with open(run_dir / "progress.csv", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("time/time_elapsed")]
+        steps = np.array([s for s, _ in episodes][WINDOW - 1:], float)
+        rolling = np.convolve([v for _, v in episodes], np.ones(WINDOW) / WINDOW, mode="valid")
+        minutes = np.interp(steps, [float(r["time/total_timesteps"]) for r in rows],
+                            [float(r["time/time_elapsed"]) for r in rows]) / 60
+        ax.plot(minutes, rolling, label=run_dir.name, lw=1)
+    for name, score in THRESHOLDS:
+        ax.axhline(score, ls="--", lw=0.8, color="grey")
+        ax.text(0, score, f" {name}", va="bottom", fontsize=7, color="grey")
+    ax.set_xlabel("minutes of training (alone on the machine)")
+    ax.set_ylabel(f"game score, mean of {WINDOW} training episodes")
+    ax.set_ylim(-30_000, -3_000)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python benchmarks/skiing_hour.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -176,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--eval-episodes", type=int, default=20)
     s = sub.add_parser("summarize", help="thresholds and evaluation of run directories")
     s.add_argument("run_dirs", type=Path, nargs="+")
+    s.add_argument("--plot", type=Path, help="also draw the training curves into this PNG")
     args = p.parse_args(argv)
     if args.command == "run":
         # A zero or negative budget would train nothing and report it as a result.
@@ -187,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         p.error(f"not run directories (no episodes.csv): {', '.join(map(str, missing))}")
     print(summarize(args.run_dirs))
+    if args.plot:
+        plot(args.run_dirs, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 

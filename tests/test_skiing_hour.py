@@ -98,9 +98,10 @@ def test_run_plans_from_the_probe_and_a_rerun_resumes_the_same_steps(hour, tmp_p
 
 def test_cli_summarizes_and_rejects_what_is_not_a_run(tmp_path):
     run = fake_run(tmp_path / "Skiing-ppo-default-s0", [-8_000.0] * 120, evaluation=[-7_000.0] * 3)
-    done = subprocess.run([sys.executable, str(SCRIPT), "summarize", str(run)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, str(SCRIPT), "summarize", str(run), "--plot",
+                           str(tmp_path / "curve.png")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    assert (tmp_path / "curve.png").stat().st_size > 1_000
     assert "| Skiing-ppo-default-s0 | 120,000 |" in done.stdout and "-7,000" in done.stdout
     bad = subprocess.run([sys.executable, str(SCRIPT), "summarize", str(tmp_path / "nothing")],
                          capture_output=True, text=True, timeout=120)
