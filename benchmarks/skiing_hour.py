@@ -102,16 +102,38 @@ def run(seed: int, out: Path, minutes: float, probe_steps: int, eval_episodes: i
     return run_dir
 
 
+def training_clock(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and seconds of training so far, from ``progress.csv``.
+
+    A resumed run's clock (SB3's ``time/time_elapsed``) restarts at 0 and its steps at the
+    checkpoint's; the time before the restart is carried over whole, the work redone after
+    the checkpoint included (the hour is wall clock), and the rows the resumed run redoes
+    are dropped so that steps keep rising.
+    """
+    with open(run_dir / "progress.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("time/time_elapsed")]
+    points: list[tuple[float, float]] = []
+    offset = last = 0.0
+    for r in rows:
+        step, elapsed = float(r["time/total_timesteps"]), float(r["time/time_elapsed"])
+        if points and elapsed < last:
+            offset = points[-1][1]
+            points = [p for p in points if p[0] < step]
+        points.append((step, offset + elapsed))
+        last = elapsed
+    if not points:
+        raise SystemExit(f"{run_dir}/progress.csv has no time/time_elapsed rows")
+    steps, seconds = zip(*points)
+    return np.array(steps), np.array(seconds)
+
+
 def summarize_run(run_dir: Path) -> dict:
     """One finished (or running) run: training, thresholds and evaluation."""
     with open(run_dir / "episodes.csv", newline="") as f:
         episodes = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
     if len(episodes) < WINDOW:
         raise SystemExit(f"{run_dir}: only {len(episodes)} training episodes")
-    with open(run_dir / "progress.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("time/time_elapsed")]
-    steps = np.array([float(r["time/total_timesteps"]) for r in rows])
-    elapsed = np.array([float(r["time/time_elapsed"]) for r in rows])
+    steps, elapsed = training_clock(run_dir)
     scores = np.array([s for _, s in episodes])
     rolling = np.convolve(scores, np.ones(WINDOW) / WINDOW, mode="valid")
     out: dict = {"run": run_dir.name, "episodes": len(episodes),
@@ -175,12 +197,9 @@ def plot(run_dirs: list[Path], path: Path) -> None:
     for run_dir in run_dirs:
         with open(run_dir / "episodes.csv", newline="") as f:
             episodes = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
-        with open(run_dir / "progress.csv", newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("time/time_elapsed")]
         steps = np.array([s for s, _ in episodes][WINDOW - 1:], float)
         rolling = np.convolve([v for _, v in episodes], np.ones(WINDOW) / WINDOW, mode="valid")
-        minutes = np.interp(steps, [float(r["time/total_timesteps"]) for r in rows],
-                            [float(r["time/time_elapsed"]) for r in rows]) / 60
+        minutes = np.interp(steps, *training_clock(run_dir)) / 60
         ax.plot(minutes, rolling, label=run_dir.name, lw=1)
     for name, score in THRESHOLDS:
         ax.axhline(score, ls="--", lw=0.8, color="grey")

@@ -67,6 +67,19 @@ def test_summary_finds_each_threshold_when_the_rolling_mean_first_reaches_it(hou
     assert "| s0 | 600,000 |" in table and "0.47M, 8" in table
 
 
+def test_the_training_clock_carries_over_a_resume(hour, tmp_path):
+    """Killed at 25,000 steps (25 s in) after a checkpoint at 20,000, resumed: the clock
+    restarts at 0, and the time lost counts (the hour is wall clock)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [(0, 0), (10_000, 10), (20_000, 20), (25_000, 25), (20_000, 0), (30_000, 10)]
+    (run / "progress.csv").write_text("time/total_timesteps,time/time_elapsed\n"
+                                      + "".join(f"{a},{b}\n" for a, b in rows))
+    steps, seconds = hour.training_clock(run)
+    assert steps.tolist() == [0, 10_000, 20_000, 30_000]
+    assert seconds.tolist() == [0, 10, 25, 35]
+
+
 def test_run_plans_from_the_probe_and_a_rerun_resumes_the_same_steps(hour, tmp_path, monkeypatch):
     calls = []
 
