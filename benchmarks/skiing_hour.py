@@ -56,6 +56,14 @@ def _train(args: list[str], log: Path) -> None:
         raise SystemExit(f"agents.train exited with {code}; see {log}")
 
 
+def _machine() -> str:
+    """What RESULTS.md needs to know about the machine a number came from."""
+    import torch
+
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}")
+
+
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
@@ -83,8 +91,7 @@ def run(seed: int, out: Path, minutes: float, probe_steps: int, eval_episodes: i
         rate = json.loads((probe / "summary.json").read_text())["steps_per_s"]
         plan = {"seed": seed, "probe_steps": probe_steps, "steps_per_s": rate,
                 "minutes": minutes, "steps": int(rate * minutes * 60),
-                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-                           f"{platform.python_version()}",
+                "machine": _machine(),
                 "date": time.strftime("%Y-%m-%d")}
         _write_json(plan_file, plan)
         print(f"probe: {rate:,.0f} steps/s alone; {minutes:g} minutes: {plan['steps']:,} steps")
