@@ -199,8 +199,8 @@ class _Slots:
     reports them); ``present`` says whether the slot holds an object; ``cat`` is
     that object's category; ``new`` marks slots whose object was created in the
     current update (OCAtari's prev position is then the current one: zero
-    motion, and the object gets a fresh instance id, unless ``keep`` says that
-    it continues the slot's object: :attr:`~envs.games.GameSpec.renewed`).
+    motion, and the object gets a fresh instance id, unless it continues the
+    slot's object of a :attr:`~envs.games.GameSpec.renewed` category).
     """
 
     def __init__(self, k: int, n: int) -> None:
@@ -209,7 +209,6 @@ class _Slots:
         self.present = np.zeros((k, n), bool)
         self.cat = np.full((k, n), -1, np.int16)
         self.new = np.zeros((k, n), bool)
-        self.keep = np.zeros((k, n), bool)
         self.ids = np.zeros((k, n), np.int64)
 
     def track(self, s: int | slice, on: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
@@ -657,12 +656,11 @@ class _Asterix(_Game):
         _put(st.x[1:9], x, reward)
         _put(st.y[1:9], self._lane_y, reward)
         # A new reward empties the lane's other slots; a kept one, or a held lane, leaves them.
-        # A lyre or item that goes on in its slot keeps its id (GameSpec.renewed).
-        st.keep[9:17] = enemy & ~st.track(slice(9, 17), enemy, off=new | consumable)
+        st.track(slice(9, 17), enemy, off=new | consumable)
         st.new[9:17] |= enemy
         _put(st.x[9:17], x, enemy)
         _put(st.y[9:17], self._lane_y, enemy)
-        st.keep[17:25] = consumable & ~st.track(slice(17, 25), consumable, off=new | enemy)
+        st.track(slice(17, 25), consumable, off=new | enemy)
         st.new[17:25] |= consumable
         _put(st.x[17:25], x + 1, consumable)
         _put(st.y[17:25], self._lane_y + 1, consumable)
@@ -944,6 +942,8 @@ class BatchedExtractor:
         self._slots = _Slots(self._game.k, self.num_envs)
         self._game.attach(self._slots)
         self._categories = self.spec.categories
+        # Category indices whose renewed objects continue the slot's (GameSpec.renewed).
+        self._renewed = np.array([self._categories.index(c) for c in self.spec.renewed], np.int16)
         self._next_id = 0
         self.reset()
 
@@ -1000,10 +1000,13 @@ class BatchedExtractor:
         ram = np.ascontiguousarray(ram.T, dtype=np.int64)
         st = self._slots
         xy0 = st.box[:2].copy()
+        # Slots holding a renewed category's object, and their categories, before the step.
+        held = (st.present & np.isin(st.cat, self._renewed), st.cat.copy()) \
+            if self._renewed.size else None
         st.new[:] = False
-        st.keep[:] = False
         self._game.step(st, ram)
-        self._fresh_ids(st.new & ~st.keep)
+        # A renewed object in a slot that held one of its category goes on with its id.
+        self._fresh_ids(st.new if held is None else st.new & ~(held[0] & (st.cat == held[1])))
         if self._game.shrinks:
             # OCAtari reports zero or negative sizes at screen edges; ObjectExtractor makes them 1.
             np.maximum(st.box[2:], 1, out=st.box[2:])
