@@ -231,10 +231,13 @@ class HealthMonitor:
         if len(cut) < CUT_SHARE * len(latest) or _mean(cut) < self.floor:
             return None
         score = _mean(cut)
-        return {"why": f"{len(cut)} of the last {len(latest)} episodes were cut by the time "
-                       f"limit ({self.limit:,} steps) at {score:,.1f} on average (random play: "
-                       f"{self.floor:,.1f}): scores at the cut, not finished games",
+        return {"why": self._cut_why(f"{len(cut)} of the last {len(latest)} episodes", score),
                 "episodes": len(cut), "score": score, "floor": self.floor}
+
+    def _cut_why(self, which: str, score: float) -> str:
+        """Why ``cut`` or ``eval_cut`` was raised, for ``which`` episodes scoring ``score``."""
+        return (f"{which} were cut by the time limit ({self.limit:,} steps) at {score:,.1f} on "
+                f"average (random play: {self.floor:,.1f}): scores at the cut, not finished games")
 
     def _hacking(self) -> dict[str, Any] | None:
         w = self.window
@@ -311,9 +314,7 @@ class HealthMonitor:
                    f"({self.limit:,} steps), scoring {score:,.0f} on average, below random "
                    f"play's {self.floor:,.0f}")
         else:
-            why = (f"{len(cut)} of {len(scores)} evaluation episodes were cut by the time "
-                   f"limit ({self.limit:,} steps) at {score:,.1f} on average (random play: "
-                   f"{self.floor:,.1f}): scores at the cut, not finished games")
+            why = self._cut_why(f"{len(cut)} of {len(scores)} evaluation episodes", score)
         self.flags[name] = {"step": step, "why": why, "episodes": len(cut),
                             "of": len(scores), "score": score}
         return [f"{name}: {why}"]
