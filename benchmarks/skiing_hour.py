@@ -134,22 +134,27 @@ def training_clock(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array(steps), np.array(seconds)
 
 
-def summarize_run(run_dir: Path) -> dict:
-    """One finished (or running) run: training, thresholds and evaluation."""
+def training_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of each :data:`WINDOW` training episodes, and the step at each window's end."""
     with open(run_dir / "episodes.csv", newline="") as f:
         episodes = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
     if len(episodes) < WINDOW:
         raise SystemExit(f"{run_dir}: only {len(episodes)} training episodes")
+    steps = np.array([s for s, _ in episodes][WINDOW - 1:])
+    return steps, np.convolve([v for _, v in episodes], np.ones(WINDOW) / WINDOW, mode="valid")
+
+
+def summarize_run(run_dir: Path) -> dict:
+    """One finished (or running) run: training, thresholds and evaluation."""
+    ends, rolling = training_curve(run_dir)
     steps, elapsed = training_clock(run_dir)
-    scores = np.array([s for _, s in episodes])
-    rolling = np.convolve(scores, np.ones(WINDOW) / WINDOW, mode="valid")
-    out: dict = {"run": run_dir.name, "episodes": len(episodes),
-                 "steps": episodes[-1][0], "train_last100": float(rolling[-1]),
+    out: dict = {"run": run_dir.name, "episodes": len(rolling) + WINDOW - 1,
+                 "steps": int(ends[-1]), "train_last100": float(rolling[-1]),
                  "train_best100": float(rolling.max())}
     for name, score in THRESHOLDS:
         hit = np.flatnonzero(rolling >= score)
         if hit.size:
-            step = episodes[hit[0] + WINDOW - 1][0]
+            step = int(ends[hit[0]])
             out[name] = {"step": step, "minutes": float(np.interp(step, steps, elapsed)) / 60}
         else:
             out[name] = None
@@ -202,11 +207,8 @@ def plot(run_dirs: list[Path], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for run_dir in run_dirs:
-        with open(run_dir / "episodes.csv", newline="") as f:
-            episodes = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
-        steps = np.array([s for s, _ in episodes][WINDOW - 1:], float)
-        rolling = np.convolve([v for _, v in episodes], np.ones(WINDOW) / WINDOW, mode="valid")
-        minutes = np.interp(steps, *training_clock(run_dir)) / 60
+        ends, rolling = training_curve(run_dir)
+        minutes = np.interp(ends, *training_clock(run_dir)) / 60
         ax.plot(minutes, rolling, label=run_dir.name, lw=1)
     for name, score in THRESHOLDS:
         ax.axhline(score, ls="--", lw=0.8, color="grey")
