@@ -164,11 +164,56 @@ class InteractionDetector:
 
 
 def avatar_index(spec: GameSpec, frame: ObjectFrame) -> int | None:
-    """Index of ``spec``'s avatar in ``frame`` (the ``avatar_index``-th of its category), or ``None``."""
-    if not spec.avatar:
-        return None
-    avatars = np.flatnonzero(frame.category == spec.categories.index(spec.avatar))
-    return int(avatars[spec.avatar_index]) if len(avatars) > spec.avatar_index else None
+    """Index of ``spec``'s avatar in ``frame``, or ``None`` (see :func:`avatar_slots`)."""
+    has, slot = avatar_slots(spec, frame.category[None], frame.box[None])
+    return int(slot[0]) if has[0] else None
+
+
+def avatar_slots(spec: GameSpec, category: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the avatar is in each row of a batch of frames.
+
+    The avatar is the ``spec.avatar_index``-th object of the avatar's category, or,
+    for a game whose control passes between those objects (``spec.avatar_near``),
+    the one whose ``spec.avatar_reach`` point is nearest the centre of the first
+    object of that category (ties: the first), the ``avatar_index``-th while none
+    is present.
+
+    Args:
+        category: ``(m, K)`` category index per slot, -1 for an empty one.
+        box: ``(m, K, 4)`` ``x, y, w, h`` per slot.
+
+    Returns:
+        ``(has, slot)``: ``(m,)`` whether the row shows an avatar, and its slot
+        (0 where it does not).
+
+    Example:
+        >>> import numpy as np
+        >>> from envs.games import resolve_game
+        >>> spec = resolve_game("IceHockey")      # Player, Player, Enemy, Enemy, Ball
+        >>> cat = np.array([[0, 0, 1, 1, 2]])
+        >>> box = np.array([[[50, 80, 16, 20], [60, 30, 16, 20], [0, 0, 16, 20],
+        ...                  [90, 90, 16, 20], [66, 52, 2, 2]]])
+        >>> has, slot = avatar_slots(spec, cat, box)   # the puck is by the second one's stick
+        >>> bool(has[0]), int(slot[0])
+        (True, 1)
+    """
+    cat = np.asarray(category)
+    m = cat.shape[0]
+    if not spec.avatar or cat.shape[1] == 0:  # no avatar, or frames with no object at all
+        return np.zeros(m, bool), np.zeros(m, np.int64)
+    is_av = cat == spec.categories.index(spec.avatar)
+    nth = is_av & (np.cumsum(is_av, axis=1) == spec.avatar_index + 1)
+    has, slot = nth.any(1), nth.argmax(1)
+    if spec.avatar_near is None:
+        return has, slot
+    is_near = cat == spec.categories.index(spec.avatar_near)
+    rows = np.arange(m)
+    box = np.asarray(box, np.float64)
+    target = (box[..., :2] + box[..., 2:] / 2)[rows, is_near.argmax(1)][:, None]
+    reach = box[..., :2] + box[..., 2:] * np.asarray(spec.avatar_reach)
+    dist = np.where(is_av, ((reach - target) ** 2).sum(-1), np.inf)
+    follow = is_near.any(1) & is_av.any(1)
+    return np.where(follow, True, has), np.where(follow, dist.argmin(1), slot)
 
 
 def pass_events(passes: PassDetector, frame: ObjectFrame, avatar: int | None, step: int,

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from envs.games import GameSpec, resolve_game
-from envs.interactions import event_key
+from envs.interactions import avatar_slots, event_key
 
 #: Default distance (pixels) at which an object stops counting.
 RADIUS = 32.0
@@ -67,7 +67,6 @@ class ProximityPotential:
             kind = "pass" if "pass" in self.spec.event_kinds(c) else "touch"
             worth[cats.index(c)] = float(rewards.get(event_key(c, kind), 0.0))
         self.worth = worth
-        self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -2
 
     @property
     def active(self) -> bool:
@@ -79,10 +78,8 @@ class ProximityPotential:
         cat = np.asarray(category, np.int64)
         box = np.asarray(box, np.float64)
         m = cat.shape[0]
-        is_av = cat == self._avatar
-        av_mask = is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1)
-        has_av = av_mask.any(1)
-        av = box[np.arange(m), av_mask.argmax(1)][:, None]  # (m, 1, 4)
+        has_av, av_slot = avatar_slots(self.spec, cat, box)
+        av = box[np.arange(m), av_slot][:, None]  # (m, 1, 4)
         gap_x = np.maximum(0, np.maximum(av[..., 0] - (box[..., 0] + box[..., 2]),
                                          box[..., 0] - (av[..., 0] + av[..., 2])))
         gap_y = np.maximum(0, np.maximum(av[..., 1] - (box[..., 1] + box[..., 3]),

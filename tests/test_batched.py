@@ -51,6 +51,7 @@ ACTIONS = {
     "Boxing": ({"FIRE": 2, "UP": 1, "DOWN": 1, "LEFT": 1, "RIGHT": 1, "UPRIGHTFIRE": 1}, 10),
     "Asterix": ({"UP": 1, "DOWN": 1, "LEFT": 1, "RIGHT": 1, "NOOP": 1}, 15),
     "Kangaroo": ({"UP": 2, "LEFT": 1, "RIGHT": 2, "FIRE": 2, "UPRIGHT": 1, "NOOP": 1}, 20),
+    "IceHockey": ({"FIRE": 1, "UP": 1, "DOWN": 1, "LEFT": 1, "RIGHT": 1, "DOWNFIRE": 1}, 15),
 }
 # Paddle games: 70 % of decisions move the paddle (RAM byte) towards the ball (byte),
 # with the action names that decrease and increase the paddle byte and an offset.

@@ -122,3 +122,31 @@ def test_per_step_detection_finds_the_per_frame_contacts(game):
     assert result.contacts >= 10, result  # the recording must contain contacts
     assert result.recall >= 0.95, result
     assert result.extra <= 0.15 * result.contacts, result
+
+
+def test_control_passes_to_the_skater_nearest_the_puck():
+    """Ice Hockey's avatar is whichever of the player's skaters is nearest the puck, on the
+    per-frame and the per-step detector alike: an opponent against the far skater is no
+    contact, the same opponent against the skater by the puck is one."""
+    from envs.interactions import InteractionDetector
+    from envs.objects import ObjectFrame
+
+    cats = ("Player", "Enemy", "Ball")
+
+    def rink(puck_x, puck_y):
+        return [("Player", 1, 20, 20, 16, 20), ("Player", 2, 100, 150, 16, 20),
+                ("Enemy", 3, 110, 140, 16, 20), ("Ball", 4, puck_x, puck_y, 2, 2)]
+
+    far, near = rink(24, 52), rink(104, 182)  # the puck by skater 1, then by skater 2
+    for snapshots, expected in [([far, far], []), ([far, near], [(2, "Enemy", 3)]),
+                                ([near, near], [(1, "Enemy", 3)])]:
+        swept = SweptDetector("IceHockey", 1)
+        got = [e[:3] for e in events(swept, [batch(s, categories=cats, k=4) for s in snapshots])]
+        assert got == expected
+        frames = InteractionDetector("IceHockey")
+        got = []
+        for step, s in enumerate(snapshots, start=1):
+            b = batch(s, categories=cats, k=4)
+            frame = ObjectFrame(cats, b.category[0], b.instance[0], b.box[0], b.motion[0])
+            got += [(e.step, e.category, e.instance) for e in frames.update(frame, step, step=step)]
+        assert got == expected

@@ -399,6 +399,25 @@ class _Tennis(_Game):
         _put(st.x[2:4], ram[16] - 2, on)
         _put(st.y[2:4], 189 - ram[54:56], on)
 
+
+class _IceHockey(_Game):
+    name = "IceHockey"
+    layout = (("Player", 2), ("Enemy", 2), ("Ball", 1))
+    sizes = {"Player": (16, 20), "Enemy": (16, 20), "Ball": (2, 2)}
+    # Skaters: x bytes 59, 57, 60, 58 and y bytes 55, 53, 56, 54 (the forward and the
+    # goalie of each team); the puck: bytes 52 and 91.
+    _sx, _sy = [59, 57, 60, 58], [55, 53, 56, 54]
+
+    def setup(self) -> None:
+        self.start_present[:] = True
+
+    def step(self, st: _Slots, ram: np.ndarray) -> None:
+        st.x[0:4] = ram[self._sx] - 13
+        st.y[0:4] = 168 - ram[self._sy]
+        st.x[4] = ram[52] - 10
+        st.y[4] = 188 - ram[91]
+
+
 def _breakout_bit_map() -> tuple[np.ndarray, np.ndarray]:
     """RAM byte and bit of each brick of OCAtari's Breakout bitmap, ``(6, 18)`` each.
 
@@ -900,7 +919,7 @@ class _Skiing(_Game):
 
 _GAME_CLASSES: tuple[type[_Game], ...] = (
     _Boxing, _Freeway, _Pong, _Tennis, _Breakout, _MsPacman, _Seaquest, _Asterix, _Kangaroo,
-    _Skiing,
+    _Skiing, _IceHockey,
 )
 
 #: Canonical names of the games with a vectorised reader.

@@ -59,7 +59,7 @@ import numpy as np
 from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, SETTLE_FRAMES
 from envs.fast.batched import ObjectBatch
 from envs.games import DerivedObject, GameSpec, resolve_game
-from envs.interactions import InteractionEvent
+from envs.interactions import InteractionEvent, avatar_slots
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
 #: Freeway's cars wrap around the screen by about 160 px.
@@ -217,12 +217,9 @@ class SweptDetector:
         start[jumped] = box[jumped, :2]
         vel[np.abs(vel).max(-1) > self.max_jump] = 0
 
-        # The avatar: the avatar_index-th object of its category in each env.
-        is_av = cat == self._avatar
-        av_mask = is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1)
-        has_av = av_mask.any(1)
+        # The avatar in each env (envs.interactions.avatar_slots).
+        has_av, av_slot = avatar_slots(self.spec, cat, box)
         rows = np.arange(n)
-        av_slot = av_mask.argmax(1)
         av_box = box[rows, av_slot]                           # (n, 4)
         av_start = start[rows, av_slot][:, None]              # (n, 1, 2)
         av_disp = disp[rows, av_slot][:, None]
@@ -369,7 +366,6 @@ class StepPassDetector:
         self.num_envs = num_envs
         self.frame_skip = frame_skip
         cats = self.spec.categories
-        self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -2
         self._rules = [(cats.index(d.part), cats.index(d.category), d) for d in self.spec.derived]
         self._rows = np.arange(num_envs)[:, None]
         self._next_id = DERIVED_ID_BASE
@@ -406,11 +402,9 @@ class StepPassDetector:
         gates = self._gates
         cat = np.asarray(batch.category)
         box = np.asarray(batch.box, np.int64)
-        # The avatar: the avatar_index-th object of its category; no avatar, no update.
-        is_av = cat == self._avatar
-        av_mask = is_av & (np.cumsum(is_av, axis=1) == self.spec.avatar_index + 1)
-        has_av = av_mask.any(1)
-        av_box = box[self._rows[:, 0], av_mask.argmax(1)]
+        # The avatar in each env (envs.interactions.avatar_slots); no avatar, no update.
+        has_av, av_slot = avatar_slots(self.spec, cat, box)
+        av_box = box[self._rows[:, 0], av_slot]
         fired, verdict = self._cross(gates, cat, box, av_box, has_av)
         for e, g in zip(*np.nonzero(fired)):
             step = int(steps[e])
