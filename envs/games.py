@@ -197,11 +197,11 @@ _AVATAR = {
 # the point of the avatar's box the distance is measured from.  Ice Hockey gives the
 # joystick to the skater who has the puck or, when nobody on the team has it, to the
 # one nearest it.  RAM byte 108 says which (2: OCAtari's first Player, 0: its second;
-# the skater that byte names moved with the joystick on 1,425 of 1,428 steps where only
+# the skater that byte names moved with the joystick on 3,702 of 3,706 steps where only
 # one did).  Measured from the skater's stick blade, a quarter of his height below his
-# box, the nearest skater is the one the byte names on 95% of 8,000 random-play steps
-# (79% from the box's centre).  rnr's detectors see objects, not RAM, so the nearest
-# skater stands for the byte (tests/test_interactions.py).
+# box, the nearest skater is the one the byte names on 93.5% of 8,000 steps of play
+# (87.0% from the box's centre; benchmarks/icehockey_control.py).  rnr's detectors see
+# objects, not RAM, so the nearest skater stands for the byte (tests/test_interactions.py).
 _AVATAR_NEAR = {"IceHockey": ("Ball", (0.5, 1.25))}
 _IGNORED = {
     # Scenery the avatar stands on or climbs all the time: one event per
@@ -234,8 +234,9 @@ _MARGIN = {
     "Tennis": 2,
     # A carried puck sits 19-21 pixels below the top of the skater's 20-pixel box, on
     # the stick's blade (RAM byte 90 names the skater holding it).  With a 2-pixel
-    # margin, 84% of the times the player's team took the puck in 40,000 random-play
-    # frames had a contact within 8 frames; with 0, 6%; with 4, 66%; with 6, 34%.
+    # margin, 85% of the times the player's team took the puck in 40,000 random-play
+    # frames had a contact within 8 frames; with 0, 22%; with 4, 72%; with 6, 50%
+    # (benchmarks/icehockey_control.py).
     "IceHockey": 2,
 }
 _NO_CLIP = {"Skiing"}

@@ -213,7 +213,7 @@ def avatar_slots(spec: GameSpec, category: np.ndarray, box: np.ndarray) -> tuple
     reach = box[..., :2] + box[..., 2:] * np.asarray(spec.avatar_reach)
     dist = np.where(is_av, ((reach - target) ** 2).sum(-1), np.inf)
     follow = is_near.any(1) & is_av.any(1)
-    return np.where(follow, True, has), np.where(follow, dist.argmin(1), slot)
+    return has | follow, np.where(follow, dist.argmin(1), slot)
 
 
 def pass_events(passes: PassDetector, frame: ObjectFrame, avatar: int | None, step: int,
