@@ -159,3 +159,19 @@ def test_ice_hockey_avatar_is_mostly_the_skater_the_joystick_moves():
     assert moved_right >= 200 and moved_wrong <= 0.05 * moved_right, (moved_right, moved_wrong)
     assert agree >= 0.85 * steps, (agree, steps)
     assert first <= 0.8 * steps  # control does pass between the skaters
+
+
+def test_icehockey_control_benchmark_runs_and_refuses_tiny_budgets():
+    """benchmarks/icehockey_control.py, the source of Ice Hockey's settings, runs end to end."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "icehockey_control.py"
+    done = subprocess.run([sys.executable, str(script), "--steps", "200", "--frames", "2000"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "nearest skater = byte 108 on" in done.stdout and "margin 2:" in done.stdout
+    bad = subprocess.run([sys.executable, str(script), "--steps", "5"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "--steps must be >= 100" in bad.stderr
