@@ -48,7 +48,7 @@ def control(steps: int) -> dict:
     env.reset(seed=3)
     meanings = env.unwrapped.get_action_meanings()
     ex = ObjectExtractor(spec.name, 1)
-    right = wrong = agree = agree_centre = n = 0
+    right = wrong = agree = agree_centre = first = n = 0
     action, last = meanings.index("RIGHT"), None
     for t in range(steps):
         ram = env.unwrapped.ale.getRAM()
@@ -61,6 +61,7 @@ def control(steps: int) -> dict:
             n += 1
             agree += avatar_index(spec, f) == players[c]
             agree_centre += avatar_index(centre, f) == players[c]
+            first += c == 0
             if last is not None and t % 8 >= 3:
                 sign = 1 if meanings[action] == "RIGHT" else -1
                 moved = [(f.box[p, 0] - last[0][p, 0]) * sign > 0 for p in players]
@@ -77,7 +78,7 @@ def control(steps: int) -> dict:
             last = None
     env.close()
     return {"steps": n, "joystick_moves_named": right, "joystick_moves_other": wrong,
-            "agree_reach": agree / n, "agree_centre": agree_centre / n}
+            "agree_reach": agree / n, "agree_centre": agree_centre / n, "first_share": first / n}
 
 
 def takes(frames: int, margins=(0, 2, 4, 6)) -> dict:

@@ -111,54 +111,22 @@ def test_detector_without_avatar_on_screen_and_bad_margin():
 @pytest.mark.slow
 def test_ice_hockey_avatar_is_mostly_the_skater_the_joystick_moves():
     """RAM byte 108 names the skater the joystick moves (2: OCAtari's first Player, 0: its
-    second); the skater nearest the puck, rnr's avatar, is that one on most steps, and the
-    first Player alone is not."""
-    import ale_py  # noqa: F401
-    import gymnasium as gym
+    second); the skater nearest the puck, rnr's avatar, is that one on most steps
+    (measured by benchmarks/icehockey_control.py, which this runs on 2,400 steps)."""
+    import importlib.util
+    from pathlib import Path
 
-    from envs.games import resolve_game
-    from envs.interactions import avatar_index
-    from envs.objects import ObjectExtractor
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "icehockey_control.py"
+    module_spec = importlib.util.spec_from_file_location("icehockey_control", path)
+    bench = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(bench)
+    c = bench.control(2400)
+    assert c["steps"] >= 2000
+    right, wrong = c["joystick_moves_named"], c["joystick_moves_other"]
+    assert right >= 200 and wrong <= 0.05 * right, (right, wrong)
+    assert c["agree_reach"] >= 0.85, c
+    assert c["first_share"] <= 0.8, c  # control does pass between the skaters
 
-    spec = resolve_game("IceHockey")
-    env = gym.make(spec.ale_id, frameskip=4, repeat_action_probability=0.0)
-    env.reset(seed=3)
-    meanings = env.unwrapped.get_action_meanings()
-    extractor = ObjectExtractor(spec.name, 1)
-    rng = np.random.default_rng(0)
-    moved_right = moved_wrong = agree = first = steps = 0
-    action, last = meanings.index("RIGHT"), None
-    for t in range(2400):
-        ram = env.unwrapped.ale.getRAM()
-        controlled = {2: 0, 0: 1}.get(int(ram[108]))
-        [frame] = extractor.update(ram)
-        players = np.flatnonzero(frame.category == spec.categories.index("Player"))
-        if controlled is None or len(players) != 2:
-            last = None
-        else:
-            steps += 1
-            agree += avatar_index(spec, frame) == players[controlled]
-            first += controlled == 0
-            # After a few steps of one direction, which skater moved that way, if only one did.
-            if last is not None and t % 8 >= 3:
-                sign = 1 if meanings[action] == "RIGHT" else -1
-                moved = [(frame.box[p, 0] - last[0][p, 0]) * sign > 0 for p in players]
-                if moved.count(True) == 1:
-                    moved_right += moved.index(True) == last[1]
-                    moved_wrong += moved.index(True) != last[1]
-            last = frame.box.copy(), controlled
-        if t % 8 == 0:
-            action = meanings.index(str(rng.choice(["RIGHT", "LEFT"])))
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            env.reset()
-            extractor.reset(0)
-            last = None
-    env.close()
-    assert steps >= 2000
-    assert moved_right >= 200 and moved_wrong <= 0.05 * moved_right, (moved_right, moved_wrong)
-    assert agree >= 0.85 * steps, (agree, steps)
-    assert first <= 0.8 * steps  # control does pass between the skaters
 
 
 def test_icehockey_control_benchmark_runs_and_refuses_tiny_budgets():
