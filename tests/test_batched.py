@@ -52,6 +52,8 @@ ACTIONS = {
     "Asterix": ({"UP": 1, "DOWN": 1, "LEFT": 1, "RIGHT": 1, "NOOP": 1}, 15),
     "Kangaroo": ({"UP": 2, "LEFT": 1, "RIGHT": 2, "FIRE": 2, "UPRIGHT": 1, "NOOP": 1}, 20),
     "IceHockey": ({"FIRE": 1, "UP": 1, "DOWN": 1, "LEFT": 1, "RIGHT": 1, "DOWNFIRE": 1}, 15),
+    # The hook sinks to the fish rows and waits there, so that fish are hooked and reeled in.
+    "FishingDerby": ({"DOWN": 3, "NOOP": 2, "LEFT": 1, "RIGHT": 1, "UP": 1, "FIRE": 1}, 15),
 }
 # Paddle games: 70 % of decisions move the paddle (RAM byte) towards the ball (byte),
 # with the action names that decrease and increase the paddle byte and an offset.

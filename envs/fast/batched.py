@@ -418,6 +418,41 @@ class _IceHockey(_Game):
         st.y[4] = 188 - ram[91]
 
 
+class _FishingDerby(_Game):
+    name = "FishingDerby"
+    layout = (("PlayerOneHook", 1), ("PlayerTwoHook", 1), ("Fish", 6), ("Shark", 1))
+    sizes = {"PlayerOneHook": (3, 3), "PlayerTwoHook": (3, 3), "Fish": (8, 10), "Shark": (35, 13)}
+    # Fish i (top row first) swims at x = byte 74 - i in row y = 97 + 16 i; the hooks'
+    # bytes: x 23/24, rope offset 34/35 (to the left when byte 30/31 is 16), depth 65/66.
+    _fish_x = [74 - i for i in range(6)]
+    _fish_y = _col(97 + 16 * np.arange(6))
+    _rows = _col(np.arange(6))
+
+    def setup(self) -> None:
+        self.start_present[:] = True
+        self.start_box[0:2, 1] = 37
+
+    def step(self, st: _Slots, ram: np.ndarray) -> None:
+        left = ram[30:32] == 16
+        x = np.array([-2, 2])[:, None] + ram[23:25] + np.where(left, -ram[34:36], ram[34:36] + 3)
+        # OCAtari: int(byte * 2.3), a float product truncated.
+        depth = (ram[65:67] * 2.3).astype(np.int64)
+        st.x[0:2] = x
+        st.y[0:2] = depth + 78
+        # A hooked fish hangs 4 px above its hook's point (y + 3): byte 112 names player
+        # one's fish (6 - row), byte 113 player two's; any other hooked row follows
+        # player two's hook, as in OCAtari.
+        one = (ram[112] != 0) & (6 - ram[112] == self._rows)
+        two = (ram[113] != 0) & (6 - ram[113] == self._rows)
+        st.x[2:8] = ram[self._fish_x]
+        st.y[2:8] = np.where(one, depth[0] + 77, np.where(two & ~one, depth[1] + 77, self._fish_y))
+        # The shark is gone while byte 103 is 80, and comes back as a new object.
+        on = ram[103] != 80
+        st.track(8, on)
+        _put(st.x[8], ram[75], on)
+        _put(st.y[8], 80, on)
+
+
 def _breakout_bit_map() -> tuple[np.ndarray, np.ndarray]:
     """RAM byte and bit of each brick of OCAtari's Breakout bitmap, ``(6, 18)`` each.
 
@@ -919,7 +954,7 @@ class _Skiing(_Game):
 
 _GAME_CLASSES: tuple[type[_Game], ...] = (
     _Boxing, _Freeway, _Pong, _Tennis, _Breakout, _MsPacman, _Seaquest, _Asterix, _Kangaroo,
-    _Skiing, _IceHockey,
+    _Skiing, _IceHockey, _FishingDerby,
 )
 
 #: Canonical names of the games with a vectorised reader.
