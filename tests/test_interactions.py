@@ -143,3 +143,36 @@ def test_icehockey_control_benchmark_runs_and_refuses_tiny_budgets():
     bad = subprocess.run([sys.executable, str(script), "--steps", "5"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "--steps must be >= 100" in bad.stderr
+
+
+@pytest.mark.slow
+def test_fishing_derby_contacts_are_mostly_not_bites():
+    """Most fish contacts of a random hook are not bites (RAM byte 112), which is why the
+    sweep pays each row's fish once (measured by benchmarks/fishingderby_bites.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fishingderby_bites.py"
+    module_spec = importlib.util.spec_from_file_location("fishingderby_bites", path)
+    bench = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(bench)
+    r = bench.bites(12_000)
+    assert r["bites"] >= 3, r  # random play does hook fish
+    assert r["contacts"] >= 4 * r["bites"], r
+    assert r["bites_after_contact"] >= r["bites"] // 2, r  # a bite follows a contact
+
+
+def test_fishingderby_bites_benchmark_runs_and_refuses_tiny_budgets():
+    """benchmarks/fishingderby_bites.py runs end to end."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fishingderby_bites.py"
+    done = subprocess.run([sys.executable, str(script), "--frames", "1000"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "fish contacts" in done.stdout and "bites" in done.stdout
+    bad = subprocess.run([sys.executable, str(script), "--frames", "5"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "--frames must be >= 1000" in bad.stderr
