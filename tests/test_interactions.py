@@ -108,19 +108,35 @@ def test_detector_without_avatar_on_screen_and_bad_margin():
         InteractionDetector("Skiing", margin=-1)
 
 
+def _benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` loaded as a module (benchmarks is no package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    bench = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(bench)
+    return bench
+
+
+def _run_benchmark(name: str, *args: str, timeout: int = 120):
+    """``python benchmarks/<name>.py ARGS`` in a subprocess."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
 @pytest.mark.slow
 def test_ice_hockey_avatar_is_mostly_the_skater_the_joystick_moves():
     """RAM byte 108 names the skater the joystick moves (2: OCAtari's first Player, 0: its
     second); the skater nearest the puck, rnr's avatar, is that one on most steps
     (measured by benchmarks/icehockey_control.py, which this runs on 2,400 steps)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "icehockey_control.py"
-    module_spec = importlib.util.spec_from_file_location("icehockey_control", path)
-    bench = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(bench)
-    c = bench.control(2400)
+    c = _benchmark("icehockey_control").control(2400)
     assert c["steps"] >= 2000
     right, wrong = c["joystick_moves_named"], c["joystick_moves_other"]
     assert right >= 200 and wrong <= 0.05 * right, (right, wrong)
@@ -131,17 +147,10 @@ def test_ice_hockey_avatar_is_mostly_the_skater_the_joystick_moves():
 
 def test_icehockey_control_benchmark_runs_and_refuses_tiny_budgets():
     """benchmarks/icehockey_control.py, the source of Ice Hockey's settings, runs end to end."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "icehockey_control.py"
-    done = subprocess.run([sys.executable, str(script), "--steps", "200", "--frames", "2000"],
-                          capture_output=True, text=True, timeout=120)
+    done = _run_benchmark("icehockey_control", "--steps", "200", "--frames", "2000")
     assert done.returncode == 0, done.stderr
     assert "nearest skater = byte 108 on" in done.stdout and "margin 2:" in done.stdout
-    bad = subprocess.run([sys.executable, str(script), "--steps", "5"], capture_output=True,
-                         text=True, timeout=60)
+    bad = _run_benchmark("icehockey_control", "--steps", "5", timeout=60)
     assert bad.returncode == 2 and "--steps must be >= 100" in bad.stderr
 
 
@@ -149,14 +158,7 @@ def test_icehockey_control_benchmark_runs_and_refuses_tiny_budgets():
 def test_fishing_derby_contacts_are_mostly_not_bites():
     """Most fish contacts of a random hook are not bites (RAM byte 112), which is why the
     sweep pays each row's fish once (measured by benchmarks/fishingderby_bites.py)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fishingderby_bites.py"
-    module_spec = importlib.util.spec_from_file_location("fishingderby_bites", path)
-    bench = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(bench)
-    r = bench.bites(12_000)
+    r = _benchmark("fishingderby_bites").bites(12_000)
     assert r["bites"] >= 3, r  # random play does hook fish
     assert r["contacts"] >= 4 * r["bites"], r
     assert r["bites_after_contact"] >= r["bites"] // 2, r  # a bite follows a contact
@@ -164,15 +166,8 @@ def test_fishing_derby_contacts_are_mostly_not_bites():
 
 def test_fishingderby_bites_benchmark_runs_and_refuses_tiny_budgets():
     """benchmarks/fishingderby_bites.py runs end to end."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fishingderby_bites.py"
-    done = subprocess.run([sys.executable, str(script), "--frames", "1000"],
-                          capture_output=True, text=True, timeout=120)
+    done = _run_benchmark("fishingderby_bites", "--frames", "1000")
     assert done.returncode == 0, done.stderr
     assert "fish contacts" in done.stdout and "bites" in done.stdout
-    bad = subprocess.run([sys.executable, str(script), "--frames", "5"], capture_output=True,
-                         text=True, timeout=60)
+    bad = _run_benchmark("fishingderby_bites", "--frames", "5", timeout=60)
     assert bad.returncode == 2 and "--frames must be >= 1000" in bad.stderr
