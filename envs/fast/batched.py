@@ -424,7 +424,6 @@ class _FishingDerby(_Game):
     sizes = {"PlayerOneHook": (3, 3), "PlayerTwoHook": (3, 3), "Fish": (8, 10), "Shark": (35, 13)}
     # Fish i (top row first) swims at x = byte 74 - i in row y = 97 + 16 i; the hooks'
     # bytes: x 23/24, rope offset 34/35 (to the left when byte 30/31 is 16), depth 65/66.
-    _fish_x = [74 - i for i in range(6)]
     _fish_y = _col(97 + 16 * np.arange(6))
     _rows = _col(np.arange(6))
 
@@ -440,12 +439,12 @@ class _FishingDerby(_Game):
         st.x[0:2] = x
         st.y[0:2] = depth + 78
         # A hooked fish hangs 4 px above its hook's point (y + 3): byte 112 names player
-        # one's fish (6 - row), byte 113 player two's; any other hooked row follows
-        # player two's hook, as in OCAtari.
+        # one's fish (6 - row), byte 113 player two's; player one's reading wins where
+        # both name the same row, as in OCAtari.
         one = (ram[112] != 0) & (6 - ram[112] == self._rows)
         two = (ram[113] != 0) & (6 - ram[113] == self._rows)
-        st.x[2:8] = ram[self._fish_x]
-        st.y[2:8] = np.where(one, depth[0] + 77, np.where(two & ~one, depth[1] + 77, self._fish_y))
+        st.x[2:8] = ram[74:68:-1]
+        st.y[2:8] = np.where(one, depth[0] + 77, np.where(two, depth[1] + 77, self._fish_y))
         # The shark is gone while byte 103 is 80, and comes back as a new object.
         on = ram[103] != 80
         st.track(8, on)
