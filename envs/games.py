@@ -130,7 +130,9 @@ class GameSpec:
             instance id from frame to frame while its category stays.
         rebounds: Categories that bounce off the avatar and come back, so that
             touching one instance again and again *is* the game (Pong's and
-            Breakout's ball).  Their repeated payments are not counted as farming
+            Breakout's ball).  A contact with one is an event only once it has come
+            back, from :data:`envs.interactions.REBOUND_AWAY` pixels away; its
+            repeated payments are counted as farming only when faster than a rally
             (:mod:`agents.health`); ``pay_cap`` still applies to them.
     """
 

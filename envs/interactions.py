@@ -7,6 +7,13 @@ overlapping.  Each such contact episode yields exactly one
 still against a tree pays once, not every frame.  Passable derived objects
 (Skiing's gates, :mod:`envs.derived`) yield one ``pass`` or ``miss`` each.
 
+A rebounding ball (:attr:`envs.games.GameSpec.rebounds`) yields a touch only when
+it comes back: its contact is an event only if the ball has been at least
+:data:`REBOUND_AWAY` pixels from the avatar since its previous event, or since it
+appeared.  A ball bounced in place on the avatar (Tennis's server bouncing it before
+the serve: 191 contacts in 8,000 frames of standing still) is one touch, not one
+per bounce.
+
 Example:
     >>> import numpy as np
     >>> from envs.interactions import InteractionDetector
@@ -34,6 +41,13 @@ from envs.objects import ObjectFrame
 
 #: Key under which rnr environments put the step's interaction events in ``info``.
 INTERACTIONS_KEY = "interactions"
+#: Pixels a rebounding ball must get from the avatar (the gap between the two boxes,
+#: along the wider axis) before its next contact is an event.  ``benchmarks/
+#: detector_recall.py Tennis Pong IceHockey Breakout --frames 20000 --seeds 0`` counts the
+#: same per-frame contacts as without the rule for Pong (72) and Breakout (143); for
+#: Tennis 23 instead of 64 (the rest were the server bouncing the ball before a serve, and
+#: balls that appear at the server), for Ice Hockey 172 instead of 194.
+REBOUND_AWAY = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +116,11 @@ class InteractionDetector:
             self._eligible[cats.index(c)] = "touch" in self.spec.event_kinds(c)
         self._touching: set[int] = set()
         self._passes = PassDetector(self.spec)
+        self._rebound = np.zeros(max(len(cats), 1), dtype=bool)
+        for c in self.spec.rebounds:
+            self._rebound[cats.index(c)] = True
+        # Rebound instances that have been REBOUND_AWAY from the avatar since their last event.
+        self._returned: set[int] = set()
 
     @property
     def touching(self) -> frozenset[int]:
@@ -111,6 +130,7 @@ class InteractionDetector:
     def reset(self) -> None:
         """Forget current contacts (call on episode reset)."""
         self._touching = set()
+        self._returned = set()
         self._passes.reset()
 
     def update(self, frame: ObjectFrame, frame_index: int, step: int | None = None) -> list[InteractionEvent]:
@@ -142,11 +162,19 @@ class InteractionDetector:
         )
         idx = np.flatnonzero(hit)
         now = set(frame.instance[idx].tolist())
+        rebound = self._rebound[frame.category]
+        if rebound.any():
+            away = rebound & (box_gap(box, frame.box[a]) >= REBOUND_AWAY)
+            self._returned.update(frame.instance[away].tolist())
         events = []
         avatar_box = tuple(int(v) for v in frame.box[a])
         if now - self._touching:
             for i in idx:
                 inst = int(frame.instance[i])
+                if rebound[i] and inst not in self._touching:
+                    if inst not in self._returned:
+                        continue  # bounced on the avatar without leaving it: no new hit
+                    self._returned.discard(inst)
                 if inst not in self._touching:
                     events.append(
                         InteractionEvent(
@@ -161,6 +189,19 @@ class InteractionDetector:
         self._touching = now
         events.extend(pass_events(self._passes, frame, int(a), step, frame_index))
         return events
+
+
+def box_gap(box: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Pixels between ``(..., 4)`` boxes and ``other`` (broadcast), along the wider axis; 0 if they overlap.
+
+    >>> import numpy as np
+    >>> box_gap(np.array([[0, 0, 4, 4], [10, 2, 2, 2], [1, 1, 1, 1]]), np.array([6, 0, 4, 4])).tolist()
+    [2, 0, 4]
+    """
+    box, other = np.asarray(box, np.int64), np.asarray(other, np.int64)
+    lo, size = box[..., :2], box[..., 2:]
+    olo, osize = other[..., :2], other[..., 2:]
+    return np.maximum(np.maximum(lo - (olo + osize), olo - (lo + size)).max(-1), 0)
 
 
 def avatar_index(spec: GameSpec, frame: ObjectFrame) -> int | None:

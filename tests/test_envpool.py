@@ -195,3 +195,14 @@ def test_backend_choice_and_bad_arguments():
     with pytest.raises(ValueError, match="3 seeds for 2"):
         env.reset(seed=[1, 2, 3])
     env.close()
+
+
+def test_tennis_server_bouncing_the_ball_pays_nothing_on_the_fast_path():
+    # Standing still, the server bounces the ball on the spot for as long as the serve
+    # waits: about one contact every 10 steps, none of them a hit (a rebound must come back
+    # from REBOUND_AWAY first).  A ball that first appears at the server is not one either.
+    fast = EnvpoolAtari("Tennis", 2, num_threads=1, track_objects=True, sticky_actions=0.0)
+    fast.reset(seed=0)
+    steps = [fast.step(np.zeros(2, int)) for _ in range(600)]
+    assert not any(e.category == "Ball" for b in steps for evs in b.events for e in evs)
+    assert not any(b.terminated.any() or b.truncated.any() for b in steps)

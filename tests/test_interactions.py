@@ -101,6 +101,35 @@ def test_detector_contact_lifecycle():
     assert len(det.update(touching, 1)) == 1
 
 
+def _pong(ball_x, ball_id=2):
+    """A Pong frame: the paddle at x=140, the ball (a declared rebound) at ``ball_x``."""
+    return ObjectFrame(("Player", "Ball", "Enemy"), np.array([0, 1], np.int16),
+                       np.array([1, ball_id], np.int64),
+                       np.array([[140, 90, 4, 16], [ball_x, 95, 2, 4]], np.int32),
+                       np.zeros((2, 2), np.int32))
+
+
+def test_rebound_touches_again_only_after_it_went_away():
+    det = InteractionDetector("Pong")  # margin 1: the ball at x >= 138 touches
+    # Bounced on the paddle without leaving it (6-9 px away, under REBOUND_AWAY) and back.
+    xs = [100, 138, 132, 138, 129, 138, 100, 138]
+    got = [t for t, x in enumerate(xs) if det.update(_pong(x), t)]
+    assert got == [1, 7]
+    # A ball that appears already touching the paddle has not come back from anywhere.
+    det.reset()
+    assert det.update(_pong(138, ball_id=9), 0) == []
+    assert det.update(_pong(110, ball_id=9), 1) == [] and len(det.update(_pong(138, ball_id=9), 2)) == 1
+
+
+def test_tennis_server_bouncing_the_ball_is_one_touch(frame_runner):
+    # Standing still, the server bounces the ball on the spot before the serve, on and off
+    # the player's box, for as long as the serve waits.
+    run = frame_runner("Tennis", lambda objs, m, t: 0, 3000)
+    bounces = contact_starts(run, "Player", {"Ball"}, margin=2)
+    assert len(bounces) >= 30
+    assert len([e for e in run.events if e.category == "Ball"]) <= 1
+
+
 def test_detector_without_avatar_on_screen_and_bad_margin():
     det = InteractionDetector("Skiing")
     assert det.update(_frame([[0, 0, 10, 10]], cats=(1,), ids=(3,)), 1) == []

@@ -62,6 +62,21 @@ def test_bounce_is_seen_and_a_mere_turn_is_not():
                   [snap(120, 130), snap(120, 90), snap(120, 50)]) == []
 
 
+def test_rebound_touches_again_only_after_it_went_away():
+    pong = ("Player", "Ball", "Enemy")
+
+    def snap(ball_x):
+        return batch([("Player", 1, 140, 90, 4, 16), ("Ball", 2, ball_x, 95, 2, 4)],
+                     categories=pong)
+
+    # Bounced on the paddle without leaving it (6-9 px away, under REBOUND_AWAY), then
+    # away to x=100 and back: two hits, as in the per-frame detector.
+    xs = [100, 138, 132, 138, 129, 138, 100, 138]
+    assert [e[0] for e in events(SweptDetector("Pong", 1), [snap(x) for x in xs])] == [2, 8]
+    # A ball first seen touching the paddle has not come back from anywhere.
+    assert events(SweptDetector("Pong", 1), [snap(138), snap(132), snap(138)]) == []
+
+
 def test_one_event_per_contact_and_a_new_one_after_separation():
     det = SweptDetector("Skiing", 1)
     on = batch(skier(("Mogul", 3, 75, 110, 16, 7)))

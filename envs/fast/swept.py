@@ -23,7 +23,10 @@ Objects with no previous box (new, or the first step of an episode) and jumps
 longer than ``max_jump`` pixels (wrap-arounds, respawns) are tested where they
 are now.  As in the per-frame detector, a contact yields one event, on the step
 in which it begins: an object touching the avatar at the end of a step, or that
-produced an event in it, produces no event in the next step.
+produced an event in it, produces no event in the next step.  A rebounding ball
+touches only when it comes back, as in the per-frame detector: it must have been
+:data:`envs.interactions.REBOUND_AWAY` pixels from the avatar at the end of a step
+since its previous event.
 
 ``benchmarks/detector_recall.py`` measures how many of the per-frame detector's
 contacts this finds, and how many it adds, on recorded games.
@@ -59,7 +62,7 @@ import numpy as np
 from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, SETTLE_FRAMES
 from envs.fast.batched import ObjectBatch
 from envs.games import DerivedObject, GameSpec, resolve_game
-from envs.interactions import InteractionEvent, avatar_slots
+from envs.interactions import REBOUND_AWAY, InteractionEvent, avatar_slots, box_gap
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
 #: Freeway's cars wrap around the screen by about 160 px.
@@ -158,6 +161,9 @@ class SweptDetector:
         self._eligible = np.zeros(len(cats) + 1, dtype=bool)
         for c in self.spec.interactable:
             self._eligible[cats.index(c)] = "touch" in self.spec.event_kinds(c)
+        self._rebound = np.zeros(len(cats) + 1, dtype=bool)
+        for c in self.spec.rebounds:
+            self._rebound[cats.index(c)] = True
         self._env_key = np.arange(num_envs, dtype=np.int64)[:, None] * _ENV_SHIFT
         self._prev: dict[str, np.ndarray] | None = None
         self._valid = np.zeros(num_envs, dtype=bool)
@@ -206,11 +212,13 @@ class SweptDetector:
         vel = np.zeros((n, k, 2), np.int64)
         touching = np.zeros((n, k), bool)
         found = np.zeros((n, k), bool)
+        returned = np.zeros((n, k), bool)  # a rebound back from REBOUND_AWAY since its last event
         if prev is not None:
             found, src = self._match(prev, key)
             start = np.where(found[..., None], prev["box"].reshape(-1, 4)[src, :2], start)
             vel = np.where(found[..., None], prev["vel"].reshape(-1, 2)[src], 0)
             touching = found & prev["touch"].ravel()[src]
+            returned = found & prev["returned"].ravel()[src]
         disp = box[..., :2] - start
         jumped = np.abs(disp).max(-1) > self.max_jump
         disp[jumped] = 0
@@ -256,7 +264,12 @@ class SweptDetector:
         first = np.where((~found[ii, jj] | jumped[ii, jj]) & np.isfinite(first), fs - 1, first)
         frame = np.full((n, k), np.inf)
         frame[ii, jj] = first
-        hit = np.isfinite(frame)
+        contact = np.isfinite(frame)
+        rebound = self._rebound[cat] & present
+        # A rebound that bounced on the avatar without leaving it is no new hit.
+        hit = contact & (~rebound | returned)
+        returned = (returned & ~hit) | (rebound & has_av[:, None]
+                                        & (box_gap(box, av_box[:, None]) >= REBOUND_AWAY))
 
         categories = batch.categories
         steps = np.asarray(steps)
@@ -269,7 +282,7 @@ class SweptDetector:
 
         disp[~present] = 0
         self._prev = {"key": key, "box": box, "vel": disp, "cat": cat.astype(np.int64),
-                      "touch": static | hit}
+                      "touch": static | contact, "returned": returned}
         self._valid[:] = True
         return events
 
@@ -277,7 +290,8 @@ class SweptDetector:
                   categories, events) -> None:
         """Events of objects gone since the previous step, swept from their last box."""
         gone = (self._valid[:, None] & (prev["key"] >= 0) & ~prev["touch"]
-                & self._eligible[prev["cat"]] & has_av[:, None] & ~np.isin(prev["key"], key))
+                & self._eligible[prev["cat"]] & has_av[:, None] & ~np.isin(prev["key"], key)
+                & (~self._rebound[prev["cat"]] | prev["returned"]))
         if not gone.any():
             return
         gi, gj = np.nonzero(gone)
