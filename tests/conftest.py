@@ -1,9 +1,12 @@
-"""Shared helpers: run real games frame by frame with scripted policies; train on CartPole."""
+"""Shared helpers: run real games frame by frame with scripted policies; train on CartPole;
+load the scripts of ``benchmarks/`` (no package) as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,28 @@ import pytest
 from envs.interactions import InteractionEvent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: str | Path, name: str | None = None):
+    """The script at ``path`` (relative to the repository root) loaded as module ``name``.
+
+    The module is registered in ``sys.modules`` under ``name`` (default: the file's stem)
+    before it runs, because dataclasses look their module up there while the class is
+    built, and scripts import each other by that name (``reader_experiments`` imports
+    ``read_accuracy``).  A module already registered from the same file is returned as is.
+    """
+    path = ROOT / path
+    name = name or path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "") == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 Policy = Callable[[list, list[str], int], int]
 

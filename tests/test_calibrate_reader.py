@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-_spec = importlib.util.spec_from_file_location("calibrate_reader", ROOT / "benchmarks" / "calibrate_reader.py")
-cr = importlib.util.module_from_spec(_spec)
-sys.modules["calibrate_reader"] = cr  # dataclasses look their module up there
-_spec.loader.exec_module(cr)
+cr = load_script("benchmarks/calibrate_reader.py")
 
 R = cr.Reading
 

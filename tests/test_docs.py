@@ -9,7 +9,6 @@ must exist, and relative links (with their #anchors) must resolve.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -19,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -125,9 +125,7 @@ def test_relative_links_resolve():
 
 
 def test_the_quickstart_is_what_ci_runs():
-    spec = importlib.util.spec_from_file_location("ci_quickstart", ROOT / ".ci" / "quickstart.py")
-    quickstart = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(quickstart)
+    quickstart = load_script(".ci/quickstart.py", "ci_quickstart")
     assert quickstart.quickstart_commands((ROOT / "README.md").read_text(encoding="utf-8")) == [
         "pip install torch==2.13.0 -e . && python -m agents.train Skiing",
         'pip install torch==2.13.0 -e ".[test]" && python -m pytest',

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 GPU = ROOT / "benchmarks" / "gpu"
@@ -32,11 +33,7 @@ GPU = ROOT / "benchmarks" / "gpu"
 def _load(name: str):
     if str(GPU) not in sys.path:
         sys.path.insert(0, str(GPU))  # the window scripts import windowkit from beside them
-    spec = importlib.util.spec_from_file_location(name, GPU / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(f"benchmarks/gpu/{name}.py")
 
 
 bundle = _load("bundle")

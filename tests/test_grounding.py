@@ -9,6 +9,7 @@ import sys
 from types import MappingProxyType
 
 import pytest
+from conftest import load_script
 
 from envs.depicts import DEPICTS
 from envs.games import known_games, resolve_game
@@ -152,15 +153,7 @@ def test_read_grounding_cli(tmp_path):
 
 
 def _load_benchmark():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "grounding.py"
-    spec = importlib.util.spec_from_file_location("grounding_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/grounding.py", "grounding_benchmark")
 
 
 def test_grounding_benchmark_counts_grounded_and_right_words(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import FrameRun, first
+from conftest import FrameRun, first, load_script
 
 from envs.interactions import InteractionDetector
 from envs.objects import ObjectFrame
@@ -139,14 +139,7 @@ def test_detector_without_avatar_on_screen_and_bad_margin():
 
 def _benchmark(name: str):
     """The script ``benchmarks/<name>.py`` loaded as a module (benchmarks is no package)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    bench = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(bench)
-    return bench
+    return load_script(f"benchmarks/{name}.py")
 
 
 def _run_benchmark(name: str, *args: str, timeout: int = 120):

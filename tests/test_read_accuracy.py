@@ -6,23 +6,19 @@ answers per category; the committed manifest is checked without its texts.
 """
 
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_script
 
 from envs.games import resolve_game
 from envs.interactions import event_key
 from reward_shaping import qa, reasoning
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("read_accuracy", ROOT / "benchmarks" / "read_accuracy.py")
-ra = importlib.util.module_from_spec(_spec)
-sys.modules["read_accuracy"] = ra  # dataclasses look their module up while the class is built
-_spec.loader.exec_module(ra)
+ra = load_script("benchmarks/read_accuracy.py")
 
 # Our own words, one short paragraph per game.
 TEXTS = {

@@ -6,13 +6,13 @@ visibly, where it is not installed; everything else runs everywhere.
 """
 
 import hashlib
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_script
 
 from reward_shaping import reasoning
 
@@ -20,17 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "reader_experiments.py"
 
 
-def _load():
-    for name, path in (("read_accuracy", "read_accuracy.py"), ("reader_experiments", SCRIPT.name)):
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module  # dataclasses look their module up while the class is built
-            spec.loader.exec_module(module)
-    return sys.modules["reader_experiments"]
-
-
-rx = _load()
+load_script("benchmarks/read_accuracy.py")  # reader_experiments imports it by name
+rx = load_script("benchmarks/reader_experiments.py")
 
 # Our own words.
 TEXTS = {"Freeway": "Guide the chicken over the road. A car that runs into the chicken knocks it "

@@ -1,19 +1,14 @@
 """benchmarks/skiing_shaping_analysis.py: reward sizes, event counts and the hacking flag."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location(
-    "skiing_shaping_analysis", ROOT / "benchmarks" / "skiing_shaping_analysis.py")
-sa = importlib.util.module_from_spec(_spec)
-sys.modules["skiing_shaping_analysis"] = sa
-_spec.loader.exec_module(sa)
+sa = load_script("benchmarks/skiing_shaping_analysis.py")
 
 LOOKUP = {"Tree": -5.0, "Gate:pass": 5.0, "Gate:miss": -5.0}
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "skiing_hour.py"
 
 
 @pytest.fixture(scope="module")
 def hour():
-    spec = importlib.util.spec_from_file_location("skiing_hour", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/skiing_hour.py")
 
 
 def fake_run(run_dir: Path, scores: list[float], lengths: list[int] | None = None,

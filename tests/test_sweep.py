@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_script
 
 from agents.report import main as report_main
 from agents.sweep import SweepConfigError, main, parse_config
@@ -331,12 +332,7 @@ def test_results_and_report_say_how_each_final_score_was_played(tmp_path):
 
 def test_export_keeps_what_the_report_needs_and_no_checkpoints(tmp_path):
     """benchmarks/export_sweep.py: the copy redraws the same report; checkpoints stay home."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "export_sweep", Path(__file__).resolve().parents[1] / "benchmarks" / "export_sweep.py")
-    export_sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export_sweep)
+    export_sweep = load_script("benchmarks/export_sweep.py")
     sweep = tmp_path / "sweep"
     rows = [fake_run(sweep, "Skiing-a2c-manual-s0", [-17000.0 + 50 * k for k in range(40)]),
             fake_run(sweep, "Skiing-a2c-none-s0", [-17000.0] * 40)]
