@@ -209,11 +209,19 @@ _IGNORED = {
     # Scenery the avatar stands on or climbs all the time: one event per
     # landing would drown every meaningful contact.
     "Kangaroo": {"Platform", "Ladder"},
-    "MontezumaRevenge": {"Platform", "Ladder", "Rope", "Conveyer_Belt", "Wall"},
+    "MontezumaRevenge": {"Platform", "Ladder", "Rope", "Conveyer_Belt", "Wall",
+                         "Key_HUD", "Amulet_HUD", "Torch_HUD", "Sword_HUD"},
     "Pitfall": {"Platform", "Wall", "Stair"},
     "Hero": {"Wall"},
-    # HUD-like gauges OCAtari does not flag as HUD.
+    # HUD-like gauges and displays OCAtari does not flag as HUD, drawn outside the area the
+    # avatar moves in.  Chopper Command's long-range scanner (y 179-185; the chopper's box
+    # never reaches below y 164 in 20,000 frames of random play); the inventories of
+    # Montezuma's Revenge (its docstrings: "in the inventory display (HUD)") and Private
+    # Eye (items carried, drawn at x 140 above y 45; the car's box never above y 51).
     "Seaquest": {"OxygenBar", "CollectedDiver"},
+    "ChopperCommand": {"MiniPlayer", "MiniTruck", "MiniEnemy"},
+    "PrivateEye": {"Money_Bag", "Gun", "Button", "Comb", "Shoe_Sole", "Vase", "Necklace",
+                   "Stamp"},
     # The ball's shadow always lies under the ball.
     "Tennis": {"BallShadow"},
     # The point value a collected item leaves in its lane (it appears the frame the game

@@ -150,9 +150,11 @@ def _cache_key(spec: GameSpec, manual: Manual, backend_name: str, settings: dict
     # The grounding's candidate words are part of the key: a word added to the game's
     # depicts or the shared synonyms changes which sentences are read.
     words = {c: [w for w, _ in candidates(spec, c)] for c in spec.categories}
+    # So are the categories decided by rule (avatar, ignored): a category newly ignored
+    # must not keep a cached reward.
     blob = json.dumps({"game": spec.name, "manual": manual.sha256, "backend": backend_name,
                        "settings": settings, "scale": scale, "version": TABLE_VERSION,
-                       "words": words}, sort_keys=True)
+                       "words": words, "interactable": list(spec.interactable)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -53,6 +53,20 @@ def test_skiing_is_not_clipped_and_hud_is_never_interactable():
     assert "PlayerMissile" in seaquest.ignored and "PlayerMissile" not in seaquest.interactable
 
 
+@pytest.mark.parametrize("game, displays", [
+    ("Seaquest", {"OxygenBar", "CollectedDiver"}),
+    ("ChopperCommand", {"MiniPlayer", "MiniTruck", "MiniEnemy"}),
+    ("MontezumaRevenge", {"Key_HUD", "Amulet_HUD", "Torch_HUD", "Sword_HUD"}),
+    ("PrivateEye", {"Money_Bag", "Gun", "Button", "Comb", "Shoe_Sole", "Vase", "Necklace", "Stamp"}),
+])
+def test_displays_ocatari_does_not_flag_as_hud_are_never_interactable(game, displays):
+    # Gauges, scanners and inventories are drawn where the avatar never goes: a reward
+    # table row for one could never be paid, and would tell a reader of the table nonsense.
+    spec = resolve_game(game)
+    assert displays <= set(spec.categories) and not displays & set(spec.interactable)
+    assert spec.interactable  # the game's own objects still are
+
+
 def test_shipped_catalog_matches_installed_ocatari(capsys):
     from envs.tools.catalog import main
 

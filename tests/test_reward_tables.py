@@ -245,3 +245,18 @@ def test_single_value_tables_from_before_event_kinds_still_load_and_pay():
     assert table.objects["Tree"].kind == "touch" and table.reward_of("Tree") == -5.0
     assert table.reward_of("Gate", "pass") == 0.0  # no gate rows: gates pay nothing
     assert reward_lookup(table) == {"Tree": -5.0, "Flag": -5.0}
+
+
+def test_cache_key_changes_when_a_category_is_no_longer_interactable():
+    # A category newly ignored (a display the avatar cannot reach) must not keep a reward
+    # from a table cached before: the rule that decides it is part of the key.
+    import dataclasses
+
+    from reward_shaping.table import _cache_key
+
+    spec = resolve_game("ChopperCommand")
+    manual = load_manual("Skiing")  # any manual: only the key's inputs matter here
+    before = dataclasses.replace(spec, ignored=spec.ignored - {"MiniTruck"})
+    assert "MiniTruck" in before.interactable and "MiniTruck" not in spec.interactable
+    assert _cache_key(before, manual, "consequence", {}, 5.0) != \
+        _cache_key(spec, manual, "consequence", {}, 5.0)
