@@ -171,24 +171,39 @@ class InteractionDetector:
         if now - self._touching:
             for i in idx:
                 inst = int(frame.instance[i])
-                if rebound[i] and inst not in self._touching:
+                if inst in self._touching:
+                    continue
+                if rebound[i]:
                     if inst not in self._returned:
                         continue  # bounced on the avatar without leaving it: no new hit
                     self._returned.discard(inst)
-                if inst not in self._touching:
-                    events.append(
-                        InteractionEvent(
-                            step=step,
-                            frame=frame_index,
-                            category=frame.categories[frame.category[i]],
-                            instance=inst,
-                            avatar_box=avatar_box,
-                            object_box=tuple(int(v) for v in frame.box[i]),
-                        )
+                events.append(
+                    InteractionEvent(
+                        step=step,
+                        frame=frame_index,
+                        category=frame.categories[frame.category[i]],
+                        instance=inst,
+                        avatar_box=avatar_box,
+                        object_box=tuple(int(v) for v in frame.box[i]),
                     )
+                )
         self._touching = now
         events.extend(pass_events(self._passes, frame, int(a), step, frame_index))
         return events
+
+
+def box_gaps(box: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Pixels between ``(..., 4)`` boxes and ``other`` (broadcast) along x and y: ``(..., 2)``,
+    0 along an axis where their spans overlap.
+
+    >>> import numpy as np
+    >>> box_gaps(np.array([[0, 0, 4, 4], [10, 2, 2, 2], [1, 1, 1, 1]]), np.array([6, 0, 4, 4])).tolist()
+    [[2, 0], [0, 0], [4, 0]]
+    """
+    box, other = np.asarray(box), np.asarray(other)
+    lo, size = box[..., :2], box[..., 2:]
+    olo, osize = other[..., :2], other[..., 2:]
+    return np.maximum(np.maximum(lo - (olo + osize), olo - (lo + size)), 0)
 
 
 def box_gap(box: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -198,10 +213,7 @@ def box_gap(box: np.ndarray, other: np.ndarray) -> np.ndarray:
     >>> box_gap(np.array([[0, 0, 4, 4], [10, 2, 2, 2], [1, 1, 1, 1]]), np.array([6, 0, 4, 4])).tolist()
     [2, 0, 4]
     """
-    box, other = np.asarray(box, np.int64), np.asarray(other, np.int64)
-    lo, size = box[..., :2], box[..., 2:]
-    olo, osize = other[..., :2], other[..., 2:]
-    return np.maximum(np.maximum(lo - (olo + osize), olo - (lo + size)).max(-1), 0)
+    return box_gaps(box, other).max(-1)
 
 
 def avatar_index(spec: GameSpec, frame: ObjectFrame) -> int | None:

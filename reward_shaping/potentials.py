@@ -33,7 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from envs.games import GameSpec, resolve_game
-from envs.interactions import avatar_slots, event_key
+from envs.interactions import avatar_slots, box_gaps, event_key
 
 #: Default distance (pixels) at which an object stops counting.
 RADIUS = 32.0
@@ -80,10 +80,7 @@ class ProximityPotential:
         m = cat.shape[0]
         has_av, av_slot = avatar_slots(self.spec, cat, box)
         av = box[np.arange(m), av_slot][:, None]  # (m, 1, 4)
-        gap_x = np.maximum(0, np.maximum(av[..., 0] - (box[..., 0] + box[..., 2]),
-                                         box[..., 0] - (av[..., 0] + av[..., 2])))
-        gap_y = np.maximum(0, np.maximum(av[..., 1] - (box[..., 1] + box[..., 3]),
-                                         box[..., 1] - (av[..., 1] + av[..., 3])))
-        close = np.maximum(0.0, 1.0 - np.hypot(gap_x, gap_y) / self.radius)
+        gap = box_gaps(box, av)
+        close = np.maximum(0.0, 1.0 - np.hypot(gap[..., 0], gap[..., 1]) / self.radius)
         phi = (self.worth[cat] * close).sum(1)
         return np.where(has_av, phi, 0.0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import FrameRun, first, load_script
+from conftest import ROOT, FrameRun, first, load_script
 
 from envs.interactions import InteractionDetector
 from envs.objects import ObjectFrame
@@ -146,11 +146,9 @@ def _run_benchmark(name: str, *args: str, timeout: int = 120):
     """``python benchmarks/<name>.py ARGS`` in a subprocess."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args],
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow
