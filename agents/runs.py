@@ -51,6 +51,9 @@ class RunConfig:
         pay_cap: Rewards one object instance can earn per episode, 0 for no cap (with 1,
             an object touched again and again, a full submarine's diver, a pill the box
             grazes, pays once: contacts cannot be farmed).  Penalties are never capped.
+        penalty_veto: Steps, the contact's own included, in which a positive game reward
+            waives the table's penalty for the contact (0: off): a monkey punched for
+            points, a blue ghost eaten (see :mod:`reward_shaping.wrappers`).
         normalize_by: Where the reward normaliser's return std comes from, when rewards
             are normalised: ``shaped`` (the reward the agent gets, plain
             ``VecNormalize``) or ``game`` (the game reward alone,
@@ -88,6 +91,7 @@ class RunConfig:
     negative_ramp: int = 1_000_000
     proximity_radius: float = 32.0
     pay_cap: int = 0
+    penalty_veto: int = 0
     normalize_by: str = "shaped"
     reward_processing: str | None = None
     steps: int = 0

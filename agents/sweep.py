@@ -80,7 +80,7 @@ TRAIN_OPTIONS: dict[str, type] = {
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
     "value_head": str, "shaping_mode": str, "normalize_by": str, "obs": str, "obs_stack": int,
     "reward_processing": str, "torch_threads": int, "negative_ramp": int,
-    "proximity_radius": float, "pay_cap": int,
+    "proximity_radius": float, "pay_cap": int, "penalty_veto": int,
 }
 #: Allowed values of the string options that have a fixed set (checked before anything runs).
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
@@ -92,7 +92,8 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
 }
 #: Options that mean something only with manual shaping: left out of ``shaping: none`` runs,
 #: so one ``train`` section serves both arms.
-SHAPING_ONLY = ("shaping_mode", "normalize_by", "negative_ramp", "proximity_radius", "pay_cap")
+SHAPING_ONLY = ("shaping_mode", "normalize_by", "negative_ramp", "proximity_radius", "pay_cap",
+                "penalty_veto")
 #: What ``overrides[].match`` and ``--only`` select runs by.
 MATCH_KEYS = ("game", "algo", "shaping", "seed")
 TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",

@@ -64,7 +64,7 @@ from envs.atari import choose_backend
 from envs.fast.envpool_vec import envpool_available
 from envs.games import UnknownGameError
 from envs.slots import OBS_KINDS, NoObjectsError, SlotLayout
-from reward_shaping.wrappers import SHAPING_MODES, find_shaper
+from reward_shaping.wrappers import POTENTIAL_MODES, SHAPING_MODES, find_shaper
 
 log = logging.getLogger("agents.train")
 
@@ -91,9 +91,19 @@ def _validate(cfg: RunConfig, target: Target) -> None:
     # A cap below 0 would never pay; 0 means no cap.
     if isinstance(cfg.pay_cap, bool) or not isinstance(cfg.pay_cap, int) or cfg.pay_cap < 0:
         raise TrainError(f"--pay-cap must be a whole number >= 0 (0: no cap), got {cfg.pay_cap!r}")
+    # A window below 0 steps means nothing; 0 turns the veto off.
+    if isinstance(cfg.penalty_veto, bool) or not isinstance(cfg.penalty_veto, int) \
+            or cfg.penalty_veto < 0:
+        raise TrainError("--penalty-veto must be a whole number of steps >= 0 (0: off), "
+                         f"got {cfg.penalty_veto!r}")
+    if cfg.penalty_veto and cfg.shaping_mode in POTENTIAL_MODES:
+        # The potential modes pay no event directly: there would be no penalty to waive.
+        raise TrainError(f"--penalty-veto applies to the modes that pay events, not "
+                         f"--shaping-mode {cfg.shaping_mode}")
     for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
                                  ("--normalize-by", cfg.normalize_by, "shaped"),
-                                 ("--pay-cap", cfg.pay_cap, 0)):
+                                 ("--pay-cap", cfg.pay_cap, 0),
+                                 ("--penalty-veto", cfg.penalty_veto, 0)):
         if cfg.shaping == "none" and value != default:
             # Nothing would be shaped: the flag would be silently ignored.
             raise TrainError(f"{flag} {value} needs --shaping manual")
@@ -194,7 +204,8 @@ class Run:
                                       mode=self.cfg.shaping_mode, gamma=hp.gamma,
                                       negative_ramp=self.cfg.negative_ramp,
                                       radius=self.cfg.proximity_radius,
-                                      pay_cap=self.cfg.pay_cap)
+                                      pay_cap=self.cfg.pay_cap,
+                                      penalty_veto=self.cfg.penalty_veto)
         norm = None
         if self._normalize_reward(hp):
             if ckpt is not None and ckpt.vecnormalize is not None:
@@ -277,6 +288,9 @@ class Run:
         shaping = f"{cfg.shaping}/{cfg.shaping_mode}" if table is not None else cfg.shaping
         if table is not None and cfg.pay_cap:
             shaping += f", each object's reward paid at most {cfg.pay_cap}x per episode"
+        if table is not None and cfg.penalty_veto:
+            shaping += (f", penalties waived when the game pays within {cfg.penalty_veto} "
+                        "steps of the contact")
         processing = reward_processing_of(cfg, self.target, hp.normalize_reward)
         obs = cfg.env.obs if self.target.atari else "the env's own"
         if self.target.atari and cfg.env.obs == "objects" and cfg.env.obs_stack > 1:
@@ -399,6 +413,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "(default 0: no cap). With 1 every pill, diver or gate pays once, however "
                    "often it is touched again: contacts cannot be farmed. Penalties are never "
                    "capped (a ghost that kills twice costs twice)")
+    p.add_argument("--penalty-veto", type=float, default=0, metavar="STEPS",
+                   help="manual shaping: a penalty is waived when the game itself pays a "
+                   "positive reward in the contact's step or the next STEPS-1 steps (the "
+                   "contact scored: a monkey punched, a blue ghost eaten); otherwise it is paid "
+                   "STEPS-1 steps late. Default 0: off. Not for the potential modes")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "
@@ -536,6 +555,7 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         negative_ramp=_steps(args.negative_ramp, "--negative-ramp", zero=True),
         proximity_radius=args.proximity_radius,
         pay_cap=_steps(args.pay_cap, "--pay-cap", zero=True),
+        penalty_veto=_steps(args.penalty_veto, "--penalty-veto", zero=True),
         normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),

@@ -24,7 +24,8 @@ What each step exposes in ``info``:
   its key (an agent farming one event, see :mod:`agents.health`; penalties are not
   counted, and a ball the game declares as rebounding,
   :attr:`envs.games.GameSpec.rebounds`, is hit again and again by design and is left
-  out of that count).
+  out of that count); with ``penalty_veto``, also ``vetoed``: the penalties the
+  game's reward waived, per key.
 
 Five modes (``mode=``), by what they guarantee:
 
@@ -40,6 +41,16 @@ Five modes (``mode=``), by what they guarantee:
   instance's reward once per episode, which rules that out.  The cap applies to
   rewards only: a penalty cannot be farmed (each one costs the agent), and capping it
   would hide the second death by the same ghost.
+* ``penalty_veto=K`` (``bonus``, ``positive_first``): the game's own reward
+  outranks the table's penalty.  A penalty is waived when the game pays a
+  positive reward in the contact's step or in the next ``K - 1`` steps: that
+  contact scored, so it was not the harm the manual warns of (Kangaroo's monkey
+  punched for 200, a blue ghost eaten: the table gives each object one sign and
+  cannot say "bad, except when you win the fight").  Otherwise the penalty is
+  paid ``K - 1`` steps late, or in the episode's last step.  The veto only ever
+  removes penalties; it never pays a reward.  A game that pays all the time (Ms.
+  Pac-Man's pills) waives some penalties that were real harm: the veto weakens the
+  table's penalties there, it does not invert them.
 * ``positive_first``: ``positive`` until the agent *moves*, then the negative events
   fade in linearly over ``negative_ramp`` steps.  The agent moves once the last
   :data:`MOVING_EPISODES` finished episodes earned at least one positive event each
@@ -180,7 +191,8 @@ class _Shaper:
     def __init__(self, table: RewardSource, num_envs: int, scale: float,
                  overrides: Mapping[str, Any] | None, anneal_steps: int, final_weight: float,
                  mode: str = "bonus", gamma: float = 0.99, negative_ramp: int = NEGATIVE_RAMP,
-                 game: Any = None, radius: float | None = None, pay_cap: int = 0) -> None:
+                 game: Any = None, radius: float | None = None, pay_cap: int = 0,
+                 penalty_veto: int = 0) -> None:
         # Negative or non-finite scales would invert or destroy every decision.
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
@@ -200,6 +212,16 @@ class _Shaper:
         if isinstance(pay_cap, bool) or not isinstance(pay_cap, int) or pay_cap < 0:
             raise ValueError(f"pay_cap must be an int >= 0 (0: no cap), got {pay_cap!r}")
         self.pay_cap = pay_cap
+        # A window below 0 steps means nothing; 0 turns the veto off.
+        if isinstance(penalty_veto, bool) or not isinstance(penalty_veto, int) or penalty_veto < 0:
+            raise ValueError(f"penalty_veto must be an int >= 0 (steps, 0: off), got {penalty_veto!r}")
+        if penalty_veto and mode in POTENTIAL_MODES:
+            # The potential modes pay no event directly: there is no penalty to waive.
+            raise ValueError(f"penalty_veto applies to modes that pay events, not {mode!r}")
+        self.penalty_veto = penalty_veto
+        # Penalties waiting for the game's word: [steps left, reward, event] per env.
+        self._pending: list[list[list[Any]]] = [[] for _ in range(num_envs)]
+        self._vetoed: list[dict[str, int]] = [{} for _ in range(num_envs)]
         self.rewards = reward_lookup(table, overrides)
         game = game if game is not None else getattr(table, "game", None)
         spec = resolve_game(game) if isinstance(game, str) else game
@@ -256,22 +278,32 @@ class _Shaper:
         return min(1.0, max(0.0, (self.timesteps - self.ramp_start) / self.negative_ramp))
 
     def apply(self, i: int, events: Iterable[InteractionEvent], terminated: bool = False,
-              phi: float | None = None) -> tuple[float, float, list[InteractionEvent]]:
+              phi: float | None = None, game_reward: float = 0.0,
+              ended: bool | None = None) -> tuple[float, float, list[InteractionEvent]]:
         """Environment ``i``'s step: ``(aux_reward, event_reward, paying events)``.
 
         ``terminated``: the step ends the episode in a terminal state (not a
         truncation), whose potential is 0.  ``phi``: the new state's
-        ``proximity`` potential (unweighted; that mode only).
+        ``proximity`` potential (unweighted; that mode only).  ``game_reward``: the
+        game's own reward of the step (its sign is what ``penalty_veto`` reads).
+        ``ended``: the step ends the episode, terminated or truncated (default:
+        ``terminated``); penalties still waiting for the veto are paid in it.
+        With ``penalty_veto``, the paying events may include penalties from earlier
+        steps: a penalty is paid, and reported, in the step its window closes.
         """
         event_reward, paying = 0.0, []
         weight = self.weight
         negative = self.negative_weight
+        pending = self._pending[i]
         for ev in events:
             key = ev.key
             self._contacts[i][key] = self._contacts[i].get(key, 0) + 1
             r = self.rewards.get(key, 0.0) * weight
             if r < 0.0:
                 r *= negative
+                if r < 0.0 and self.penalty_veto:
+                    pending.append([self.penalty_veto - 1, r, ev])  # waits for the game's word
+                    continue
             one = (key, ev.instance)
             if r > 0.0 and self.pay_cap and self._per_instance[i].get(one, 0) >= self.pay_cap:
                 r = 0.0  # this object has paid its share of the episode: it cannot be farmed
@@ -281,6 +313,21 @@ class _Shaper:
                 self._paid[i][key] = self._paid[i].get(key, 0) + 1
                 if r > 0.0:  # rewards only: what the cap and the farming count are about
                     self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
+        if pending:
+            if game_reward > 0.0:  # the contacts scored: the game's reward outranks the table
+                for _, _, ev in pending:
+                    self._vetoed[i][ev.key] = self._vetoed[i].get(ev.key, 0) + 1
+                pending.clear()
+            else:
+                last = terminated if ended is None else ended
+                due = [p for p in pending if last or p[0] == 0]
+                for _, r, ev in due:
+                    event_reward += r
+                    paying.append(ev)
+                    self._paid[i][ev.key] = self._paid[i].get(ev.key, 0) + 1
+                pending[:] = [p for p in pending if not (last or p[0] == 0)]
+                for p in pending:
+                    p[0] -= 1
         self._event_return[i] += event_reward
         if self.mode not in POTENTIAL_MODES:
             aux = event_reward
@@ -329,8 +376,11 @@ class _Shaper:
                "event_return": float(self._event_return[i]),
                "contacts": self._contacts[i], "paid": self._paid[i],
                "max_repeat": counts.get(top, 0), "repeated": top[0]}
+        if self.penalty_veto:
+            out["vetoed"] = self._vetoed[i]
         self._aux_return[i] = self._event_return[i] = self.potential[i] = 0.0
         self._contacts[i], self._paid[i], self._per_instance[i] = {}, {}, {}
+        self._pending[i], self._vetoed[i] = [], {}
         return out
 
     def annotate(self, info: dict[str, Any], i: int, aux: float, event_reward: float,
@@ -378,18 +428,23 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             penalties are never capped).
             With 1, every pill, diver or gate pays once, however often the agent
             touches it again: contacts cannot be farmed.
+        penalty_veto: Steps, the contact's own included, in which a positive game
+            reward waives a penalty (0: off; see the module docstring).  With 3, a
+            monkey punched for points costs nothing; one that hits the kangaroo
+            costs its penalty 2 steps later.
     """
 
     def __init__(self, env: gym.Env, table: RewardSource, *, scale: float = 1.0,
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
                  negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
-                 game: Any = None, pay_cap: int = 0) -> None:
+                 game: Any = None, pay_cap: int = 0, penalty_veto: int = 0) -> None:
         # Recorded so that gymnasium can rebuild the env from its spec (env checker, pickling).
         gym.utils.RecordConstructorArgs.__init__(self, table=table, scale=scale, overrides=overrides,
                                                  anneal_steps=anneal_steps, final_weight=final_weight,
                                                  mode=mode, gamma=gamma, negative_ramp=negative_ramp,
-                                                 radius=radius, game=game, pay_cap=pay_cap)
+                                                 radius=radius, game=game, pay_cap=pay_cap,
+                                                 penalty_veto=penalty_veto)
         gym.Wrapper.__init__(self, env)
         self._tracker = None
         if mode == "proximity":
@@ -402,7 +457,7 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
                                  "(envs.atari.make_env(..., track_objects=True))")
             game = game if game is not None else self._tracker.game
         self.shaper = _Shaper(table, 1, scale, overrides, anneal_steps, final_weight, mode, gamma,
-                              negative_ramp, game, radius, pay_cap)
+                              negative_ramp, game, radius, pay_cap, penalty_veto)
 
     def _phi(self) -> float | None:
         if self._tracker is None:
@@ -422,8 +477,9 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.shaper.timesteps += 1
-        aux, event_reward, paying = self.shaper.apply(0, _events(info), bool(terminated),
-                                                      self._phi())
+        aux, event_reward, paying = self.shaper.apply(
+            0, _events(info), bool(terminated), self._phi(),
+            float(info.get(GAME_KEY, reward)), bool(terminated or truncated))
         info.setdefault(GAME_KEY, float(reward))
         self.shaper.annotate(info, 0, aux, event_reward, paying)
         if terminated or truncated:
@@ -465,7 +521,7 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
                  negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
-                 game: Any = None, pay_cap: int = 0) -> None:
+                 game: Any = None, pay_cap: int = 0, penalty_veto: int = 0) -> None:
         super().__init__(venv)
         self._objects = None
         if mode == "proximity":
@@ -475,7 +531,7 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
                                           getattr(table, "game", None), "proximity shaping")
             game = self._objects.spec
         self.shaper = _Shaper(table, venv.num_envs, scale, overrides, anneal_steps, final_weight,
-                              mode, gamma, negative_ramp, game, radius, pay_cap)
+                              mode, gamma, negative_ramp, game, radius, pay_cap, penalty_veto)
         self.game_rewards = np.zeros(venv.num_envs)  # the last step's, for GameScaleNormalize
 
     def reset(self):
@@ -496,7 +552,8 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
             # EnvpoolVecEnv): that last state is not terminal and keeps its potential.
             terminated = bool(dones[i]) and not info.get("TimeLimit.truncated", False)
             aux, event_reward, paying = self.shaper.apply(
-                i, _events(info), terminated, None if phi is None else float(phi[i]))
+                i, _events(info), terminated, None if phi is None else float(phi[i]),
+                float(info.get(GAME_KEY, rewards[i])), bool(dones[i]))
             info.setdefault(GAME_KEY, float(rewards[i]))
             self.shaper.annotate(info, i, aux, event_reward, paying)
             rewards[i] += aux
@@ -545,7 +602,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
                  overrides: Mapping[str, Any] | None = None, anneal_steps: int = 0,
                  final_weight: float = 0.0, mode: str = "bonus", gamma: float = 0.99,
                  negative_ramp: int = NEGATIVE_RAMP, radius: float | None = None,
-                 game: Any = None, pay_cap: int = 0) -> None:
+                 game: Any = None, pay_cap: int = 0, penalty_veto: int = 0) -> None:
         super().__init__(env)
         self._next_step = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) \
             == gym.vector.AutoresetMode.NEXT_STEP
@@ -561,7 +618,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
                                           getattr(table, "game", None), "proximity shaping")
             game = self._objects.spec
         self.shaper = _Shaper(table, env.num_envs, scale, overrides, anneal_steps, final_weight,
-                              mode, gamma, negative_ramp, game, radius, pay_cap)
+                              mode, gamma, negative_ramp, game, radius, pay_cap, penalty_veto)
         # In next-step autoreset mode the step after an episode end is a reset:
         # its events come from the no-op frames and pay nothing.
         self._resetting = np.zeros(env.num_envs, dtype=bool)
@@ -588,6 +645,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
         done = np.logical_or(terminated, truncated)
         episode = np.empty(n, dtype=object)
         phi = self.shaper.potentials(self._objects.arrays(infos)) if self._objects else None
+        game = np.asarray(infos[GAME_KEY] if GAME_KEY in infos else rewards, dtype=np.float64)
         for i in range(n):
             if phi is not None and self._resetting[i]:
                 # A new episode's first state: no transition, nothing paid, its potential set.
@@ -597,7 +655,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
                 live = mask[i] and not self._resetting[i]
                 aux[i], event_reward[i], paying[i] = self.shaper.apply(
                     i, events[i] if live else (), bool(terminated[i]),
-                    None if phi is None else float(phi[i]))
+                    None if phi is None else float(phi[i]), game[i], bool(done[i]))
             potential[i] = self.shaper.potential[i]
             if done[i]:
                 episode[i] = self.shaper.end_episode(i)

@@ -503,3 +503,100 @@ def test_pay_cap_is_the_same_in_the_vector_forms():
 def test_pay_cap_must_be_a_whole_number(bad):
     with pytest.raises(ValueError, match="pay_cap must be an int >= 0"):
         ManualReward(Scripted(CAPPED), TABLE, pay_cap=bad)
+
+
+# -- penalty_veto: the game's own reward outranks the table's penalty -----------------------------
+
+
+class Scoring(Scripted):
+    """``Scripted`` whose game reward per step is scripted too."""
+
+    def __init__(self, script, game_rewards):
+        super().__init__(script)
+        self.game_rewards = game_rewards
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, self.game_rewards[self.t - 1], terminated, truncated, info
+
+
+# A tree hit, then the game pays a step later (a monkey punched: vetoed); a tree hit with no
+# score after it (paid 2 steps late); a tree hit in a scoring step (vetoed); a tree hit one
+# step before the episode ends (paid in the last step); a gate passed (paid at once).
+VETO_SCRIPT = [[_touch("Tree", 1)], [], [_touch("Tree", 2)], [], [],
+               [_touch("Tree", 3), _touch("Gate", 9, "pass")], [_touch("Tree", 4)], []]
+VETO_GAME = [0.0, 200.0, 0.0, 0.0, 0.0, 100.0, 0.0, 0.0]
+VETOED = [0.0, 0.0, 0.0, 0.0, -5.0, 5.0, 0.0, -5.0]
+
+
+def test_penalty_veto_waives_a_penalty_the_game_pays_for_and_delays_the_rest():
+    env = ManualReward(Scoring(VETO_SCRIPT, VETO_GAME), TABLE, penalty_veto=3)
+    env.reset(seed=0)
+    steps = [env.step(0) for _ in VETO_SCRIPT]
+    # The agent's reward is the game's plus the auxiliary one.
+    assert [s[1] - g for s, g in zip(steps, VETO_GAME)] == VETOED
+    assert [i["aux_reward"] for *_, i in steps] == VETOED
+    # A late penalty is reported in the step it is paid.
+    assert [[e.instance for e in i["aux_events"]] for *_, i in steps] == \
+        [[], [], [], [], [2], [9], [], [4]]
+    end = steps[-1][4]["shaping"]
+    assert end["contacts"] == {"Tree": 4, "Gate:pass": 1}
+    assert end["paid"] == {"Tree": 2, "Gate:pass": 1}
+    assert end["vetoed"] == {"Tree": 2}
+    # Without the veto every tree costs at once (so the checks above can fail).
+    plain = ManualReward(Scoring(VETO_SCRIPT, VETO_GAME), TABLE)
+    plain.reset(seed=0)
+    assert [plain.step(0)[4]["aux_reward"] for _ in VETO_SCRIPT] == \
+        [-5.0, 0.0, -5.0, 0.0, 0.0, 0.0, -5.0, 0.0]
+
+
+def test_penalty_veto_of_one_step_waits_for_nothing():
+    env = ManualReward(Scoring(VETO_SCRIPT, VETO_GAME), TABLE, penalty_veto=1)
+    env.reset(seed=0)
+    # Only the tree hit in a scoring step is waived; the others cost at once.
+    assert [env.step(0)[4]["aux_reward"] for _ in VETO_SCRIPT] == \
+        [-5.0, 0.0, -5.0, 0.0, 0.0, 5.0, -5.0, 0.0]
+
+
+def test_penalty_veto_pays_what_waits_when_an_episode_is_truncated_and_drops_it_on_reset():
+    env = ManualReward(Scoring(VETO_SCRIPT[:7], VETO_GAME[:7]), TABLE, penalty_veto=3)
+    env.env.truncate = True
+    env.reset(seed=0)
+    infos = [env.step(0)[4] for _ in range(7)]
+    assert infos[-1]["aux_reward"] == -5.0 and infos[-1]["shaping"]["paid"]["Tree"] == 2
+    # A reset that cuts an episode short drops the penalty still waiting.
+    env.reset(seed=0)
+    env.step(0)
+    env.reset(seed=0)
+    assert [env.step(0)[4]["aux_reward"] for _ in range(3)] == [0.0, 0.0, 0.0]
+
+
+def test_penalty_veto_is_the_same_in_the_vector_forms():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = ManualRewardVecEnv(DummyVecEnv([lambda: Scoring(VETO_SCRIPT, VETO_GAME)] * 2), TABLE,
+                              penalty_veto=3)
+    venv.reset()
+    got = [(venv.step(np.zeros(2, int))[1] - g).tolist() for g in VETO_GAME]
+    assert got == [[r, r] for r in VETOED]
+    vec = ManualRewardVector(gym.vector.SyncVectorEnv([lambda: Scoring(VETO_SCRIPT, VETO_GAME)]),
+                             TABLE, penalty_veto=3)
+    vec.reset(seed=0)
+    assert [float(vec.step(np.zeros(1, int))[1][0]) - g for g in VETO_GAME] == VETOED
+
+
+def test_penalty_veto_leaves_positive_mode_alone():
+    env = ManualReward(Scoring(VETO_SCRIPT, VETO_GAME), TABLE, mode="positive", penalty_veto=3)
+    env.reset(seed=0)
+    assert [env.step(0)[4]["aux_reward"] for _ in VETO_SCRIPT] == [0, 0, 0, 0, 0, 5.0, 0, 0]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_penalty_veto_must_be_a_whole_number(bad):
+    with pytest.raises(ValueError, match="penalty_veto must be an int >= 0"):
+        ManualReward(Scripted(CAPPED), TABLE, penalty_veto=bad)
+
+
+def test_penalty_veto_is_refused_by_the_potential_modes():
+    with pytest.raises(ValueError, match="penalty_veto applies to modes that pay events"):
+        ManualReward(Scripted(CAPPED), TABLE, mode="potential", penalty_veto=3)

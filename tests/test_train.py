@@ -186,6 +186,11 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     assert "--pay-cap must be a whole number >= 0" in err("Pong", "--pay-cap", "-1")
     assert "--pay-cap 1 needs --shaping manual" in err("Pong", "--shaping", "none", "--pay-cap", "1",
                                                        "--out", str(tmp_path / "x"))
+    assert "--penalty-veto must be a whole number >= 0" in err("Pong", "--penalty-veto", "-1")
+    assert "--penalty-veto 3 needs --shaping manual" in err(
+        "Pong", "--shaping", "none", "--penalty-veto", "3", "--out", str(tmp_path / "x"))
+    assert "--penalty-veto applies to the modes that pay events" in err(
+        "Pong", "--shaping-mode", "proximity", "--penalty-veto", "3", "--out", str(tmp_path / "x"))
     assert "not a run directory" in err("--resume", str(tmp_path / "missing"))
     bad = tmp_path / "bad"
     bad.mkdir()
