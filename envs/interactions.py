@@ -111,14 +111,9 @@ class InteractionDetector:
             raise ValueError(f"margin must be a non-negative int, got {self.margin!r}")
         cats = self.spec.categories
         self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -1
-        self._eligible = np.zeros(max(len(cats), 1), dtype=bool)
-        for c in self.spec.interactable:
-            self._eligible[cats.index(c)] = "touch" in self.spec.event_kinds(c)
+        self._eligible, self._rebound = category_masks(self.spec)
         self._touching: set[int] = set()
         self._passes = PassDetector(self.spec)
-        self._rebound = np.zeros(max(len(cats), 1), dtype=bool)
-        for c in self.spec.rebounds:
-            self._rebound[cats.index(c)] = True
         # Rebound instances that have been REBOUND_AWAY from the avatar since their last event.
         self._returned: set[int] = set()
 
@@ -220,6 +215,30 @@ def avatar_index(spec: GameSpec, frame: ObjectFrame) -> int | None:
     """Index of ``spec``'s avatar in ``frame``, or ``None`` (see :func:`avatar_slots`)."""
     has, slot = avatar_slots(spec, frame.category[None], frame.box[None])
     return int(slot[0]) if has[0] else None
+
+
+def category_masks(spec: GameSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``(touch, rebound)``: boolean arrays indexed by category number.
+
+    ``touch`` marks the interactable categories whose contact is an event (derived
+    objects with other kinds, Skiing's gates, are not); ``rebound`` the balls the game
+    declares as rebounding (:attr:`GameSpec.rebounds`).  Each has one extra ``False``
+    entry at the end, which an empty slot's category ``-1`` reads.
+
+    Example:
+        >>> touch, rebound = category_masks(resolve_game("Pong"))
+        >>> cats = resolve_game("Pong").categories
+        >>> bool(touch[cats.index("Ball")]), bool(rebound[cats.index("Ball")]), bool(touch[-1])
+        (True, True, False)
+    """
+    cats = spec.categories
+    touch = np.zeros(len(cats) + 1, dtype=bool)
+    for c in spec.interactable:
+        touch[cats.index(c)] = "touch" in spec.event_kinds(c)
+    rebound = np.zeros(len(cats) + 1, dtype=bool)
+    for c in spec.rebounds:
+        rebound[cats.index(c)] = True
+    return touch, rebound
 
 
 def avatar_slots(spec: GameSpec, category: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,13 @@ import numpy as np
 from envs.derived import DERIVED_ID_BASE, HALT_FRAMES, SETTLE_FRAMES
 from envs.fast.batched import ObjectBatch
 from envs.games import DerivedObject, GameSpec, resolve_game
-from envs.interactions import REBOUND_AWAY, InteractionEvent, avatar_slots, box_gap
+from envs.interactions import (
+    REBOUND_AWAY,
+    InteractionEvent,
+    avatar_slots,
+    box_gap,
+    category_masks,
+)
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
 #: Freeway's cars wrap around the screen by about 160 px.
@@ -157,13 +163,8 @@ class SweptDetector:
         self._frames = np.arange(1, frame_skip + 1) / frame_skip
         cats = self.spec.categories
         self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -1
-        # Index -1 (empty slot) reads the last entry: one extra False there.
-        self._eligible = np.zeros(len(cats) + 1, dtype=bool)
-        for c in self.spec.interactable:
-            self._eligible[cats.index(c)] = "touch" in self.spec.event_kinds(c)
-        self._rebound = np.zeros(len(cats) + 1, dtype=bool)
-        for c in self.spec.rebounds:
-            self._rebound[cats.index(c)] = True
+        # Index -1 (empty slot) reads the masks' extra False entry.
+        self._eligible, self._rebound = category_masks(self.spec)
         self._env_key = np.arange(num_envs, dtype=np.int64)[:, None] * _ENV_SHIFT
         self._prev: dict[str, np.ndarray] | None = None
         self._valid = np.zeros(num_envs, dtype=bool)
