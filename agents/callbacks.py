@@ -97,6 +97,7 @@ class RunCallback(BaseCallback):
         self.event_returns: deque[float] = deque(maxlen=100)
         self.contacts: deque[dict[str, int]] = deque(maxlen=100)
         self.paid: deque[dict[str, int]] = deque(maxlen=100)
+        self.vetoed: deque[int] = deque(maxlen=100)  # penalties the game's reward waived
         self.episodes = 0
         self._last_save = 0
         self.health = health
@@ -144,6 +145,7 @@ class RunCallback(BaseCallback):
             self.event_returns.append(float(shaping.get("event_return", 0.0)))
             self.contacts.append(shaping.get("contacts", {}))
             self.paid.append(shaping.get("paid", {}))
+            self.vetoed.append(sum(shaping.get("vetoed", {}).values()))
             row = {"step": self.num_timesteps, "env": i, "score": float(ep["r"]),
                    "length": int(ep["l"]), "aux_return": self.aux_returns[-1],
                    "contacts": json.dumps(self.contacts[-1]), "paid": json.dumps(self.paid[-1]),
@@ -184,6 +186,8 @@ class RunCallback(BaseCallback):
         if self.aux_returns:
             self.logger.record("shaping/aux_return_mean", float(np.mean(self.aux_returns)))
             self.logger.record("shaping/event_return_mean", float(np.mean(self.event_returns)))
+        if shaper.penalty_veto and self.vetoed:
+            self.logger.record("shaping/vetoed_per_episode", float(np.mean(self.vetoed)))
         if shaper.mode == "potential":  # the running episodes' potentials, now
             self.logger.record("shaping/potential_mean", float(np.mean(shaper.potential)))
         if self.contacts:

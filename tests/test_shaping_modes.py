@@ -92,6 +92,22 @@ def test_positive_first_ramp_survives_a_resume(tmp_path):
     assert find_checkpoint(out).state["shaping_ramp_start"] == 17
 
 
+def test_penalty_veto_reaches_the_wrapper_and_the_logs(tmp_path):
+    pytest.importorskip("envpool")
+    import yaml
+
+    from agents.train import main
+
+    out = tmp_path / "veto"
+    assert main(["Skiing", "--steps", "160", "--out", str(out), "--no-game-defaults", "--obs",
+                 "objects", "--penalty-veto", "3", "--n-envs", "2", "--max-episode-frames", "80",
+                 "--no-progress", "--device", "cpu", "--eval-episodes", "0",
+                 "--env-backend", "envpool"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["penalty_veto"] == 3
+    with open(out / "progress.csv", newline="") as f:
+        assert "shaping/vetoed_per_episode" in next(csv.reader(f))
+
+
 # -- proximity --------------------------------------------------------------------------------
 
 
