@@ -11,7 +11,8 @@ For each event key it prints: contacts; the steps from the contact to the first 
 game reward (0 = the same step; "none" within 8 steps); contacts a veto of ``--window``
 steps would waive; contacts followed by a lost life; and contacts followed by a lost life
 that the veto would waive anyway (a penalty lost to a reward that had nothing to do with
-the contact, such as Ms. Pac-Man's pills).
+the contact, such as Ms. Pac-Man's pills).  It also counts the lives lost with no contact at
+all in the steps before: deaths the detector did not see.
 
 Usage::
 
@@ -53,7 +54,8 @@ def _policy(run: Path | None):
 
 
 def outcomes(game: str, episodes: int, run: Path | None = None, window: int = 3,
-             life_steps: int = 40, seed: int = 100) -> dict[str, collections.Counter]:
+             life_steps: int = 40, seed: int = 100,
+             touch_margin: int | None = None) -> dict[str, collections.Counter]:
     """Per event key: contact counts and what followed them (see the module docstring)."""
     predict, cfg = _policy(run)
     if cfg is not None and cfg.game != resolve_game(game).name:
@@ -64,6 +66,8 @@ def outcomes(game: str, episodes: int, run: Path | None = None, window: int = 3,
         kw = dict(frame_skip=s.frame_skip, frame_stack=s.frame_stack,
                   sticky_actions=s.sticky_actions, max_episode_frames=s.max_episode_frames,
                   touch_margin=s.touch_margin, obs=s.obs, obs_stack=s.obs_stack)
+    if touch_margin is not None:
+        kw["touch_margin"] = touch_margin
     env = make_env(resolve_game(game), clip_reward=False, **kw)
     env.action_space.seed(seed)
     stats: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -83,6 +87,9 @@ def outcomes(game: str, episodes: int, run: Path | None = None, window: int = 3,
         stats["_episodes"]["n"] += 1
         stats["_episodes"]["steps"] += len(rewards)
         stats["_episodes"]["lives_lost"] += len(lost)
+        touched = np.array([bool(keys) for keys in contacts])
+        stats["_episodes"]["lives_lost_untouched"] += sum(
+            not touched[max(0, t - life_steps):t + 1].any() for t in lost)
         for t, keys in enumerate(contacts):
             for key in keys:
                 c = stats[key]
@@ -111,18 +118,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--life-steps", type=int, default=40,
                    help="steps after a contact in which a lost life counts as its outcome")
     p.add_argument("--seed", type=int, default=100)
+    p.add_argument("--touch-margin", type=int, default=None,
+                   help="pixels between two boxes that still count as contact (default: the "
+                   "game's, or the run's)")
     args = p.parse_args(argv)
     # Fewer would say nothing; a window of 0 steps waives nothing.
     if args.episodes < 1 or args.window < 1 or args.life_steps < 1:
         p.error("--episodes, --window and --life-steps must be >= 1")
+    if args.touch_margin is not None and args.touch_margin < 0:
+        p.error("--touch-margin must be >= 0")
     try:
         resolve_game(args.game)
     except (KeyError, ValueError) as err:
         p.error(str(err))
-    stats = outcomes(args.game, args.episodes, args.run, args.window, args.life_steps, args.seed)
+    stats = outcomes(args.game, args.episodes, args.run, args.window, args.life_steps, args.seed,
+                     args.touch_margin)
     e = stats.pop("_episodes")
     print(f"{args.game}, {'policy of ' + str(args.run) if args.run else 'random play'}: "
-          f"{e['n']} episodes, {e['steps']} steps, {e['lives_lost']} lives lost")
+          f"{e['n']} episodes, {e['steps']} steps, {e['lives_lost']} lives lost, "
+          f"{e['lives_lost_untouched']} of them with no contact in the {args.life_steps} steps "
+          "before")
     for key, c in sorted(stats.items()):
         lags = ", ".join(f"{k[4:]}: {v}" for k, v in sorted(c.items()) if k.startswith("lag "))
         print(f"  {key}: {c['contacts']} contacts; first game reward after (steps) {lags}; "
