@@ -191,3 +191,18 @@ def test_fishingderby_bites_benchmark_runs_and_refuses_tiny_budgets():
     assert "fish contacts" in done.stdout and "bites" in done.stdout
     bad = _run_benchmark("fishingderby_bites", "--frames", "5", timeout=60)
     assert bad.returncode == 2 and "--frames must be >= 1000" in bad.stderr
+
+
+def test_contact_outcomes_benchmark_counts_what_follows_contacts():
+    """benchmarks/contact_outcomes.py, the source of the penalty veto's window, runs end to end:
+    Ms. Pac-Man's random player eats pills (contacts the game pays for at once) and loses lives."""
+    stats = _benchmark("contact_outcomes").outcomes("MsPacman", 1)
+    ep = stats.pop("_episodes")
+    assert ep["n"] == 1 and ep["lives_lost"] >= 1, ep
+    pills = stats["Pill"]
+    assert pills["contacts"] >= 10 and pills["waived"] >= pills["contacts"] // 3, pills
+    assert sum(v for k, v in pills.items() if k.startswith("lag ")) == pills["contacts"]
+    done = _run_benchmark("contact_outcomes", "Pong", "--episodes", "0", timeout=60)
+    assert done.returncode == 2 and "--episodes, --window and --life-steps must be >= 1" in done.stderr
+    done = _run_benchmark("contact_outcomes", "Pongg", timeout=60)
+    assert done.returncode == 2 and "Did you mean" in done.stderr
