@@ -1,7 +1,8 @@
 """Interaction detection: what happens between the player's avatar and the objects?
 
 A ``touch`` starts when the avatar's bounding box and an object's box overlap
-(after growing both by the game's ``touch_margin``), and lasts until they stop
+(after growing both by the game's ``touch_margin``, or by a category's larger
+``axis_margins`` along an axis), and lasts until they stop
 overlapping.  Each such contact episode yields exactly one
 :class:`InteractionEvent`, on its first frame, per object instance, so holding
 still against a tree pays once, not every frame.  Passable derived objects
@@ -112,6 +113,7 @@ class InteractionDetector:
         cats = self.spec.categories
         self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -1
         self._eligible, self._rebound = category_masks(self.spec)
+        self._margins = margin_table(self.spec, self.margin)
         self._touching: set[int] = set()
         self._passes = PassDetector(self.spec)
         # Rebound instances that have been REBOUND_AWAY from the avatar since their last event.
@@ -146,14 +148,14 @@ class InteractionDetector:
             return []
         step = frame_index if step is None else step
         ax, ay, aw, ah = frame.box[a]
-        m = self.margin
+        m = self._margins[frame.category]
         box = frame.box
         hit = (
             self._eligible[frame.category]
-            & (box[:, 0] < ax + aw + m)
-            & (ax < box[:, 0] + box[:, 2] + m)
-            & (box[:, 1] < ay + ah + m)
-            & (ay < box[:, 1] + box[:, 3] + m)
+            & (box[:, 0] < ax + aw + m[:, 0])
+            & (ax < box[:, 0] + box[:, 2] + m[:, 0])
+            & (box[:, 1] < ay + ah + m[:, 1])
+            & (ay < box[:, 1] + box[:, 3] + m[:, 1])
         )
         idx = np.flatnonzero(hit)
         now = set(frame.instance[idx].tolist())
@@ -239,6 +241,25 @@ def category_masks(spec: GameSpec) -> tuple[np.ndarray, np.ndarray]:
     for c in spec.rebounds:
         rebound[cats.index(c)] = True
     return touch, rebound
+
+
+def margin_table(spec: GameSpec, margin: int) -> np.ndarray:
+    """Per-category ``(x, y)`` contact margins: ``(len(categories) + 1, 2)`` ints.
+
+    Each is ``margin`` unless the game's :attr:`GameSpec.axis_margins` is larger along
+    that axis; the extra last row (an empty slot's category ``-1``) is ``margin``.
+
+    Example:
+        >>> spec = resolve_game("Kangaroo")
+        >>> table = margin_table(spec, 0)
+        >>> table[spec.categories.index("FallingCoconut")].tolist(), table[-1].tolist()
+        ([0, 9], [0, 0])
+    """
+    cats = spec.categories
+    table = np.full((len(cats) + 1, 2), margin, dtype=np.int64)
+    for c, axes in spec.axis_margins.items():
+        table[cats.index(c)] = np.maximum(table[cats.index(c)], axes)
+    return table
 
 
 def avatar_slots(spec: GameSpec, category: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

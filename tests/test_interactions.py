@@ -84,6 +84,30 @@ def _frame(boxes, cats=(0, 1), ids=(0, 5)):
                        np.zeros((len(boxes), 2), np.int32))
 
 
+# Kangaroo at x 20, y 148 (8 x 24); an object 2 x 3 at x 22 whose box ends ``gap`` pixels
+# above hers.
+def _kangaroo_frame(category: str, gap: int):
+    from envs.games import resolve_game
+
+    cats = resolve_game("Kangaroo").categories
+    return ObjectFrame(cats, np.array([cats.index("Player"), cats.index(category)], np.int16),
+                       np.array([0, 5], np.int64),
+                       np.array([[20, 148, 8, 24], [22, 148 - gap - 3, 2, 3]], np.int32),
+                       np.zeros((2, 2), np.int32))
+
+
+def test_a_falling_coconut_hits_from_the_row_above_and_nothing_else_does():
+    """Kangaroo's falling coconut takes a life from the 8-pixel row above her box
+    (GameSpec.axis_margins): that counts as contact, for it alone, and only vertically."""
+    hit = InteractionDetector("Kangaroo").update(_kangaroo_frame("FallingCoconut", 8), 1)
+    assert [e.category for e in hit] == ["FallingCoconut"]
+    assert InteractionDetector("Kangaroo").update(_kangaroo_frame("FallingCoconut", 9), 1) == []
+    assert InteractionDetector("Kangaroo").update(_kangaroo_frame("ThrownCoconut", 8), 1) == []
+    beside = _kangaroo_frame("FallingCoconut", -10)  # level with her, 6 px to her right
+    beside.box[1, 0] = 20 + 8 + 6
+    assert InteractionDetector("Kangaroo").update(beside, 1) == []
+
+
 def test_detector_contact_lifecycle():
     det = InteractionDetector("Skiing")
     apart = _frame([[0, 0, 10, 10], [20, 0, 5, 5]])

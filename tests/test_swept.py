@@ -105,6 +105,25 @@ def test_vanished_object_touched_on_the_way_counts():
     assert events(det, snaps) == [(3, "Tree", 9, 12)]
 
 
+def test_a_falling_coconut_hits_from_the_row_above_on_the_fast_path_too():
+    from envs.games import resolve_game
+
+    cats = resolve_game("Kangaroo").categories
+
+    def snaps(category, gap):  # the object's box ends ``gap`` px above the kangaroo's
+        obj = [("Player", 1, 20, 148, 8, 24), (category, 2, 22, 148 - gap - 3, 2, 3)]
+        return [batch(obj, categories=cats)] * 2
+
+    assert [e[1] for e in events(SweptDetector("Kangaroo", 1), snaps("FallingCoconut", 8))] \
+        == ["FallingCoconut"]
+    assert events(SweptDetector("Kangaroo", 1), snaps("FallingCoconut", 9)) == []
+    assert events(SweptDetector("Kangaroo", 1), snaps("ThrownCoconut", 8)) == []
+    # Falling 8 px a step from two rows up into the row above her: seen on the way.
+    moving = [batch([("Player", 1, 20, 148, 8, 24), ("FallingCoconut", 2, 22, y, 2, 3)],
+                    categories=cats) for y in (121, 129, 137)]
+    assert [e[1] for e in events(SweptDetector("Kangaroo", 1), moving)] == ["FallingCoconut"]
+
+
 def test_environments_are_independent_and_reset_forgets():
     det = SweptDetector("Skiing", 2)
     apart = skier(("Tree", 7, 72, 140, 8, 10))

@@ -6,8 +6,8 @@ once per agent step, every ``frame_skip`` frames, so an overlap test on those
 snapshots alone would miss a ball that meets the paddle and bounces away between
 two of them.  :class:`SweptDetector` reconstructs the frames in between from
 each object's box at the previous step, its box now and its velocity over the
-previous step, and tests overlap (boxes grown by the game's ``touch_margin``,
-as in the per-frame test) on every reconstructed frame:
+previous step, and tests overlap (boxes grown by the game's ``touch_margin`` and
+its ``axis_margins``, as in the per-frame test) on every reconstructed frame:
 
 * straight paths: object and avatar move at constant speed from their previous
   boxes to their current ones (a car passing, a skier running into a flag);
@@ -68,6 +68,7 @@ from envs.interactions import (
     avatar_slots,
     box_gap,
     category_masks,
+    margin_table,
 )
 
 #: Default largest per-step movement (pixels, per axis) still treated as motion.
@@ -99,10 +100,12 @@ def _path(start: np.ndarray, velocity: np.ndarray, frames: np.ndarray) -> np.nda
 
 
 def _overlap(obj: np.ndarray, size: np.ndarray, av: np.ndarray, av_size: np.ndarray,
-             margin: int) -> np.ndarray:
-    """Per-frame box overlap of ``(..., F, 2)`` positions (sizes ``(..., 2)``) -> ``(..., F)``."""
+             margin: np.ndarray) -> np.ndarray:
+    """Per-frame box overlap of ``(..., F, 2)`` positions (sizes and ``(x, y)`` margins
+    ``(..., 2)``) -> ``(..., F)``."""
     size = size[..., None, :]
     av_size = av_size[..., None, :]
+    margin = margin[..., None, :]
     return ((obj < av + av_size + margin) & (av < obj + size + margin)).all(-1)
 
 
@@ -165,6 +168,7 @@ class SweptDetector:
         self._avatar = cats.index(self.spec.avatar) if self.spec.avatar else -1
         # Index -1 (empty slot) reads the masks' extra False entry.
         self._eligible, self._rebound = category_masks(self.spec)
+        self._margins = margin_table(self.spec, self.margin)
         self._env_key = np.arange(num_envs, dtype=np.int64)[:, None] * _ENV_SHIFT
         self._prev: dict[str, np.ndarray] | None = None
         self._valid = np.zeros(num_envs, dtype=bool)
@@ -236,7 +240,7 @@ class SweptDetector:
         av_size = av_box[:, None, 2:]
         av_end = av_box[:, None, :2]
 
-        fr, fs, m = self._frames, self.frame_skip, self.margin
+        fr, fs, m = self._frames, self.frame_skip, self._margins[cat]  # m: (n, k, 2)
         size = box[..., 2:]
         interactable = present & self._eligible[cat] & has_av[:, None]
         # The per-frame detector's test on this step's last frame.
@@ -254,10 +258,11 @@ class SweptDetector:
         a_size, a_end = av_size[ii, 0], av_end[ii, 0]
         a_line = _path(a_start, a_disp, fr)
         o_line = _path(o_start, o_disp, fr)
-        straight = _first(_overlap(o_line, o_size, a_line, a_size, m))
-        obj_bounce = _bounce(_overlap(_path(o_start, o_vel, fr), o_size, a_line, a_size, m),
+        o_m = m[ii, jj]
+        straight = _first(_overlap(o_line, o_size, a_line, a_size, o_m))
+        obj_bounce = _bounce(_overlap(_path(o_start, o_vel, fr), o_size, a_line, a_size, o_m),
                              o_start, o_vel, box[ii, jj, :2], o_disp, fs)
-        av_bounce = _bounce(_overlap(o_line, o_size, _path(a_start, a_vel, fr), a_size, m),
+        av_bounce = _bounce(_overlap(o_line, o_size, _path(a_start, a_vel, fr), a_size, o_m),
                             a_start, a_vel, a_end, a_disp, fs)
         first = np.stack([straight, obj_bounce, av_bounce]).astype(np.float64)
         first = np.where(first >= 0, first, np.inf).min(0)
@@ -301,7 +306,7 @@ class SweptDetector:
         frame = np.full(len(gi), np.inf)
         for a_d in (av_disp[gi, 0], av_vel[gi, 0]):
             f = _first(_overlap(obj, pbox[:, 2:], _path(av_start[gi, 0], a_d, self._frames),
-                                av_size[gi, 0], self.margin))
+                                av_size[gi, 0], self._margins[prev["cat"][gi, gj]]))
             frame = np.where(f >= 0, np.minimum(frame, f), frame)
         for i, j, f, b in zip(gi, gj, frame, pbox):
             if np.isfinite(f):
