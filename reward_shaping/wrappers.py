@@ -41,16 +41,6 @@ Five modes (``mode=``), by what they guarantee:
   instance's reward once per episode, which rules that out.  The cap applies to
   rewards only: a penalty cannot be farmed (each one costs the agent), and capping it
   would hide the second death by the same ghost.
-* ``penalty_veto=K`` (``bonus``, ``positive_first``): the game's own reward
-  outranks the table's penalty.  A penalty is waived when the game pays a
-  positive reward in the contact's step or in the next ``K - 1`` steps: that
-  contact scored, so it was not the harm the manual warns of (Kangaroo's monkey
-  punched for 200, a blue ghost eaten: the table gives each object one sign and
-  cannot say "bad, except when you win the fight").  Otherwise the penalty is
-  paid ``K - 1`` steps late, or in the episode's last step.  The veto only ever
-  removes penalties; it never pays a reward.  A game that pays all the time (Ms.
-  Pac-Man's pills) waives some penalties that were real harm: the veto weakens the
-  table's penalties there, it does not invert them.
 * ``positive_first``: ``positive`` until the agent *moves*, then the negative events
   fade in linearly over ``negative_ramp`` steps.  The agent moves once the last
   :data:`MOVING_EPISODES` finished episodes earned at least one positive event each
@@ -80,6 +70,17 @@ Five modes (``mode=``), by what they guarantee:
   reports their table value.  The objects come from the environment: the tracker
   beneath a single env, the envpool engine, or ``info["objects"]``
   (``make_env(..., objects_in_info=True)``).
+
+``penalty_veto=K`` (with ``bonus`` or ``positive_first``) lets the game's own reward
+outrank the table's penalty.  A penalty is waived when the game pays a positive
+reward in the contact's step or in the next ``K - 1`` steps: that contact scored, so
+it was not the harm the manual warns of (Kangaroo's monkey punched for 200, a blue
+ghost eaten: the table gives each object one sign and cannot say "bad, unless you
+win the fight").  Otherwise the penalty is paid ``K - 1`` steps late, or in the
+episode's last step.  The veto only ever removes penalties; it never pays a reward.
+A game that pays all the time (Ms. Pac-Man's pills) also waives some penalties that
+were real harm: there the veto weakens the table's penalties, it does not invert
+them.
 
 Episode statistics stay the game score: put ``RecordEpisodeStatistics`` (or
 SB3's ``Monitor``) *inside* these wrappers, as :func:`envs.atari.make_env` does.
