@@ -1,6 +1,7 @@
 """Sweeps: a tiny real sweep, killed and rerun; the Ray backend with a retried run; bad configs."""
 
 import csv
+import functools
 import json
 import os
 import re
@@ -364,3 +365,31 @@ def test_ctrl_c_ends_a_sweep_with_a_message_and_its_table(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert "interrupted: 0/" in err and "rerun the same command" in err
     assert (tmp_path / "s" / "results.csv").exists()
+
+
+def test_verdict_applies_the_rule_written_down_before_the_runs(tmp_path):
+    """benchmarks/verdict.py: better / at least as good / worse, pooled seeds, clear errors."""
+    verdict = load_script("benchmarks/verdict.py")
+    assert verdict.verdict([-87.0, -88.0, -86.0], [-80.0, -83.0, -90.0])["verdict"] == "better"
+    # Above the mean, but only 1 of 3 seeds above it: not "better".
+    assert verdict.verdict([10.0, 20.0, 30.0], [19.0, 19.0, 50.0])["verdict"] == "at least as good"
+    assert verdict.verdict([10.0, 20.0, 30.0], [10.5, 10.5, 10.5])["verdict"] == "at least as good"
+    assert verdict.verdict([10.0, 20.0, 30.0], [9.0, 9.0, 9.0])["verdict"] == "worse"
+    rows = ["game,algo,seed,final_score"] + [f"Pong,ppo,{s},{v}" for s, v in [(0, -15), (1, -14)]]
+    rows += [f"Pong,ppo_bonus,{s},{v}" for s, v in [(0, -12), (1, -13)]]
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("\n".join(rows) + "\n")
+    b.write_text("game,algo,seed,final_score\nPong,ppo,2,-16\nPong,ppo_bonus,2,\n")
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=ROOT)
+    script = [sys.executable, "benchmarks/verdict.py"]
+    done = run([*script, "--base", f"{a}:Pong:ppo", "--base", f"{b}:Pong:ppo",
+                "--arm", f"{a}:Pong:ppo_bonus"])
+    assert done.returncode == 0, done.stderr
+    assert "s0 -15, s1 -14, s2 -16; mean -15.0" in done.stdout and "verdict: better" in done.stdout
+    done = run([*script, "--base", f"{a}:Pong:ppo", "--base", f"{a}:Pong:ppo",
+                "--arm", f"{a}:Pong:ppo_bonus"])
+    assert done.returncode == 1 and "seed 0 appears twice" in done.stderr
+    done = run([*script, "--base", f"{b}:Pong:ppo", "--arm", f"{a}:Pong:ppo_bonus"])
+    assert done.returncode == 2 and "at least 2 seeds" in done.stderr
+    done = run([*script, "--base", f"{tmp_path / 'nope.csv'}:Pong:ppo", "--arm", f"{a}:Pong:x"])
+    assert done.returncode == 1 and "cannot read" in done.stderr
