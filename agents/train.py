@@ -286,16 +286,17 @@ class Run:
             callback.episodes = int(ckpt.state.get("episodes", 0))
         backend = cfg.env.backend if self.target.atari else "gymnasium"
         shaping = f"{cfg.shaping}/{cfg.shaping_mode}" if table is not None else cfg.shaping
+        shaping += " shaping"
         if table is not None and cfg.pay_cap:
-            shaping += f", each object's reward paid at most {cfg.pay_cap}x per episode"
+            shaping += f"; each object's reward paid at most {cfg.pay_cap}x per episode"
         if table is not None and cfg.penalty_veto:
-            shaping += (f", penalties waived when the game pays within {cfg.penalty_veto} "
+            shaping += (f"; penalties waived when the game pays within {cfg.penalty_veto} "
                         "steps of the contact")
         processing = reward_processing_of(cfg, self.target, hp.normalize_reward)
         obs = cfg.env.obs if self.target.atari else "the env's own"
         if self.target.atari and cfg.env.obs == "objects" and cfg.env.obs_stack > 1:
             obs += f" (last {cfg.env.obs_stack} steps)"
-        print(f"training {cfg.algo} on {self.target.env_id} ({shaping} shaping) for "
+        print(f"training {cfg.algo} on {self.target.env_id} ({shaping}) for "
               f"{cfg.steps:,} steps: {hp.n_envs} envs ({backend}), observations: {obs}, "
               f"device {model.device}, run dir {self.run_dir}\n"
               f"reward processing: {processing} ("
