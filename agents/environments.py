@@ -95,6 +95,14 @@ class EnvSettings:
     obs: str = "pixels"
     obs_stack: int = 1
 
+    def atari_kwargs(self) -> dict[str, Any]:
+        """The settings every Atari env takes (:func:`envs.atari.make_env`,
+        :class:`envs.fast.envpool_vec.EnvpoolVecEnv`): all but ``backend``."""
+        return {"frame_skip": self.frame_skip, "frame_stack": self.frame_stack,
+                "sticky_actions": self.sticky_actions, "clip_reward": self.clip_reward,
+                "max_episode_frames": self.max_episode_frames,
+                "touch_margin": self.touch_margin, "obs": self.obs, "obs_stack": self.obs_stack}
+
 
 def _quiet_worker() -> None:
     # Ctrl-C (and `timeout`'s SIGTERM) reach the whole process group: workers
@@ -117,20 +125,9 @@ def env_factory(target: Target, settings: EnvSettings, *, track_objects: bool,
             return Monitor(gym.make(target.env_id))
         from envs.atari import make_env
 
-        return make_env(
-            target.spec,
-            frame_skip=settings.frame_skip,
-            frame_stack=settings.frame_stack,
-            sticky_actions=settings.sticky_actions,
-            clip_reward=settings.clip_reward,
-            max_episode_frames=settings.max_episode_frames,
-            touch_margin=settings.touch_margin,
-            track_objects=track_objects,
-            objects_in_info=objects_in_info,
-            record_stats=Monitor,
-            obs=settings.obs,
-            obs_stack=settings.obs_stack,
-        )
+        return make_env(target.spec, track_objects=track_objects,
+                        objects_in_info=objects_in_info, record_stats=Monitor,
+                        **settings.atari_kwargs())
 
     return thunk
 
@@ -158,12 +155,8 @@ def make_vec(target: Target, settings: EnvSettings, n_envs: int, seed: int, *,
     if target.atari and settings.backend == "envpool":
         from envs.fast.envpool_vec import EnvpoolVecEnv
 
-        venv = EnvpoolVecEnv(
-            target.spec, n_envs, frame_skip=settings.frame_skip,
-            frame_stack=settings.frame_stack, sticky_actions=settings.sticky_actions,
-            clip_reward=settings.clip_reward, max_episode_frames=settings.max_episode_frames,
-            touch_margin=settings.touch_margin, track_objects=track_objects, obs=settings.obs,
-            obs_stack=settings.obs_stack)
+        venv = EnvpoolVecEnv(target.spec, n_envs, track_objects=track_objects,
+                             **settings.atari_kwargs())
         venv.seed(seed)
         return venv
     kind = choose_vec_env(vec_env, n_envs)

@@ -29,6 +29,28 @@ from agents.environments import EnvSettings, Target, resolve_target
 from agents.scores import evaluate_model
 
 
+def load_model(run_dir: Path, cfg: Any, device: str) -> tuple[Any, Any]:
+    """``(checkpoint, model)``: the latest checkpoint of ``run_dir`` (whose config is
+    ``cfg``) loaded on ``device`` (``auto``, ``cpu``, ``cuda``...).
+
+    Raises:
+        CheckpointError: no usable checkpoint.
+        TrainError: the device is unavailable, or the checkpoint's model cannot be loaded.
+    """
+    from agents.algorithms.registry import algorithm_class
+    from agents.checkpoint import find_checkpoint
+    from agents.runs import TrainError, resolve_device
+
+    ckpt = find_checkpoint(run_dir)
+    device = resolve_device(device)
+    try:
+        model = algorithm_class(cfg.algo, SimpleNamespace(**cfg.hparams)).load(ckpt.model,
+                                                                               device=device)
+    except Exception as err:
+        raise TrainError(f"cannot load {ckpt.model}: {err}") from err
+    return ckpt, model
+
+
 def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: int,
                deterministic: bool, every: int, max_steps: int) -> dict[str, Any]:
     """Play one episode in an env with rendering and the detector; save an annotated GIF."""
@@ -37,11 +59,8 @@ def record_gif(model, target: Target, settings: EnvSettings, path: Path, seed: i
 
     if target.spec is None:
         raise ValueError("--gif needs an Atari game (it draws the detected objects)")
-    env = make_env(target.spec, frame_skip=settings.frame_skip, frame_stack=settings.frame_stack,
-                   sticky_actions=settings.sticky_actions, clip_reward=False,
-                   max_episode_frames=settings.max_episode_frames,
-                   touch_margin=settings.touch_margin, objects_in_info=True,
-                   render_mode="rgb_array", obs=settings.obs, obs_stack=settings.obs_stack)
+    env = make_env(target.spec, objects_in_info=True, render_mode="rgb_array",
+                   **{**settings.atari_kwargs(), "clip_reward": False})
     obs, _ = env.reset(seed=seed)
     frames, score, touches = [], 0.0, 0
     for step in range(1, max_steps + 1):
@@ -97,9 +116,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    from agents.algorithms.registry import algorithm_class
-    from agents.checkpoint import CheckpointError, find_checkpoint
-    from agents.runs import TrainError, eval_mode_of, read_run_config, resolve_device
+    from agents.checkpoint import CheckpointError
+    from agents.runs import TrainError, eval_mode_of, read_run_config
     from reward_shaping.table import atomic_write_text
 
     args = _parse(argv)
@@ -109,13 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.obs is not None and args.obs != cfg.env.obs:
             # The network's input is the run's observation; another one cannot be fed to it.
             raise TrainError(f"{args.run_dir} was trained on --obs {cfg.env.obs}, not {args.obs}")
-        ckpt = find_checkpoint(args.run_dir)
-        device = resolve_device(args.device)
-        try:
-            model = algorithm_class(cfg.algo, SimpleNamespace(**cfg.hparams)).load(
-                ckpt.model, device=device)
-        except Exception as err:
-            raise TrainError(f"cannot load {ckpt.model}: {err}") from err
+        ckpt, model = load_model(args.run_dir, cfg, args.device)
     except (TrainError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

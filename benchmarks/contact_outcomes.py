@@ -41,15 +41,11 @@ def _policy(run: Path | None):
     """``(predict(obs) -> action or None, env settings)``: a run's sampled policy, or ``None``."""
     if run is None:
         return None, None
-    from types import SimpleNamespace
-
-    from agents.algorithms.registry import algorithm_class
-    from agents.checkpoint import find_checkpoint
+    from agents.evaluate import load_model
     from agents.runs import read_run_config
 
     cfg = read_run_config(run)
-    model = algorithm_class(cfg.algo, SimpleNamespace(**cfg.hparams)).load(
-        find_checkpoint(run).model, device="cpu")
+    _, model = load_model(run, cfg, "cpu")
     return (lambda obs: int(model.predict(obs, deterministic=False)[0])), cfg
 
 
@@ -60,15 +56,12 @@ def outcomes(game: str, episodes: int, run: Path | None = None, window: int = 3,
     predict, cfg = _policy(run)
     if cfg is not None and cfg.game != resolve_game(game).name:
         raise SystemExit(f"error: {run} is a {cfg.game} run, not {game}")
-    kw = {}
-    if cfg is not None:  # the run's own observation, so that its network can read it
-        s = cfg.env
-        kw = dict(frame_skip=s.frame_skip, frame_stack=s.frame_stack,
-                  sticky_actions=s.sticky_actions, max_episode_frames=s.max_episode_frames,
-                  touch_margin=s.touch_margin, obs=s.obs, obs_stack=s.obs_stack)
+    # The run's own settings, so that its network can read the observation.
+    kw = cfg.env.atari_kwargs() if cfg is not None else {}
+    kw["clip_reward"] = False
     if touch_margin is not None:
         kw["touch_margin"] = touch_margin
-    env = make_env(resolve_game(game), clip_reward=False, **kw)
+    env = make_env(resolve_game(game), **kw)
     env.action_space.seed(seed)
     stats: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for ep in range(episodes):
