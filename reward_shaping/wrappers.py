@@ -314,21 +314,21 @@ class _Shaper:
                 self._paid[i][key] = self._paid[i].get(key, 0) + 1
                 if r > 0.0:  # rewards only: what the cap and the farming count are about
                     self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
-        if pending:
-            if game_reward > 0.0:  # the contacts scored: the game's reward outranks the table
-                for _, _, ev in pending:
-                    self._vetoed[i][ev.key] = self._vetoed[i].get(ev.key, 0) + 1
-                pending.clear()
+        if pending and game_reward > 0.0:  # the contacts scored: the game outranks the table
+            for _, _, ev in pending:
+                self._vetoed[i][ev.key] = self._vetoed[i].get(ev.key, 0) + 1
+            pending.clear()
+        last = terminated if ended is None else ended
+        waiting = []
+        for p in pending:  # penalties whose window closes now are paid, the rest wait a step
+            if last or p[0] == 0:
+                event_reward += p[1]
+                paying.append(p[2])
+                self._paid[i][p[2].key] = self._paid[i].get(p[2].key, 0) + 1
             else:
-                last = terminated if ended is None else ended
-                due = [p for p in pending if last or p[0] == 0]
-                for _, r, ev in due:
-                    event_reward += r
-                    paying.append(ev)
-                    self._paid[i][ev.key] = self._paid[i].get(ev.key, 0) + 1
-                pending[:] = [p for p in pending if not (last or p[0] == 0)]
-                for p in pending:
-                    p[0] -= 1
+                p[0] -= 1
+                waiting.append(p)
+        pending[:] = waiting
         self._event_return[i] += event_reward
         if self.mode not in POTENTIAL_MODES:
             aux = event_reward
