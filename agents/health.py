@@ -4,7 +4,7 @@ A reward table read correctly can still make an agent worse: on Skiing, four
 negative kinds (trees, moguls, flags, missed gates) against one positive taught
 an agent that could not yet steer to stand still, and a history potential at 50x
 was exploited by prolonging episodes.  :class:`HealthMonitor` watches the
-finished training episodes and the final evaluation's, and raises six flags, each
+finished training episodes and the final evaluation's, and raises seven flags, each
 once, with the step and the numbers that raised it:
 
 ``stall``
@@ -34,6 +34,14 @@ once, with the step and the numbers that raised it:
     matches it was losing going until the 27,000-step cut, in 5 to 25 of 50 episodes at
     -8 to -14 where random play scores -24.  Where an agent may legitimately survive to
     the limit it is a note that the scores are truncated, not a failure.
+
+``inert``
+    A shaped run whose shaping has paid nothing: none of its first :data:`WINDOW`
+    training episodes had an auxiliary reward.  The table's events did not happen, or
+    the mode pays them nothing (``positive`` on a table whose rewards the agent never
+    reaches: Kangaroo's joey, fruit and bell), so the run is unshaped in effect and says
+    nothing about shaping.  Withdrawn as soon as an episode pays, so in ``summary.json``
+    it means that no training episode was paid at all.  Unshaped runs never raise it.
 
 ``eval_stall``
     The trained agent stands still when evaluated: at least :data:`EVAL_STALL_SHARE` of
@@ -103,7 +111,7 @@ CUT_SHARE = 0.1
 #: (2 of 20: one stuck episode in 20 is luck, two in 20 a habit worth a look).
 EVAL_STALL_SHARE = 0.1
 #: The flags, in report order.
-FLAGS = ("stall", "hacking", "farming", "cut", "eval_stall", "eval_cut")
+FLAGS = ("stall", "hacking", "farming", "cut", "inert", "eval_stall", "eval_cut")
 
 
 @dataclass(frozen=True)
@@ -162,16 +170,20 @@ class HealthMonitor:
             stalls from its first episodes).
         rebounds: The game's rebounding categories (``GameSpec.rebounds``), whose
             payments count as farming only above one every :data:`REBOUND_STEPS` steps.
+        shaped: The run is paid an auxiliary reward (``inert`` is checked only then).
     """
 
     def __init__(self, limit: int | None, window: int = WINDOW,
-                 floor: float | None = None, rebounds: frozenset[str] = frozenset()) -> None:
+                 floor: float | None = None, rebounds: frozenset[str] = frozenset(),
+                 shaped: bool = False) -> None:
         # A window of one episode has no spread to compare; none at all is meaningless.
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
         self.limit = limit
         self.floor = floor
         self.rebounds = frozenset(rebounds)
+        self.shaped = bool(shaped)
+        self._ever_paid = False
         self.window = window
         self.flags: dict[str, dict[str, Any]] = {}
         self._recent: deque[Episode] = deque(maxlen=window * (TREND_GAP + 1))
@@ -182,11 +194,21 @@ class HealthMonitor:
         """Take one finished episode; returns the messages of flags raised by it."""
         self._count += 1
         self._recent.append(episode)
+        if episode.aux_return != 0.0 or any(episode.paid.values()):
+            self._ever_paid = True
+            self.flags.pop("inert", None)  # the shaping pays after all
         w = self.window
         if len(self._recent) < w:
             return []
         latest = list(self._recent)[-w:]
         raised = []
+        if self.shaped and not self._ever_paid and self._count == w:
+            self.flags["inert"] = {
+                "step": episode.step, "episode": self._count, "episodes": w,
+                "why": f"no auxiliary reward was paid in the first {w} episodes: the table's "
+                       "events did not happen or this mode pays them nothing, so the run is "
+                       "unshaped in effect (withdrawn if an episode pays)"}
+            raised.append(f"inert at step {episode.step:,}: {self.flags['inert']['why']}")
         for name, detail in (("stall", self._stall(latest)), ("hacking", self._hacking()),
                              ("farming", self._farming(latest)), ("cut", self._cut(latest))):
             if detail and name not in self.flags:
@@ -361,7 +383,7 @@ def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
 
         rebounds = resolve_game(target.name).rebounds
     return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target),
-                         rebounds=rebounds)
+                         rebounds=rebounds, shaped=getattr(cfg, "shaping", "none") == "manual")
 
 
 def check_run(run_dir: Path) -> dict[str, Any]:

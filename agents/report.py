@@ -395,8 +395,9 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
     lines += ["## Flagged runs", ""]
     if flagged:
         lines += ["Runs whose training episodes showed a stall (episodes running to the time "
-                  "limit while the score fell), reward hacking (auxiliary return up, score down) "
-                  "or farming (one object paid again and again); details and thresholds in each "
+                  "limit while the score fell), reward hacking (auxiliary return up, score down), "
+                  "farming (one object paid again and again) or shaping that never paid "
+                  "(`inert`: unshaped in effect); details and thresholds in each "
                   "run's summary.json (`health`, see agents/health.py).", ""]
         lines += [f"- {r['game']} {r['algo']} {r['shaping']} seed {r['seed']}: "
                   f"{r['flags'].replace(';', ', ')}" for r in flagged]

@@ -346,6 +346,12 @@ def test_health_cli_rechecks_a_run_from_its_episodes(tmp_path):
                            str(tmp_path / "missing")], capture_output=True, text=True)
     assert proc.returncode == 2 and "missing" in proc.stderr
     assert "120 episodes, limit 4500 steps: stall at step" in proc.stdout
+    # Shaped (the config's default) and never paid: unshaped in effect; unshaped: no flag.
+    assert "; inert at step 49,000: no auxiliary reward" in proc.stdout
+    (run / "config.yaml").write_text("game: Skiing\nshaping: none\nenv: {frame_skip: 4}\n")
+    proc = subprocess.run([sys.executable, "-m", "agents.health", str(run)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "stall at step" in proc.stdout and "inert" not in proc.stdout
 
 
 def test_a_rebound_paid_faster_than_real_hits_is_farming():
@@ -369,6 +375,33 @@ def test_a_rebound_paid_faster_than_real_hits_is_farming():
            "paid": '{"Ball": 490}', "max_repeat": "0"}
     assert Episode.from_row(row).paid == {"Ball": 490}
     assert Episode.from_row(dict(row, paid="not json")).paid == {}
+
+
+def test_inert_flags_a_shaped_run_that_was_never_paid_and_is_withdrawn_when_one_is():
+    """Kangaroo's ``positive`` arm paid nothing in 1M steps (the joey, the fruit and the bell
+    were never reached): unshaped in effect.  Such a run must say so; a run that pays once,
+    or an unshaped run, must not."""
+    def run(paid_at: int | None, shaped: bool = True, n: int = 2 * WINDOW):
+        mon = HealthMonitor(limit=None, shaped=shaped)
+        messages = []
+        for e in _episodes(n, aux_return=lambda k: 5.0 if k == paid_at else 0.0):
+            messages += mon.add(e)
+        return mon, messages
+
+    mon, messages = run(None)
+    assert set(mon.flags) == {"inert"} and mon.flags["inert"]["episode"] == WINDOW
+    assert len(messages) == 1 and messages[0].startswith("inert at step")
+    assert "unshaped in effect" in mon.report()["inert"]["why"]
+    assert run(None, n=WINDOW - 1)[0].flags == {}         # no full window yet
+    assert run(None, shaped=False)[0].flags == {}         # unshaped runs are never inert
+    assert run(0)[0].flags == {}                          # paid in the first episode
+    late, messages = run(WINDOW + 10)                     # raised, then the shaping paid
+    assert len(messages) == 1 and late.report()["inert"] is None
+    # A payment counted without an auxiliary return (``paid``) is a payment too.
+    mon = HealthMonitor(limit=None, shaped=True)
+    for e in _episodes(WINDOW, paid={"Fruit": 1}):
+        mon.add(e)
+    assert mon.flags == {}
 
 
 def test_cut_flags_training_episodes_cut_by_the_limit_above_random_play():
