@@ -9,6 +9,9 @@ The replication sweeps (``agents/sweeps/shaping_replication.yml``,
   than the baseline seeds' standard deviation (sample std, n - 1);
 * otherwise **worse**.
 
+Arm runs flagged ``inert`` (``agents/health.py``: their shaping never paid) are named in a
+warning: they were unshaped in effect, whatever the verdict says.
+
 Each side is read from exported sweep results (``results.csv`` of
 ``benchmarks/export_sweep.py``, its ``final_score`` column), as ``CSV:GAME:ALGO``;
 give a side several times to pool seeds from several sweeps.
@@ -30,8 +33,8 @@ import statistics
 import sys
 
 
-def scores(spec: str) -> dict[int, float]:
-    """``{seed: final_score}`` of the runs ``CSV:GAME:ALGO`` names."""
+def runs(spec: str) -> dict[int, dict[str, str]]:
+    """``{seed: results row}`` of the evaluated runs ``CSV:GAME:ALGO`` names."""
     try:
         path, game, algo = spec.rsplit(":", 2)
     except ValueError:
@@ -41,13 +44,17 @@ def scores(spec: str) -> dict[int, float]:
             rows = list(csv.DictReader(f))
     except OSError as err:
         raise SystemExit(f"error: cannot read {path}: {err}") from None
-    out = {}
-    for r in rows:
-        if r.get("game") == game and r.get("algo") == algo and r.get("final_score") not in ("", None):
-            out[int(r["seed"])] = float(r["final_score"])
+    out = {int(r["seed"]): r for r in rows
+           if r.get("game") == game and r.get("algo") == algo
+           and r.get("final_score") not in ("", None)}
     if not out:
         raise SystemExit(f"error: {path} has no evaluated {game} runs of {algo}")
     return out
+
+
+def scores(spec: str) -> dict[int, float]:
+    """``{seed: final_score}`` of the runs ``CSV:GAME:ALGO`` names."""
+    return {seed: float(r["final_score"]) for seed, r in runs(spec).items()}
 
 
 def verdict(base: list[float], arm: list[float]) -> dict:
@@ -68,13 +75,13 @@ def verdict(base: list[float], arm: list[float]) -> dict:
             "arm_above": above, "arm_n": len(arm), "verdict": word}
 
 
-def _pool(specs: list[str]) -> dict[int, float]:
-    pooled: dict[int, float] = {}
+def _pool(specs: list[str]) -> dict[int, dict[str, str]]:
+    pooled: dict[int, dict[str, str]] = {}
     for spec in specs:
-        for seed, s in scores(spec).items():
+        for seed, row in runs(spec).items():
             if seed in pooled:  # one seed run twice would count twice
                 raise SystemExit(f"error: seed {seed} appears twice ({spec})")
-            pooled[seed] = s
+            pooled[seed] = row
     return pooled
 
 
@@ -86,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arm", action="append", required=True, metavar="CSV:GAME:ALGO",
                    help="the compared arm's runs (repeat to pool sweeps)")
     args = p.parse_args(argv)
-    base, arm = _pool(args.base), _pool(args.arm)
+    base_rows, arm_rows = _pool(args.base), _pool(args.arm)
+    base = {seed: float(r["final_score"]) for seed, r in base_rows.items()}
+    arm = {seed: float(r["final_score"]) for seed, r in arm_rows.items()}
     if len(base) < 2:
         p.error("the baseline needs at least 2 seeds (its standard deviation is the margin)")
     v = verdict(list(base.values()), list(arm.values()))
@@ -95,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"arm:      {fmt(arm)}; mean {v['arm_mean']:.1f} +- {v['arm_std']:.1f}; "
           f"{v['arm_above']} of {v['arm_n']} seeds above the baseline mean")
     print(f"verdict: {v['verdict']}")
+    # A shaped run whose shaping never paid (agents.health's ``inert``) is unshaped in
+    # effect: its score says nothing about shaping (Kangaroo's positive arm).
+    inert = sorted(seed for seed, r in arm_rows.items()
+                   if "inert" in (r.get("flags") or "").split(";"))
+    if inert:
+        print(f"warning: arm seed(s) {', '.join(map(str, inert))} of {len(arm)} paid no shaping "
+              "at all (flagged inert): those runs were unshaped in effect")
     return 0
 
 

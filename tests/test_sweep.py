@@ -386,6 +386,13 @@ def test_verdict_applies_the_rule_written_down_before_the_runs(tmp_path):
                 "--arm", f"{a}:Pong:ppo_bonus"])
     assert done.returncode == 0, done.stderr
     assert "s0 -15, s1 -14, s2 -16; mean -15.0" in done.stdout and "verdict: better" in done.stdout
+    assert "inert" not in done.stdout
+    # An arm whose shaping paid nothing is named: its verdict is about unshaped runs.
+    c = tmp_path / "c.csv"
+    c.write_text("game,algo,seed,final_score,flags\nPong,ppo_positive,0,-12,inert\n"
+                 "Pong,ppo_positive,1,-11,farming;inert\nPong,ppo_positive,2,-13,farming\n")
+    done = run([*script, "--base", f"{a}:Pong:ppo", "--arm", f"{c}:Pong:ppo_positive"])
+    assert done.returncode == 0 and "warning: arm seed(s) 0, 1 of 3 paid no shaping" in done.stdout
     done = run([*script, "--base", f"{a}:Pong:ppo", "--base", f"{a}:Pong:ppo",
                 "--arm", f"{a}:Pong:ppo_bonus"])
     assert done.returncode == 1 and "seed 0 appears twice" in done.stderr
