@@ -52,9 +52,9 @@ def runs(spec: str) -> dict[int, dict[str, str]]:
     return out
 
 
-def scores(spec: str) -> dict[int, float]:
-    """``{seed: final_score}`` of the runs ``CSV:GAME:ALGO`` names."""
-    return {seed: float(r["final_score"]) for seed, r in runs(spec).items()}
+def scores(rows: dict[int, dict[str, str]]) -> dict[int, float]:
+    """``{seed: final_score}`` of ``{seed: results row}``."""
+    return {seed: float(r["final_score"]) for seed, r in rows.items()}
 
 
 def verdict(base: list[float], arm: list[float]) -> dict:
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the compared arm's runs (repeat to pool sweeps)")
     args = p.parse_args(argv)
     base_rows, arm_rows = _pool(args.base), _pool(args.arm)
-    base = {seed: float(r["final_score"]) for seed, r in base_rows.items()}
-    arm = {seed: float(r["final_score"]) for seed, r in arm_rows.items()}
+    base, arm = scores(base_rows), scores(arm_rows)
     if len(base) < 2:
         p.error("the baseline needs at least 2 seeds (its standard deviation is the margin)")
     v = verdict(list(base.values()), list(arm.values()))
