@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/read_speed.py [GAME ...] [--backend consequence|embedding]
+    python benchmarks/read_speed.py [GAME ...] [--backend consequence|embedding|consensus]
 
 Cold: a new Python process builds the table with the cache off, timed from
 process start to exit.  Cached: in one process, after a first build has filled
@@ -24,7 +24,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description="Cold and cached reward-table build times.")
     p.add_argument("games", nargs="*", default=["Skiing", "MsPacman"])
-    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=["consequence", "embedding"])
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=["consequence", "embedding", "consensus"])
     args = p.parse_args()
     from reward_shaping.table import build_reward_table
 

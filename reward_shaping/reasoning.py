@@ -7,6 +7,10 @@ One interface (:class:`reward_shaping.qa.Backend`), chosen by name (:func:`get_b
 * ``embedding`` (offline, the fast fallback): compares each evidence sentence with
   descriptions of outcomes (scoring points, gaining a life, rescuing vs. losing
   a life, crashing, losing time) in the embedded sentence model's space.
+* ``consensus`` (offline, cautious): pays an object only where ``consequence``
+  and ``embedding`` give it the same sign; where they disagree it is 0,
+  "uncertain".  Fewer right answers, about half the wrong signs and paid
+  neutral objects (``benchmarks/RESULTS.md``).
 * ``openai``: any OpenAI-compatible chat-completions server (Ollama, vLLM,
   llama.cpp server) answers the paper's yes/no question with the evidence as
   context.  The answer is parsed strictly; it is data, never executed.
@@ -20,6 +24,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 import numpy as np
 
@@ -184,6 +189,62 @@ class EmbeddingBackend(Backend):
                         question)
 
 
+class ConsensusBackend(Backend):
+    """Pays an object only when two readers that work differently agree on its sign.
+
+    ``consequence`` reads what a sentence says happens around the object with a
+    trained classifier; ``embedding`` compares the sentence with outcome descriptions.
+    Their mistakes are partly independent, so where one pays a neutral object or
+    guesses a wrong sign the other often does not: requiring both to agree trades
+    right answers for safety (an agent paid to seek what kills it is worse off than
+    one paid nothing).  Where they disagree, or either abstains, the object gets 0
+    with the note "uncertain, the readers disagree".
+
+    Args:
+        min_stated, margin, max_neutral, evidence_k: :class:`ConsequenceBackend`'s.
+        min_relevance: :class:`EmbeddingBackend`'s.
+        embedding_margin: :class:`EmbeddingBackend`'s ``margin``.
+        device: Torch device of the encoder (both readers share it).
+
+    Example:
+        >>> backend = ConsensusBackend()
+        >>> sorted(backend.settings())
+        ['consequence', 'embedding', 'embedding_k']
+    """
+
+    name = "consensus"
+    #: ``embedding`` reads the best this many of the sentences ``consequence`` is given,
+    #: its own retrieval depth, so that its answers are the ones it gives on its own.
+    EMBEDDING_K = 4
+
+    def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
+                 max_neutral: float = 1.0, min_relevance: float = 0.45,
+                 embedding_margin: float = 0.015, device: str = "cpu") -> None:
+        # Each reader validates its own thresholds.
+        self.first = ConsequenceBackend(min_stated=min_stated, margin=margin, evidence_k=evidence_k,
+                                        max_neutral=max_neutral, device=device)
+        self.second = EmbeddingBackend(min_relevance=min_relevance, margin=embedding_margin,
+                                       device=device)
+        self.evidence_k = max(evidence_k, self.EMBEDDING_K)
+
+    def settings(self) -> dict:
+        return {"consequence": self.first.settings(), "embedding": self.second.settings(),
+                "embedding_k": self.EMBEDDING_K}
+
+    def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:
+        a = self.first.decide(game, category, terms, evidence, objective, kind)
+        b = self.second.decide(game, category, terms, evidence[:self.EMBEDDING_K], objective, kind)
+        if a.answer == b.answer:
+            if a.answer == "neutral":
+                return a
+            return replace(a, confidence=round(min(a.confidence, b.confidence), 3),
+                           detail=f"{a.detail}; embedding agrees: {b.detail}")
+        return Decision("neutral", round(1.0 - min(a.confidence, b.confidence), 3),
+                        f"uncertain, the readers disagree (consequence {a.answer}: {a.detail}; "
+                        f"embedding {b.answer}: {b.detail})",
+                        a.question, a.p_yes, a.p_no, a.p_neutral, a.evidence)
+
+
 class OpenAIBackend(Backend):
     """Asks an OpenAI-compatible chat-completions endpoint the paper's yes/no question.
 
@@ -277,13 +338,13 @@ class OpenAIBackend(Backend):
 
 #: Backend name -> constructor.
 BACKENDS = {"consequence": ConsequenceBackend, "embedding": EmbeddingBackend,
-            "openai": OpenAIBackend}
+            "consensus": ConsensusBackend, "openai": OpenAIBackend}
 #: The backend used when none is named.
 DEFAULT_BACKEND = "consequence"
 
 
 def get_backend(name: str, **kwargs) -> Backend:
-    """Construct a backend by name (``consequence``, ``embedding`` or ``openai``)."""
+    """Construct a backend by name (``consequence``, ``embedding``, ``consensus`` or ``openai``)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown reasoning backend {name!r}; choose one of: {', '.join(BACKENDS)}")
     return BACKENDS[name](**kwargs)

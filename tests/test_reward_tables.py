@@ -1,6 +1,7 @@
 """Reward tables from the shipped manuals with the real embedded model (offline).
 
-Signs are checked for the default ``consequence`` backend and the ``embedding`` fallback.
+Signs are checked for the default ``consequence`` backend and the ``embedding`` fallback;
+``consensus`` is checked to be their agreement.
 """
 
 import json
@@ -217,6 +218,54 @@ def test_embedding_backend_answers_pass_and_miss_oppositely(miss_sentence, pass_
     answers = {kind: backend.decide("Skiing", "Gate", ["gate"], evidence, [], kind=kind).answer
                for kind in ("pass", "miss")}
     assert answers == {"pass": pass_answer, "miss": {"yes": "no", "no": "yes"}[pass_answer]}
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+@pytest.mark.parametrize("first, second, expected", [
+    ("yes", "yes", "yes"), ("no", "no", "no"), ("neutral", "neutral", "neutral"),
+    ("yes", "no", "neutral"), ("no", "yes", "neutral"),
+    ("yes", "neutral", "neutral"), ("neutral", "no", "neutral"),
+])
+def test_consensus_pays_only_when_both_readers_give_the_sign(first, second, expected):
+    from reward_shaping.qa import Decision, Evidence
+    from reward_shaping.reasoning import ConsensusBackend
+
+    class Fixed:
+        def __init__(self, answer):
+            self.answer, self.seen = answer, None
+
+        def decide(self, game, category, terms, evidence, objective, kind="touch"):
+            self.seen = len(evidence)
+            return Decision(self.answer, 0.7, f"says {self.answer}", "q?", 0.5, 0.2, 0.3)
+
+    backend = ConsensusBackend()
+    backend.first, backend.second = Fixed(first), Fixed(second)
+    evidence = [Evidence(sentence=f"Sentence {i}.", relevance=0.9 - i / 10) for i in range(6)]
+    d = backend.decide("Seaquest", "Diver", ["diver"], evidence, [])
+    assert d.answer == expected
+    if first != second:
+        assert d.detail.startswith("uncertain, the readers disagree"), d.detail
+    # The embedding reader sees its own retrieval depth, the consequence reader all of it.
+    assert (backend.first.seen, backend.second.seen) == (6, ConsensusBackend.EMBEDDING_K)
+
+
+@pytest.mark.parametrize("game, manual", [("MsPacman", "mspacman_encyclopedia.txt"), ("Skiing", None)])
+def test_consensus_tables_are_the_agreement_of_the_two_readers_tables(tmp_path, game, manual):
+    # The two readers inside consensus must answer as they do on their own (same
+    # evidence, same settings), and the table must pay exactly where they agree.
+    path = HERE / "manuals_alt" / manual if manual else None
+    tables = {b: build_reward_table(game, path, b, cache_dir=tmp_path)
+              for b in ("consequence", "embedding", "consensus")}
+    paid = 0
+    for key, entry in tables["consensus"].objects.items():
+        a = _sign(tables["consequence"].objects[key].reward)
+        b = _sign(tables["embedding"].objects[key].reward)
+        assert _sign(entry.reward) == (a if a == b else 0), key
+        paid += entry.reward != 0
+    assert paid >= 3
 
 
 @pytest.mark.parametrize("sentence, consequence", [
