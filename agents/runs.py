@@ -75,6 +75,10 @@ class RunConfig:
             when the run starts (:func:`default_eval_mode` unless given); ``None`` in runs
             recorded before the field existed (see :meth:`from_dict`, :func:`eval_mode_of`).
         manual: A user manual file instead of the shipped one.
+        reader: The offline reasoning backend that reads the table from the manual
+            (:data:`READERS`): ``consequence`` (the default), ``embedding`` or
+            ``consensus`` (pays only where the other two agree: fewer right answers,
+            fewer wrong signs on real manuals).
         overrides: YAML/JSON file fixing reward-table entries.
         aux_scale: Multiplier of the table's rewards.
         anneal_steps: Steps over which the auxiliary weight decays (0 = constant).
@@ -102,6 +106,7 @@ class RunConfig:
     eval_episodes: int = 10
     eval_mode: str | None = None
     manual: str | None = None
+    reader: str = "consequence"
     overrides: str | None = None
     aux_scale: float = 1.0
     anneal_steps: int = 0
@@ -129,6 +134,10 @@ class RunConfig:
             data["eval_mode"] = "greedy"
         return cls(env=env, **data)
 
+
+#: Reasoning backends a training run can read its table with: the offline ones
+#: (``openai`` needs a server and its options; build that table with ``reward_shaping.read``).
+READERS = ("consequence", "embedding", "consensus")
 
 #: How the game's reward is processed (``RunConfig.reward_processing``), with what it does.
 REWARD_PROCESSING = {

@@ -66,6 +66,7 @@ import yaml
 
 from agents.cli import HelpFormatter
 from agents.health import FLAGS
+from agents.runs import READERS
 from reward_shaping.wrappers import SHAPING_MODES
 
 RESULT_FIELDS = ["game", "algo", "shaping", "seed", "obs", "reward_processing", "steps",
@@ -80,7 +81,7 @@ TRAIN_OPTIONS: dict[str, type] = {
     "anneal_steps": int, "final_weight": float, "config": str, "manual": str, "overrides": str,
     "value_head": str, "shaping_mode": str, "normalize_by": str, "obs": str, "obs_stack": int,
     "reward_processing": str, "torch_threads": int, "negative_ramp": int,
-    "proximity_radius": float, "pay_cap": int, "penalty_veto": int,
+    "proximity_radius": float, "pay_cap": int, "penalty_veto": int, "reader": str,
 }
 #: Allowed values of the string options that have a fixed set (checked before anything runs).
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
@@ -88,12 +89,12 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "value_head": ("scalar", "hl_gauss"), "shaping_mode": SHAPING_MODES,
     "eval_mode": ("auto", "greedy", "sampled"),
     "normalize_by": ("shaped", "game"), "obs": ("pixels", "objects"),
-    "reward_processing": ("auto", "sign", "normalize", "raw"),
+    "reward_processing": ("auto", "sign", "normalize", "raw"), "reader": READERS,
 }
 #: Options that mean something only with manual shaping: left out of ``shaping: none`` runs,
 #: so one ``train`` section serves both arms.
 SHAPING_ONLY = ("shaping_mode", "normalize_by", "negative_ramp", "proximity_radius", "pay_cap",
-                "penalty_veto")
+                "penalty_veto", "reader")
 #: What ``overrides[].match`` and ``--only`` select runs by.
 MATCH_KEYS = ("game", "algo", "shaping", "seed")
 TOP_KEYS = {"name", "games", "algos", "shaping", "seeds", "steps", "train", "overrides",

@@ -48,6 +48,7 @@ from agents.health import FLAGS, run_monitor
 from agents.runs import (
     CONFIG_FILE,
     EVAL_MODES,
+    READERS,
     REWARD_PROCESSING,
     TABLE_FILE,
     RunConfig,
@@ -84,6 +85,8 @@ def _validate(cfg: RunConfig, target: Target) -> None:
     if cfg.shaping_mode not in SHAPING_MODES:
         raise TrainError(f"--shaping-mode must be one of {', '.join(SHAPING_MODES)}, "
                          f"got {cfg.shaping_mode!r}")
+    if cfg.reader not in READERS:
+        raise TrainError(f"--reader must be one of {', '.join(READERS)}, got {cfg.reader!r}")
     if cfg.normalize_by not in ("shaped", "game"):
         raise TrainError(f"--normalize-by must be shaped or game, got {cfg.normalize_by!r}")
     if not cfg.proximity_radius > 0:
@@ -103,7 +106,8 @@ def _validate(cfg: RunConfig, target: Target) -> None:
     for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
                                  ("--normalize-by", cfg.normalize_by, "shaped"),
                                  ("--pay-cap", cfg.pay_cap, 0),
-                                 ("--penalty-veto", cfg.penalty_veto, 0)):
+                                 ("--penalty-veto", cfg.penalty_veto, 0),
+                                 ("--reader", cfg.reader, "consequence")):
         if cfg.shaping == "none" and value != default:
             # Nothing would be shaped: the flag would be silently ignored.
             raise TrainError(f"{flag} {value} needs --shaping manual")
@@ -184,7 +188,8 @@ class Run:
             except (OSError, ValueError, KeyError, TypeError) as err:
                 raise TrainError(f"cannot resume: the run's reward table {path} is missing or "
                                  f"corrupt ({err})") from None
-        table = build_reward_table(self.target.name, self.cfg.manual, overrides=self.cfg.overrides)
+        table = build_reward_table(self.target.name, self.cfg.manual, backend=self.cfg.reader,
+                                   overrides=self.cfg.overrides)
         atomic_write_text(path, json.dumps(table.to_json(), indent=1))
         return table
 
@@ -468,6 +473,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-episode-frames", type=int, default=108_000,
                    help="truncate Atari episodes after this many frames")
     p.add_argument("--manual", help="your own manual file for the reward table")
+    p.add_argument("--reader", default="consequence", choices=list(READERS),
+                   help="how the table is read from the manual (default consequence): "
+                   "consensus pays an object only where the consequence and embedding "
+                   "readers agree (on real third-party manuals: fewer right answers, about "
+                   "half the wrong signs and paid neutral objects; benchmarks/RESULTS.md)")
     p.add_argument("--overrides", help="YAML/JSON {category: reward} fixing table entries")
     p.add_argument("--aux-scale", type=float, default=None,
                    help="multiplier of table rewards (default 1, or the game's measured one: "
@@ -563,7 +573,7 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         eval_episodes=args.eval_episodes,
         eval_mode=default_eval_mode(args.algo, target) if args.eval_mode in (None, "auto")
         else args.eval_mode,
-        manual=args.manual, overrides=args.overrides, aux_scale=args.aux_scale,
+        manual=args.manual, reader=args.reader, overrides=args.overrides, aux_scale=args.aux_scale,
         anneal_steps=int(args.anneal_steps), final_weight=args.final_weight,
         hparams_file=str(args.config) if args.config else None,
         env=EnvSettings(max_episode_frames=args.max_episode_frames, backend=backend, obs=obs,

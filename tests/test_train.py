@@ -318,6 +318,21 @@ def test_backend_choice_is_recorded_and_old_runs_stay_on_theirs(tmp_path, capsys
     assert yaml.safe_load((out / "config.yaml").read_text())["env"]["backend"] == "gymnasium"
 
 
+def test_reader_choice_reads_the_table_and_is_recorded(tmp_path, capsys):
+    pytest.importorskip("envpool")
+    assert RunConfig.from_dict({"game": "Skiing"}).reader == "consequence"  # older runs
+    assert main(["Skiing", "--shaping", "none", "--reader", "consensus",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "--reader consensus needs --shaping manual" in capsys.readouterr().err
+    out = tmp_path / "ski"
+    assert main(["Skiing", "--reader", "consensus", "--steps", "32", "--out", str(out), *TINY_ATARI,
+                 "--max-episode-frames", "120", "--env-backend", "envpool",
+                 "--eval-episodes", "0"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["reader"] == "consensus"
+    table = json.loads((out / "reward_table.json").read_text())
+    assert table["backend"] == "consensus" and table["objects"]["Gate:pass"]["reward"] == 5
+
+
 def test_evaluation_mode_defaults_per_algorithm():
     """Greedy for the value-based and max-entropy agents; the actor-critics sample on Atari
     games and act greedily elsewhere, as rl-baselines3-zoo evaluates them.  Every algorithm
