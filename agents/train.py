@@ -476,8 +476,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reader", default="consequence", choices=list(READERS),
                    help="how the table is read from the manual (default consequence): "
                    "consensus pays an object only where the consequence and embedding "
-                   "readers agree (on real third-party manuals: fewer right answers, about "
-                   "half the wrong signs and paid neutral objects; benchmarks/RESULTS.md)")
+                   "readers agree (on real third-party manuals: fewer right answers, a third "
+                   "of the wrong signs, half the paid neutral objects; benchmarks/RESULTS.md)")
     p.add_argument("--overrides", help="YAML/JSON {category: reward} fixing table entries")
     p.add_argument("--aux-scale", type=float, default=None,
                    help="multiplier of table rewards (default 1, or the game's measured one: "

@@ -9,8 +9,8 @@ One interface (:class:`reward_shaping.qa.Backend`), chosen by name (:func:`get_b
   a life, crashing, losing time) in the embedded sentence model's space.
 * ``consensus`` (offline, cautious): pays an object only where ``consequence``
   and ``embedding`` give it the same sign; where they disagree it is 0,
-  "uncertain".  Fewer right answers, about half the wrong signs and paid
-  neutral objects (``benchmarks/RESULTS.md``).
+  "uncertain".  On real manuals: fewer right answers, a third of the wrong
+  signs, half the paid neutral objects (``benchmarks/RESULTS.md``).
 * ``openai``: any OpenAI-compatible chat-completions server (Ollama, vLLM,
   llama.cpp server) answers the paper's yes/no question with the evidence as
   context.  The answer is parsed strictly; it is data, never executed.
