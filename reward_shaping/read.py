@@ -40,7 +40,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--manual", type=Path, help="your own manual (.txt/.md); default: the shipped one")
     p.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
                    help=f"reasoning backend (default: {DEFAULT_BACKEND}, offline; embedding: "
-                   "the older, faster similarity rule; openai: a served model)")
+                   "the older, faster similarity rule; consensus: pays only where those two "
+                   "agree, fewer wrong signs; openai: a served model)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the table as JSON")
     p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
                    help=f"reward magnitude for yes/no (default {DEFAULT_SCALE:g}, as in the paper)")
