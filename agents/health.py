@@ -171,11 +171,14 @@ class HealthMonitor:
         rebounds: The game's rebounding categories (``GameSpec.rebounds``), whose
             payments count as farming only above one every :data:`REBOUND_STEPS` steps.
         shaped: The run is paid an auxiliary reward (``inert`` is checked only then).
+        pays_events: Its shaping pays per event (every mode but ``proximity``, whose
+            potential alone pays: a contact repeated there earns nothing, so ``farming``
+            is not checked).
     """
 
     def __init__(self, limit: int | None, window: int = WINDOW,
                  floor: float | None = None, rebounds: frozenset[str] = frozenset(),
-                 shaped: bool = False) -> None:
+                 shaped: bool = False, pays_events: bool = True) -> None:
         # A window of one episode has no spread to compare; none at all is meaningless.
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
@@ -183,6 +186,7 @@ class HealthMonitor:
         self.floor = floor
         self.rebounds = frozenset(rebounds)
         self.shaped = bool(shaped)
+        self.pays_events = bool(pays_events)
         self._ever_paid = False
         self.window = window
         self.flags: dict[str, dict[str, Any]] = {}
@@ -210,7 +214,8 @@ class HealthMonitor:
                        "unshaped in effect (withdrawn if an episode pays)"}
             raised.append(f"inert at step {episode.step:,}: {self.flags['inert']['why']}")
         for name, detail in (("stall", self._stall(latest)), ("hacking", self._hacking()),
-                             ("farming", self._farming(latest)), ("cut", self._cut(latest))):
+                             ("farming", self._farming(latest) if self.pays_events else None),
+                             ("cut", self._cut(latest))):
             if detail and name not in self.flags:
                 self.flags[name] = {"step": episode.step, "episode": self._count, **detail}
                 raised.append(f"{name} at step {episode.step:,}: {detail['why']}")
@@ -383,7 +388,8 @@ def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
 
         rebounds = resolve_game(target.name).rebounds
     return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target),
-                         rebounds=rebounds, shaped=getattr(cfg, "shaping", "none") == "manual")
+                         rebounds=rebounds, shaped=getattr(cfg, "shaping", "none") == "manual",
+                         pays_events=getattr(cfg, "shaping_mode", "bonus") != "proximity")
 
 
 def check_run(run_dir: Path) -> dict[str, Any]:

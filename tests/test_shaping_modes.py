@@ -370,6 +370,26 @@ def test_a_rebound_paid_faster_than_real_hits_is_farming():
     flag = run(490, 3_900)
     assert flag and flag["keys"] == ["Ball"] and "rebounding Ball" in flag["why"]
     assert run(490, 3_900, rebounds=frozenset()) is None          # not a rebound: per instance
+
+
+def test_farming_is_not_checked_where_contacts_pay_nothing():
+    # proximity pays the potential alone: Ms. Pac-Man's pills touched 10 times an episode
+    # were flagged as farmed though not one contact was paid.
+    from agents.environments import resolve_target
+    from agents.health import run_monitor
+    from agents.runs import RunConfig
+
+    def flags(mon):
+        for e in _episodes(2 * WINDOW, length=3_900, paid={"Ball": 490}):
+            mon.add(e)
+        return mon.flags
+
+    assert "farming" in flags(HealthMonitor(limit=27_000, rebounds=frozenset({"Ball"})))
+    assert "farming" not in flags(HealthMonitor(limit=27_000, rebounds=frozenset({"Ball"}),
+                                                pays_events=False))
+    target = resolve_target("Tennis")
+    assert not run_monitor(RunConfig(game="Tennis", shaping_mode="proximity"), target).pays_events
+    assert run_monitor(RunConfig(game="Tennis", shaping_mode="bonus"), target).pays_events
     # The CSV form of the payments (episodes.csv) is read the same way.
     row = {"step": "1", "score": "0", "length": "3900", "aux_return": "2450",
            "paid": '{"Ball": 490}', "max_repeat": "0"}
