@@ -365,6 +365,8 @@ class Backend:
     """Decides, from a manual's evidence, whether touching an object is good."""
 
     name = "base"
+    #: How many evidence sentences the table retrieves per object for this backend.
+    evidence_k = 4
 
     def settings(self) -> dict:
         """Everything that changes decisions (part of the reward table's cache key)."""

@@ -213,9 +213,6 @@ class ConsensusBackend(Backend):
     """
 
     name = "consensus"
-    #: ``embedding`` reads the best this many of the sentences ``consequence`` is given,
-    #: its own retrieval depth, so that its answers are the ones it gives on its own.
-    EMBEDDING_K = 4
 
     def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
                  max_neutral: float = 1.0, min_relevance: float = 0.45,
@@ -225,15 +222,18 @@ class ConsensusBackend(Backend):
                                         max_neutral=max_neutral, device=device)
         self.second = EmbeddingBackend(min_relevance=min_relevance, margin=embedding_margin,
                                        device=device)
-        self.evidence_k = max(evidence_k, self.EMBEDDING_K)
+        # ``embedding`` reads the best of the sentences ``consequence`` is given, to its
+        # own retrieval depth, so that its answers are the ones it gives on its own.
+        self.embedding_k = self.second.evidence_k
+        self.evidence_k = max(evidence_k, self.embedding_k)
 
     def settings(self) -> dict:
         return {"consequence": self.first.settings(), "embedding": self.second.settings(),
-                "embedding_k": self.EMBEDDING_K}
+                "embedding_k": self.embedding_k}
 
     def decide(self, game, category, terms, evidence, objective, kind="touch") -> Decision:
         a = self.first.decide(game, category, terms, evidence, objective, kind)
-        b = self.second.decide(game, category, terms, evidence[:self.EMBEDDING_K], objective, kind)
+        b = self.second.decide(game, category, terms, evidence[:self.embedding_k], objective, kind)
         if a.answer == b.answer:
             if a.answer == "neutral":
                 return a

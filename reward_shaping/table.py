@@ -244,7 +244,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
             others = tuple(w for c in spec.interactable if c != cat
                            for w, _ in candidates(spec, c, ("depicts", "synonym")))
             terms = grounded[cat].words or [cat.lower()]
-            evidence = index.evidence_for(cat, top_k=getattr(backend, "evidence_k", 4),
+            evidence = index.evidence_for(cat, top_k=backend.evidence_k,
                                           depicts=depicts, others=others, avatar=avatar,
                                           terms=terms)
             for kind in spec.event_kinds(cat):

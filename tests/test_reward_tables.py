@@ -231,7 +231,7 @@ def _sign(x: float) -> int:
 ])
 def test_consensus_pays_only_when_both_readers_give_the_sign(first, second, expected):
     from reward_shaping.qa import Decision, Evidence
-    from reward_shaping.reasoning import ConsensusBackend
+    from reward_shaping.reasoning import ConsensusBackend, EmbeddingBackend
 
     class Fixed:
         def __init__(self, answer):
@@ -249,7 +249,7 @@ def test_consensus_pays_only_when_both_readers_give_the_sign(first, second, expe
     if first != second:
         assert d.detail.startswith("uncertain, the readers disagree"), d.detail
     # The embedding reader sees its own retrieval depth, the consequence reader all of it.
-    assert (backend.first.seen, backend.second.seen) == (6, ConsensusBackend.EMBEDDING_K)
+    assert (backend.first.seen, backend.second.seen) == (6, EmbeddingBackend.evidence_k)
 
 
 @pytest.mark.parametrize("game, manual", [("MsPacman", "mspacman_encyclopedia.txt"), ("Skiing", None)])
