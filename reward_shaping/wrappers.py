@@ -20,7 +20,8 @@ What each step exposes in ``info``:
 * ``potential`` (``mode="potential"`` only): the potential of the step's next state;
 * at the end of an episode, ``shaping``: ``{"aux_return", "event_return", "contacts",
   "paid", "max_repeat", "repeated"}`` with event counts per key (``{"Tree": 2,
-  "Gate:pass": 14, "Gate:miss": 6}``), the most rewards one object instance got and
+  "Gate:pass": 14, "Gate:miss": 6}``; ``paid`` stays empty under ``proximity``, which
+  pays no contact), the most rewards one object instance got and
   its key (an agent farming one event, see :mod:`agents.health`; penalties are not
   counted, and a ball the game declares as rebounding,
   :attr:`envs.games.GameSpec.rebounds`, is hit again and again by design and is left
@@ -311,9 +312,10 @@ class _Shaper:
             if r != 0.0:
                 event_reward += r
                 paying.append(ev)
-                self._paid[i][key] = self._paid[i].get(key, 0) + 1
-                if r > 0.0:  # rewards only: what the cap and the farming count are about
-                    self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
+                if self.proximity is None:  # proximity pays no contact: none is counted paid
+                    self._paid[i][key] = self._paid[i].get(key, 0) + 1
+                    if r > 0.0:  # rewards only: what the cap and the farming count are about
+                        self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
         if pending and game_reward > 0.0:  # the contacts scored: the game outranks the table
             for _, _, ev in pending:
                 self._vetoed[i][ev.key] = self._vetoed[i].get(ev.key, 0) + 1

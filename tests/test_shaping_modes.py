@@ -160,6 +160,10 @@ def test_proximity_shaping_telescopes_on_skiing_with_the_objects_it_sees():
     assert np.allclose(auxes, GAMMA * phis[1:] - phis[:-1])
     assert trunc and info["potential"] == pytest.approx(phis[-1])
     assert np.count_nonzero(phis) > 20 and events > 0  # objects came near; events happened
+    # Contacts are counted, none as paid: nothing for the farming check to find.
+    totals = info["shaping"]
+    assert sum(totals["contacts"].values()) == events
+    assert totals["paid"] == {} and totals["max_repeat"] == 0
     total = sum(GAMMA ** t * a for t, a in enumerate(auxes))
     assert total == pytest.approx(GAMMA ** len(auxes) * phis[-1] - phis[0], abs=1e-6)
 
