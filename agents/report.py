@@ -11,7 +11,9 @@ Writes into ``SWEEP_DIR/report/`` (or ``--out``):
   human-normalised score, frames, steps/s), the frames each arm needs to reach
   reference scores (random, DQN, human and per-game extras such as Read and
   Reward's Skiing score; mean and spread over the seeds that reach them), every
-  run, and the published reference scores for context;
+  run, the runs flagged by the health checks (today's checks of each run's
+  episodes, :mod:`agents.health`, with the flags its training recorded where they
+  differ), and the published reference scores for context;
 * ``frames_to_threshold.csv``: the frames-to-threshold of every run;
 * in ``report.md``, the score each arm holds at given frame counts (``--at``, by
   default 4M and 10M frames: the Skiing goals' budgets), as the mean over seeds of
@@ -340,6 +342,50 @@ def _draw(ax, game: str, centres: np.ndarray, series: dict) -> None:
     ax.legend(fontsize=8)
 
 
+def recheck_flags(rows: list[dict[str, Any]], sweep_dir: Path) -> int:
+    """Replace each run's recorded health flags by today's checks of its episodes.
+
+    ``results.csv`` keeps the flags a run's training raised (its ``summary.json``); a check
+    mended since (:mod:`agents.health`) would otherwise leave a stale flag in every report
+    drawn from it.  Runs whose ``config.yaml`` or ``episodes.csv`` is missing, or cannot be
+    read, keep what was recorded.  A changed row keeps the old value as ``recorded_flags``.
+    Returns how many rows changed.
+    """
+    from agents.health import FLAGS, check_run
+    from agents.runs import TrainError
+
+    changed = 0
+    for r in rows:
+        run_dir = sweep_dir / r["run_dir"]
+        if not ((run_dir / "config.yaml").exists() and (run_dir / "episodes.csv").exists()):
+            continue
+        try:
+            report = check_run(run_dir)
+        except (TrainError, OSError, ValueError, KeyError) as err:
+            print(f"warning: {run_dir}: flags as recorded, the run cannot be checked again: "
+                  f"{err}", file=sys.stderr)
+            continue
+        today = ";".join(f for f in FLAGS if report.get(f))
+        recorded = r.get("flags") or ""
+        if today != recorded:
+            r["recorded_flags"], r["flags"] = recorded, today
+            changed += 1
+    return changed
+
+
+def _flags(row: dict[str, Any], none: str) -> str:
+    """A row's flags for the report, with those its training recorded where they differ.
+
+    Example:
+        >>> _flags({"flags": "", "recorded_flags": "farming"}, "–")
+        '– (at training: farming)'
+    """
+    text = (row.get("flags") or none).replace(";", ", ")
+    if "recorded_flags" in row:
+        text += f" (at training: {(row['recorded_flags'] or 'none').replace(';', ', ')})"
+    return text
+
+
 def _fmt(value: Any, digits: int = 1) -> str:
     if value in (None, "", "None"):
         return "–"
@@ -391,16 +437,18 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
               "full-length evaluation episodes of games with reference scores.", ""]
     lines += threshold_markdown(reached or [], window)
     lines += at_section or []
-    flagged = [r for r in rows if r.get("flags")]
+    flagged = [r for r in rows if r.get("flags") or r.get("recorded_flags")]
     lines += ["## Flagged runs", ""]
     if flagged:
         lines += ["Runs whose training episodes showed a stall (episodes running to the time "
                   "limit while the score fell), reward hacking (auxiliary return up, score down), "
                   "farming (one object paid again and again) or shaping that never paid "
                   "(`inert`: unshaped in effect); details and thresholds in each "
-                  "run's summary.json (`health`, see agents/health.py).", ""]
+                  "run's summary.json (`health`, see agents/health.py). Flags are today's "
+                  "checks of each run's episodes; where training recorded others, they "
+                  "follow.", ""]
         lines += [f"- {r['game']} {r['algo']} {r['shaping']} seed {r['seed']}: "
-                  f"{r['flags'].replace(';', ', ')}" for r in flagged]
+                  f"{_flags(r, 'none')}" for r in flagged]
     else:
         lines.append("None: no run stalled, hacked the auxiliary reward or farmed an event "
                      "(agents/health.py).")
@@ -411,7 +459,7 @@ def markdown(rows: list[dict[str, Any]], images: list[Path], out: Path, name: st
         lines.append(f"| {r['game']} {r['algo']} {r['shaping']} | {r['seed']} | "
                      f"{int(r['steps']):,} | {_fmt(r['final_score'])} | "
                      f"{_fmt(r['final_score_std'])} | {_played([r])} | {_fmt(r['best_score'])} | "
-                     f"{(r.get('flags') or '–').replace(';', ', ')} | "
+                     f"{_flags(r, '–')} | "
                      f"{_fmt(r['wall_time_s'], 0)} |")
     ref = reference_scores()
     lines += ["", "## Published reference scores", "",
@@ -455,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    changed = recheck_flags(rows, args.sweep_dir)
     out = args.out or args.sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     images = plot(rows, args.sweep_dir, out, args.bins)
@@ -462,6 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     write_threshold_csv(reached, out / "frames_to_threshold.csv")
     markdown(rows, images, out, args.sweep_dir.name, reached, args.window,
              score_at_markdown(rows, args.sweep_dir, args.at, args.window))
+    if changed:
+        print(f"{changed} run(s) flagged differently by today's checks than at training "
+              "(both in the report)")
     print(f"wrote {out / 'report.md'}, {out / 'frames_to_threshold.csv'} and {len(images)} "
           "plot(s): " + ", ".join(i.name for i in images))
     return 0

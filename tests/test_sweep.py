@@ -215,15 +215,17 @@ def test_shaping_mode_reaches_manual_runs_only(tmp_path):
 
 
 def fake_run(sweep_dir: Path, name: str, scores, step: int = 1000) -> dict:
-    """A finished Skiing run made of ``episodes.csv`` (one episode per ``step`` steps)."""
+    """A finished Skiing run made of ``episodes.csv`` (one episode per ``step`` steps); a
+    shaped one is paid +1 an episode (its episodes are healthy)."""
     run_dir = sweep_dir / "runs" / name
     run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"game": "Skiing",
-                                                         "env": {"frame_skip": 4}}))
-    lines = ["step,env,score,length,aux_return,contacts,paid"]
-    lines += [f"{step * (i + 1)},0,{s},100,0,{{}},{{}}" for i, s in enumerate(scores)]
-    (run_dir / "episodes.csv").write_text("\n".join(lines) + "\n")
     game, algo, shaping, seed = name.split("-")
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"game": "Skiing", "shaping": shaping,
+                                                         "env": {"frame_skip": 4}}))
+    aux = int(shaping == "manual")
+    lines = ["step,env,score,length,aux_return,contacts,paid"]
+    lines += [f"{step * (i + 1)},0,{s},100,{aux},{{}},{{}}" for i, s in enumerate(scores)]
+    (run_dir / "episodes.csv").write_text("\n".join(lines) + "\n")
     return {"game": game, "algo": algo, "shaping": shaping, "seed": seed[1:],
             "steps": step * len(scores), "frames": 4 * step * len(scores),
             "final_score": scores[-1], "final_score_std": 0, "best_score": max(scores),
@@ -278,7 +280,8 @@ def test_report_gives_frames_to_reach_reference_scores(tmp_path):
     with open(sweep / "report" / "frames_to_threshold.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 4 * 4
     flagged = md[md.index("## Flagged runs"):md.index("## Every run")]
-    assert "- Skiing a2c manual seed 1: stall, farming" in flagged
+    # Today's checks of its episodes find nothing: the recorded flags follow.
+    assert "- Skiing a2c manual seed 1: none (at training: stall, farming)" in flagged
     # The score each arm holds at given frames: its seeds' last 10 episodes by then.
     assert report_main([str(sweep), "--window", "10", "--at", "400000", "8e5", "2e6"]) == 0
     md = (sweep / "report" / "report.md").read_text()
@@ -290,6 +293,40 @@ def test_report_gives_frames_to_reach_reference_scores(tmp_path):
     assert at.split("|")[5].strip() == f"{np.mean(last):,.0f} ± {np.std(last, ddof=1):,.0f} (2/2)"
     assert at.split("|")[6].strip() == "– (0/2)"  # the runs stopped at 800k frames
     assert flagged.count("\n- ") == 1
+
+
+def test_report_flags_are_todays_checks_of_each_runs_episodes(tmp_path, capsys):
+    """A flag mended or added since a run trained shows as today's, the recorded one after
+    it; a run whose config cannot be read keeps its record, with a warning."""
+    sweep = tmp_path / "sweep"
+    rows = [fake_run(sweep, "Skiing-a2c-none-s0", [-17000.0] * 120),
+            fake_run(sweep, "Skiing-a2c-none-s1", [-17000.0] * 60 + [-29000.0] * 60),
+            fake_run(sweep, "Skiing-a2c-none-s2", [-17000.0] * 120)]
+    rows[0]["flags"] = rows[2]["flags"] = "stall"
+    # Seed 1's last 60 episodes run to the time limit (4,500 steps at 18,000 frames) while
+    # its score falls: a stall that training did not record.
+    run = sweep / "runs/Skiing-a2c-none-s1"
+    lines = (run / "episodes.csv").read_text().splitlines()
+    lines[61:] = [line.replace(",100,0,", ",4500,0,") for line in lines[61:]]
+    (run / "episodes.csv").write_text("\n".join(lines) + "\n")
+    (run / "config.yaml").write_text(yaml.safe_dump(
+        {"game": "Skiing", "shaping": "none", "env": {"frame_skip": 4, "max_episode_frames": 18000}}))
+    (sweep / "runs/Skiing-a2c-none-s2/config.yaml").write_text("game: [")  # corrupt
+    with open(sweep / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert report_main([str(sweep), "--window", "10"]) == 0
+    captured = capsys.readouterr()
+    assert "2 run(s) flagged differently" in captured.out
+    assert "Skiing-a2c-none-s2: flags as recorded" in captured.err
+    md = (sweep / "report" / "report.md").read_text()
+    flagged = md[md.index("## Flagged runs"):md.index("## Every run")]
+    assert "- Skiing a2c none seed 0: none (at training: stall)" in flagged
+    assert "- Skiing a2c none seed 1: stall (at training: none)" in flagged
+    assert "- Skiing a2c none seed 2: stall\n" in flagged
+    every = md[md.index("## Every run"):]
+    assert "| – (at training: stall) |" in every and "| stall (at training: none) |" in every
 
 
 def test_concurrent_local_runs_get_cores_of_their_own():
