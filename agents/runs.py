@@ -30,6 +30,14 @@ class TrainError(RuntimeError):
     """A run cannot start or continue; the message says why."""
 
 
+#: Reasoning backends a training run can read its table with: the offline ones
+#: (``openai`` needs a server and its options; build that table with ``reward_shaping.read``).
+READERS = ("consequence", "embedding", "consensus")
+#: The reader of a shaped run that names none: ``reward_shaping.reasoning.DEFAULT_BACKEND``
+#: (kept here, not imported, so that reading a run's config loads no model code).
+DEFAULT_READER = "consensus"
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a run; written to ``config.yaml`` in the run directory.
@@ -76,9 +84,10 @@ class RunConfig:
             recorded before the field existed (see :meth:`from_dict`, :func:`eval_mode_of`).
         manual: A user manual file instead of the shipped one.
         reader: The offline reasoning backend that reads the table from the manual
-            (:data:`READERS`): ``consequence`` (the default), ``embedding`` or
-            ``consensus`` (pays only where the other two agree: fewer right answers,
-            fewer wrong signs on real manuals).
+            (:data:`READERS`): ``consensus`` (the default: pays only where the other two
+            agree; on real manuals fewer right answers and far fewer wrong signs and paid
+            neutral objects), ``consequence`` or ``embedding``.  Shaped runs recorded
+            before the field existed read with ``consequence`` (see :meth:`from_dict`).
         overrides: YAML/JSON file fixing reward-table entries.
         aux_scale: Multiplier of the table's rewards.
         anneal_steps: Steps over which the auxiliary weight decays (0 = constant).
@@ -106,7 +115,7 @@ class RunConfig:
     eval_episodes: int = 10
     eval_mode: str | None = None
     manual: str | None = None
-    reader: str = "consequence"
+    reader: str = DEFAULT_READER
     overrides: str | None = None
     aux_scale: float = 1.0
     anneal_steps: int = 0
@@ -122,22 +131,27 @@ class RunConfig:
         Runs recorded before ``eval_mode`` existed have ``eval_deterministic``: ``true``
         was a choice (``--eval-deterministic``) and becomes ``greedy``; ``false`` was the
         default of every algorithm then, not a choice, and leaves the mode to
-        :func:`default_eval_mode`.
+        :func:`default_eval_mode`.  Shaped runs recorded before ``reader`` existed read
+        their table with ``consequence``, the only offline reader then; unshaped runs read
+        none and take the default.
 
         Example:
             >>> RunConfig.from_dict({"game": "Pong", "eval_deterministic": True}).eval_mode
             'greedy'
+            >>> RunConfig.from_dict({"game": "Pong"}).reader
+            'consequence'
+            >>> RunConfig.from_dict({"game": "Pong", "shaping": "none"}).reader
+            'consensus'
         """
         data = dict(data)
+        if "reader" not in data and data.get("shaping", "manual") == "manual":
+            data["reader"] = "consequence"
         env = EnvSettings(**data.pop("env", {}))
         if data.pop("eval_deterministic", False) and data.get("eval_mode") is None:
             data["eval_mode"] = "greedy"
         return cls(env=env, **data)
 
 
-#: Reasoning backends a training run can read its table with: the offline ones
-#: (``openai`` needs a server and its options; build that table with ``reward_shaping.read``).
-READERS = ("consequence", "embedding", "consensus")
 
 #: How the game's reward is processed (``RunConfig.reward_processing``), with what it does.
 REWARD_PROCESSING = {

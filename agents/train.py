@@ -47,6 +47,7 @@ from agents.game_defaults import GameDefaults, game_defaults
 from agents.health import FLAGS, run_monitor
 from agents.runs import (
     CONFIG_FILE,
+    DEFAULT_READER,
     EVAL_MODES,
     READERS,
     REWARD_PROCESSING,
@@ -107,7 +108,7 @@ def _validate(cfg: RunConfig, target: Target) -> None:
                                  ("--normalize-by", cfg.normalize_by, "shaped"),
                                  ("--pay-cap", cfg.pay_cap, 0),
                                  ("--penalty-veto", cfg.penalty_veto, 0),
-                                 ("--reader", cfg.reader, "consequence")):
+                                 ("--reader", cfg.reader, DEFAULT_READER)):
         if cfg.shaping == "none" and value != default:
             # Nothing would be shaped: the flag would be silently ignored.
             raise TrainError(f"{flag} {value} needs --shaping manual")
@@ -473,11 +474,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-episode-frames", type=int, default=108_000,
                    help="truncate Atari episodes after this many frames")
     p.add_argument("--manual", help="your own manual file for the reward table")
-    p.add_argument("--reader", default="consequence", choices=list(READERS),
-                   help="how the table is read from the manual (default consequence): "
-                   "consensus pays an object only where the consequence and embedding "
-                   "readers agree (on real third-party manuals: fewer right answers, a third "
-                   "of the wrong signs, half the paid neutral objects; benchmarks/RESULTS.md)")
+    p.add_argument("--reader", default=DEFAULT_READER, choices=list(READERS),
+                   help="how the table is read from the manual: consensus pays an object "
+                   "only where the consequence and embedding readers agree (on real "
+                   "third-party manuals, against consequence alone: a third of the wrong "
+                   "signs, half the paid neutral objects, fewer right answers; "
+                   "benchmarks/RESULTS.md); on the shipped manuals consensus and consequence "
+                   "give the same tables")
     p.add_argument("--overrides", help="YAML/JSON {category: reward} fixing table entries")
     p.add_argument("--aux-scale", type=float, default=None,
                    help="multiplier of table rewards (default 1, or the game's measured one: "

@@ -2,15 +2,16 @@
 
 One interface (:class:`reward_shaping.qa.Backend`), chosen by name (:func:`get_backend`):
 
-* ``consequence`` (default, offline): a classifier trained to read what
-  touching an object does (:mod:`reward_shaping.consequence`).
+* ``consensus`` (default, offline, cautious): pays an object only where
+  ``consequence`` and ``embedding`` give it the same sign; where they disagree it
+  is 0, "uncertain".  On real manuals, against ``consequence`` alone: fewer right
+  answers, a third of the wrong signs, half the paid neutral objects
+  (``benchmarks/RESULTS.md``).
+* ``consequence`` (offline): a classifier trained to read what touching an
+  object does (:mod:`reward_shaping.consequence`).
 * ``embedding`` (offline, the fast fallback): compares each evidence sentence with
   descriptions of outcomes (scoring points, gaining a life, rescuing vs. losing
   a life, crashing, losing time) in the embedded sentence model's space.
-* ``consensus`` (offline, cautious): pays an object only where ``consequence``
-  and ``embedding`` give it the same sign; where they disagree it is 0,
-  "uncertain".  On real manuals: fewer right answers, a third of the wrong
-  signs, half the paid neutral objects (``benchmarks/RESULTS.md``).
 * ``openai``: any OpenAI-compatible chat-completions server (Ollama, vLLM,
   llama.cpp server) answers the paper's yes/no question with the evidence as
   context.  The answer is parsed strictly; it is data, never executed.
@@ -339,8 +340,12 @@ class OpenAIBackend(Backend):
 #: Backend name -> constructor.
 BACKENDS = {"consequence": ConsequenceBackend, "embedding": EmbeddingBackend,
             "consensus": ConsensusBackend, "openai": OpenAIBackend}
-#: The backend used when none is named.
-DEFAULT_BACKEND = "consequence"
+#: The backend used when none is named: ``consensus``, because a wrong sign or a paid neutral
+#: object harms an agent more than a 0 does (issue 23's objective).  On the held-out real
+#: manuals it gives 3 wrong signs where ``consequence`` gives 9, pays 19 neutral objects of
+#: 70 where that pays 39, and gets 62 of 114 right where that gets 79; on the shipped manuals
+#: their tables are equal (benchmarks/RESULTS.md, "Two readers that must agree").
+DEFAULT_BACKEND = "consensus"
 
 
 def get_backend(name: str, **kwargs) -> Backend:

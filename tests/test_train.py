@@ -320,17 +320,28 @@ def test_backend_choice_is_recorded_and_old_runs_stay_on_theirs(tmp_path, capsys
 
 def test_reader_choice_reads_the_table_and_is_recorded(tmp_path, capsys):
     pytest.importorskip("envpool")
-    assert RunConfig.from_dict({"game": "Skiing"}).reader == "consequence"  # older runs
-    assert main(["Skiing", "--shaping", "none", "--reader", "consensus",
+    from agents.environments import resolve_target
+    from agents.runs import DEFAULT_READER
+    from agents.train import _validate
+    from reward_shaping.reasoning import DEFAULT_BACKEND
+
+    assert DEFAULT_READER == DEFAULT_BACKEND == "consensus"
+    # Shaped runs recorded before the field read with consequence; unshaped ones read nothing
+    # and must still pass the "--reader needs --shaping manual" check when resumed.
+    assert RunConfig.from_dict({"game": "Skiing"}).reader == "consequence"
+    old = RunConfig.from_dict({"game": "Skiing", "shaping": "none", "steps": 100})
+    assert old.reader == DEFAULT_READER
+    _validate(old, resolve_target("Skiing"))
+    assert main(["Skiing", "--shaping", "none", "--reader", "embedding",
                  "--out", str(tmp_path / "x")]) == 2
-    assert "--reader consensus needs --shaping manual" in capsys.readouterr().err
+    assert "--reader embedding needs --shaping manual" in capsys.readouterr().err
     out = tmp_path / "ski"
-    assert main(["Skiing", "--reader", "consensus", "--steps", "32", "--out", str(out), *TINY_ATARI,
-                 "--max-episode-frames", "120", "--env-backend", "envpool",
+    assert main(["Skiing", "--reader", "consequence", "--steps", "32", "--out", str(out),
+                 *TINY_ATARI, "--max-episode-frames", "120", "--env-backend", "envpool",
                  "--eval-episodes", "0"]) == 0
-    assert yaml.safe_load((out / "config.yaml").read_text())["reader"] == "consensus"
+    assert yaml.safe_load((out / "config.yaml").read_text())["reader"] == "consequence"
     table = json.loads((out / "reward_table.json").read_text())
-    assert table["backend"] == "consensus" and table["objects"]["Gate:pass"]["reward"] == 5
+    assert table["backend"] == "consequence" and table["objects"]["Gate:pass"]["reward"] == 5
 
 
 def test_evaluation_mode_defaults_per_algorithm():
