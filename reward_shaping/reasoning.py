@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -202,7 +203,8 @@ class ConsensusBackend(Backend):
     with the note "uncertain, the readers disagree".
 
     Args:
-        min_stated, margin, max_neutral, evidence_k: :class:`ConsequenceBackend`'s.
+        min_stated, margin, max_neutral, evidence_k, head: :class:`ConsequenceBackend`'s
+            (``head``: its classifier file; default the shipped one).
         min_relevance: :class:`EmbeddingBackend`'s.
         embedding_margin: :class:`EmbeddingBackend`'s ``margin``.
         device: Torch device of the encoder (both readers share it).
@@ -217,10 +219,11 @@ class ConsensusBackend(Backend):
 
     def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
                  max_neutral: float = 1.0, min_relevance: float = 0.45,
-                 embedding_margin: float = 0.015, device: str = "cpu") -> None:
+                 embedding_margin: float = 0.015, head: str | Path | None = None,
+                 device: str = "cpu") -> None:
         # Each reader validates its own thresholds.
         self.first = ConsequenceBackend(min_stated=min_stated, margin=margin, evidence_k=evidence_k,
-                                        max_neutral=max_neutral, device=device)
+                                        max_neutral=max_neutral, head=head, device=device)
         self.second = EmbeddingBackend(min_relevance=min_relevance, margin=embedding_margin,
                                        device=device)
         # ``embedding`` reads the best of the sentences ``consequence`` is given, to its
