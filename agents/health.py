@@ -17,7 +17,9 @@ once, with the step and the numbers that raised it:
     The auxiliary return rises while the game score falls: between the latest
     window and the one :data:`TREND_GAP` windows before it, the mean auxiliary
     return per episode rose and the mean game score fell, each by more than
-    :data:`TREND_Z` standard errors of the difference (Welch).
+    :data:`TREND_Z` standard errors of the difference (Welch).  Not checked under a
+    Markov potential (``proximity``), whose auxiliary return no behaviour can collect
+    (:class:`HealthMonitor`'s ``markov_potential``).
 ``farming``
     One event is farmed: in at least :data:`FARM_SHARE` of the latest window's
     episodes, a single object instance was paid :data:`FARM_REPEATS` or more
@@ -27,6 +29,7 @@ once, with the step and the numbers that raised it:
     hit back every rally, so its payments count as farming only when they come faster
     than real hits can: more than one every :data:`REBOUND_STEPS` agent steps over the
     episode (Tennis's shaped PPO was paid for its ball 490 times in 3,900 steps).
+    Not checked under ``proximity``, which pays no contact.
 ``cut``
     Training scores are not finished games: at least :data:`CUT_SHARE` of the latest
     window's episodes were cut by the time limit, scoring on average at or above random
@@ -171,14 +174,20 @@ class HealthMonitor:
         rebounds: The game's rebounding categories (``GameSpec.rebounds``), whose
             payments count as farming only above one every :data:`REBOUND_STEPS` steps.
         shaped: The run is paid an auxiliary reward (``inert`` is checked only then).
-        pays_events: Its shaping pays per event (every mode but ``proximity``, whose
-            potential alone pays: a contact repeated there earns nothing, so ``farming``
-            is not checked).
+        markov_potential: Its shaping pays a Markov potential alone (``proximity``), and
+            then neither ``farming`` nor ``hacking`` is checked.  No contact is paid, so a
+            repeated one earns nothing; and the discounted auxiliary return is
+            ``gamma^T Phi(s_T) - Phi(s_0)``, fixed by the episode's first and last states
+            (Ng et al. 1999), so no behaviour collects it.  The undiscounted
+            ``aux_return`` is then about ``-(1 - gamma)`` times the potential summed over
+            the episode: it rises when the agent spends less time near the objects the
+            table rewards, which is not hacking (Ms. Pac-Man's proximity seed 0 was
+            flagged for it: pills eaten less, score down).
     """
 
     def __init__(self, limit: int | None, window: int = WINDOW,
                  floor: float | None = None, rebounds: frozenset[str] = frozenset(),
-                 shaped: bool = False, pays_events: bool = True) -> None:
+                 shaped: bool = False, markov_potential: bool = False) -> None:
         # A window of one episode has no spread to compare; none at all is meaningless.
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
@@ -186,7 +195,7 @@ class HealthMonitor:
         self.floor = floor
         self.rebounds = frozenset(rebounds)
         self.shaped = bool(shaped)
-        self.pays_events = bool(pays_events)
+        self.markov_potential = bool(markov_potential)
         self._ever_paid = False
         self.window = window
         self.flags: dict[str, dict[str, Any]] = {}
@@ -213,8 +222,10 @@ class HealthMonitor:
                        "events did not happen or this mode pays them nothing, so the run is "
                        "unshaped in effect (withdrawn if an episode pays)"}
             raised.append(f"inert at step {episode.step:,}: {self.flags['inert']['why']}")
-        for name, detail in (("stall", self._stall(latest)), ("hacking", self._hacking()),
-                             ("farming", self._farming(latest) if self.pays_events else None),
+        paid = not self.markov_potential  # what an agent could farm or hack
+        for name, detail in (("stall", self._stall(latest)),
+                             ("hacking", self._hacking() if paid else None),
+                             ("farming", self._farming(latest) if paid else None),
                              ("cut", self._cut(latest))):
             if detail and name not in self.flags:
                 self.flags[name] = {"step": episode.step, "episode": self._count, **detail}
@@ -389,7 +400,7 @@ def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
         rebounds = resolve_game(target.name).rebounds
     return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target),
                          rebounds=rebounds, shaped=getattr(cfg, "shaping", "none") == "manual",
-                         pays_events=getattr(cfg, "shaping_mode", "bonus") != "proximity")
+                         markov_potential=getattr(cfg, "shaping_mode", "bonus") == "proximity")
 
 
 def check_run(run_dir: Path) -> dict[str, Any]:

@@ -376,9 +376,10 @@ def test_a_rebound_paid_faster_than_real_hits_is_farming():
     assert run(490, 3_900, rebounds=frozenset()) is None          # not a rebound: per instance
 
 
-def test_farming_is_not_checked_where_contacts_pay_nothing():
+def test_farming_and_hacking_are_not_checked_under_a_markov_potential():
     # proximity pays the potential alone: Ms. Pac-Man's pills touched 10 times an episode
-    # were flagged as farmed though not one contact was paid.
+    # were flagged as farmed though not one contact was paid, and its aux_return (about
+    # -(1 - gamma) * sum of Phi) rose as the agent ate fewer pills: flagged as hacking.
     from agents.environments import resolve_target
     from agents.health import run_monitor
     from agents.runs import RunConfig
@@ -390,10 +391,16 @@ def test_farming_is_not_checked_where_contacts_pay_nothing():
 
     assert "farming" in flags(HealthMonitor(limit=27_000, rebounds=frozenset({"Ball"})))
     assert "farming" not in flags(HealthMonitor(limit=27_000, rebounds=frozenset({"Ball"}),
-                                                pays_events=False))
+                                                markov_potential=True))
+    for markov, expected in ((False, {"hacking"}), (True, set())):
+        mon = HealthMonitor(limit=1000, markov_potential=markov)
+        for e in _episodes(200, score=lambda k: -9_000.0 - 30 * k, aux_return=lambda k: 0.5 * k):
+            mon.add(e)
+        assert set(mon.flags) == expected
     target = resolve_target("Tennis")
-    assert not run_monitor(RunConfig(game="Tennis", shaping_mode="proximity"), target).pays_events
-    assert run_monitor(RunConfig(game="Tennis", shaping_mode="bonus"), target).pays_events
+    assert run_monitor(RunConfig(game="Tennis", shaping_mode="proximity"), target).markov_potential
+    assert not run_monitor(RunConfig(game="Tennis", shaping_mode="potential"),
+                           target).markov_potential  # a history potential can be exploited
     # The CSV form of the payments (episodes.csv) is read the same way.
     row = {"step": "1", "score": "0", "length": "3900", "aux_return": "2450",
            "paid": '{"Ball": 490}', "max_repeat": "0"}
