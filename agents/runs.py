@@ -62,6 +62,9 @@ class RunConfig:
         penalty_veto: Steps, the contact's own included, in which a positive game reward
             waives the table's penalty for the contact (0: off): a monkey punched for
             points, a blue ghost eaten (see :mod:`reward_shaping.wrappers`).
+        life_penalty: Subtracted from the reward of each step in which a life is lost, 0
+            for off (:class:`reward_shaping.wrappers.LifeLossPenalty`; any shaping, Atari
+            only).  It reads no manual: the control for a table's death penalties.
         normalize_by: Where the reward normaliser's return std comes from, when rewards
             are normalised: ``shaped`` (the reward the agent gets, plain
             ``VecNormalize``) or ``game`` (the game reward alone,
@@ -105,6 +108,7 @@ class RunConfig:
     proximity_radius: float = 32.0
     pay_cap: int = 0
     penalty_veto: int = 0
+    life_penalty: float = 0.0
     normalize_by: str = "shaped"
     reward_processing: str | None = None
     steps: int = 0

@@ -82,6 +82,7 @@ TRAIN_OPTIONS: dict[str, type] = {
     "value_head": str, "shaping_mode": str, "normalize_by": str, "obs": str, "obs_stack": int,
     "reward_processing": str, "torch_threads": int, "negative_ramp": int,
     "proximity_radius": float, "pay_cap": int, "penalty_veto": int, "reader": str,
+    "life_penalty": float,
 }
 #: Allowed values of the string options that have a fixed set (checked before anything runs).
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -112,6 +113,13 @@ def _validate(cfg: RunConfig, target: Target) -> None:
         if cfg.shaping == "none" and value != default:
             # Nothing would be shaped: the flag would be silently ignored.
             raise TrainError(f"{flag} {value} needs --shaping manual")
+    # 0 is off; a negative penalty would pay the agent for dying.
+    if isinstance(cfg.life_penalty, bool) or not isinstance(cfg.life_penalty, (int, float)) \
+            or not math.isfinite(cfg.life_penalty) or cfg.life_penalty < 0:
+        raise TrainError(f"--life-penalty must be a number >= 0 (0: off), got {cfg.life_penalty!r}")
+    if cfg.life_penalty and not target.atari:
+        # Lives are an Atari notion (the emulator reports them).
+        raise TrainError(f"--life-penalty needs an Atari game; {target.env_id} has no lives")
     if cfg.shaping == "manual" and not target.atari:
         # Manual shaping needs the object detector, which exists for Atari games only.
         raise TrainError(f"{target.env_id} is not an Atari game with an object detector; "
@@ -197,12 +205,16 @@ class Run:
     def build_env(self, hp, table, ckpt=None):
         from stable_baselines3.common.vec_env import VecNormalize
 
-        from reward_shaping.wrappers import GameScaleNormalize, ManualRewardVecEnv
+        from reward_shaping.wrappers import GameScaleNormalize, LifeLossPenalty, ManualRewardVecEnv
 
         proximity = table is not None and self.cfg.shaping_mode == "proximity"
         venv = make_vec(self.target, self.cfg.env, hp.n_envs, self.env_seed,
                         track_objects=table is not None, vec_env=self.cfg.vec_env,
                         objects_in_info=proximity)
+        if self.cfg.life_penalty:
+            # On the environments themselves, inside the manual shaping: it keeps the
+            # game's reward in info for the shaping and its normaliser.
+            venv = LifeLossPenalty(venv, self.cfg.life_penalty)
         if table is not None:
             venv = ManualRewardVecEnv(venv, table, scale=self.cfg.aux_scale,
                                       anneal_steps=self.cfg.anneal_steps,
@@ -298,6 +310,8 @@ class Run:
         if table is not None and cfg.penalty_veto:
             shaping += (f"; penalties waived when the game pays within {cfg.penalty_veto} "
                         "steps of the contact")
+        if cfg.life_penalty:
+            shaping += f"; -{cfg.life_penalty:g} per life lost"
         processing = reward_processing_of(cfg, self.target, hp.normalize_reward)
         obs = cfg.env.obs if self.target.atari else "the env's own"
         if self.target.atari and cfg.env.obs == "objects" and cfg.env.obs_stack > 1:
@@ -420,6 +434,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "(default 0: no cap). With 1 every pill, diver or gate pays once, however "
                    "often it is touched again: contacts cannot be farmed. Penalties are never "
                    "capped (a ghost that kills twice costs twice)")
+    p.add_argument("--life-penalty", type=float, default=0, metavar="X",
+                   help="subtract X from the reward of each step in which a life is lost "
+                   "(Atari; with or without manual shaping). Reads no manual: the control "
+                   "for a table's death penalties, which the sign-clipped game reward never "
+                   "reports. 0: off")
     p.add_argument("--penalty-veto", type=float, default=0, metavar="STEPS",
                    help="manual shaping: a penalty is waived when the game itself pays a "
                    "positive reward in the contact's step or the next STEPS-1 steps (the "
@@ -570,6 +589,7 @@ def _new_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         proximity_radius=args.proximity_radius,
         pay_cap=_steps(args.pay_cap, "--pay-cap", zero=True),
         penalty_veto=_steps(args.penalty_veto, "--penalty-veto", zero=True),
+        life_penalty=args.life_penalty,
         normalize_by=args.normalize_by,
         steps=_steps(args.steps, "--steps") or DEFAULT_STEPS[preset], seed=args.seed,
         device=args.device, vec_env=args.vec_env, save_every=_steps(args.save_every, "--save-every"),

@@ -572,6 +572,60 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
         return obs, rewards, dones, infos
 
 
+class LifeLossPenalty(VecEnvWrapper):  # type: ignore[misc,valid-type]
+    """Subtracts ``penalty`` from the reward of every step in which a life is lost.
+
+    Read from no manual and the same for every game: the control for a table's death
+    penalties.  A manual that says "a monkey's touch costs a life" pays -5 per contact,
+    but the agent's sign-clipped reward never says that a life went (envpool runs with
+    ``episodic_life`` off), so some of what such a table teaches may be the lost life
+    itself, which this wrapper reports without reading anything.
+
+    Put it directly on the environments (inside :class:`ManualRewardVecEnv`): it needs
+    ``info["lives"]`` (both Atari backends report it), and it leaves the game's own reward
+    in ``info["game_reward"]`` so that the shaping and its normaliser still see it.  The
+    step's penalty is ``info["life_penalty"]``; ``info["episode"]`` keeps the game score.
+
+    Args:
+        venv: Atari environments reporting ``info["lives"]``.
+        penalty: Subtracted per life lost (> 0; 5 is the size of a table's penalty).
+
+    Raises:
+        ValueError: ``penalty`` is not a positive number.
+        KeyError: (at the first step) the environments do not report lives.
+    """
+
+    def __init__(self, venv: VecEnv, penalty: float) -> None:
+        # 0 would be a wrapper that does nothing; a negative one would pay for dying.
+        if not (isinstance(penalty, (int, float)) and math.isfinite(penalty) and penalty > 0):
+            raise ValueError(f"life penalty must be a positive number, got {penalty!r}")
+        super().__init__(venv)
+        self.penalty = float(penalty)
+        self._lives: list[int | None] = [None] * venv.num_envs
+
+    def reset(self):
+        self._lives = [None] * self.num_envs  # known again from the first step's info
+        return self.venv.reset()
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        rewards = np.asarray(rewards, dtype=np.float32).copy()
+        for i, info in enumerate(infos):
+            try:
+                lives = int(info["lives"])
+            except KeyError:
+                raise KeyError("LifeLossPenalty needs info['lives'] from the environments "
+                               "(Atari games on either backend)") from None
+            info.setdefault(GAME_KEY, float(rewards[i]))
+            before = self._lives[i]
+            lost = 0 if before is None else max(0, before - lives)
+            info["life_penalty"] = -self.penalty * lost
+            rewards[i] -= self.penalty * lost
+            # After an episode's end the next step's count belongs to the next episode.
+            self._lives[i] = None if dones[i] else lives
+        return obs, rewards, dones, infos
+
+
 class GameScaleNormalize(VecNormalize):  # type: ignore[misc,valid-type]
     """SB3's ``VecNormalize`` (rewards) whose running return std comes from the game reward alone.
 

@@ -160,3 +160,83 @@ def test_events_pay_by_kind_and_overrides_can_name_a_kind():
     totals = shaper.end_episode(0)
     assert totals["contacts"] == {"Gate:pass": 2, "Gate:miss": 1, "Tree": 1, "Gate": 1}
     assert totals["paid"] == {"Gate:pass": 2, "Gate:miss": 1, "Tree": 1}
+
+
+# -- the life-loss control ---------------------------------------------------------------------
+
+
+class _Lives:
+    """A VecEnv stand-in whose two envs report scripted lives, dones and rewards."""
+
+    num_envs = 2
+    observation_space = gym.spaces.Box(0, 1, (1,))
+    action_space = gym.spaces.Discrete(2)
+    render_mode = None
+
+    def __init__(self, script):
+        self.script = script  # per step: (lives, dones, rewards)
+        self.t = 0
+
+    def reset(self):
+        return np.zeros((2, 1))
+
+    def step_async(self, actions):
+        pass
+
+    def step_wait(self):
+        lives, dones, rewards = self.script[self.t]
+        self.t += 1
+        infos = [{"lives": n} for n in lives]
+        return np.zeros((2, 1)), np.array(rewards, np.float32), np.array(dones), infos
+
+
+def test_life_loss_penalty_pays_each_life_lost_and_never_across_an_episode_end():
+    from reward_shaping.wrappers import LifeLossPenalty
+
+    venv = LifeLossPenalty(_Lives([
+        ((3, 3), (False, False), (1.0, 0.0)),   # first step: lives become known
+        ((2, 3), (False, False), (0.0, 1.0)),   # env 0 loses one
+        ((0, 3), (True, False), (0.0, 0.0)),    # env 0 loses two at game over
+        ((3, 1), (False, False), (0.0, 0.0)),   # env 0's new episode; env 1 loses two
+    ]), penalty=5)
+    venv.reset()
+    got = []
+    for _ in range(4):
+        _, rewards, _, infos = venv.step_wait()
+        got.append((rewards.tolist(), [i["life_penalty"] for i in infos],
+                    [i["game_reward"] for i in infos]))
+    assert [g[0] for g in got] == [[1, 0], [-5, 1], [-10, 0], [0, -10]]
+    assert got[3][1] == [-0.0, -10.0] and got[1][2] == [0.0, 1.0]  # the game's reward kept
+    with pytest.raises(ValueError, match="positive"):
+        LifeLossPenalty(_Lives([]), penalty=0)
+    with pytest.raises(KeyError, match="lives"):
+        bare = _Lives([((3, 3), (False, False), (0, 0))])
+        bare.step_wait = lambda: (np.zeros((2, 1)), np.zeros(2), np.zeros(2, bool), [{}, {}])
+        LifeLossPenalty(bare, penalty=1).step_wait()
+
+
+@pytest.mark.parametrize("backend", ["gymnasium", "envpool"])
+def test_life_loss_penalty_on_both_backends_leaves_the_game_score(backend):
+    """Kangaroo under random play loses lives within a few hundred steps on either path;
+    each loss costs the penalty in that step and nothing else changes."""
+    if backend == "envpool":
+        pytest.importorskip("envpool")
+    from agents.environments import EnvSettings, make_vec, resolve_target
+    from reward_shaping.wrappers import LifeLossPenalty
+
+    settings = EnvSettings(max_episode_frames=4000, backend=backend, obs="objects")
+    venv = LifeLossPenalty(make_vec(resolve_target("Kangaroo"), settings, 2, 3,
+                                    track_objects=False, vec_env="dummy"), penalty=5)
+    venv.reset()
+    rng = np.random.default_rng(3)
+    lost = 0
+    for _ in range(600):
+        venv.step_async(rng.integers(venv.action_space.n, size=2))
+        _, rewards, _, infos = venv.step_wait()
+        for r, info in zip(rewards, infos):
+            assert r == pytest.approx(np.sign(info["game_reward"]) + info["life_penalty"])
+            lost += info["life_penalty"] < 0
+            if "episode" in info:  # the logged score is the game's, unpenalised
+                assert info["episode"]["r"] >= 0
+    assert lost >= 2
+    venv.close()

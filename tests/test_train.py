@@ -344,6 +344,21 @@ def test_reader_choice_reads_the_table_and_is_recorded(tmp_path, capsys):
     assert table["backend"] == "consequence" and table["objects"]["Gate:pass"]["reward"] == 5
 
 
+def test_life_penalty_is_validated_recorded_and_paid(tmp_path, capsys):
+    pytest.importorskip("envpool")
+    assert main(["Kangaroo", "--life-penalty", "-1", "--out", str(tmp_path / "x")]) == 2
+    assert "--life-penalty must be a number >= 0" in capsys.readouterr().err
+    assert main(["CartPole-v1", "--shaping", "none", "--life-penalty", "5",
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "has no lives" in capsys.readouterr().err
+    out = tmp_path / "k"
+    assert main(["Kangaroo", "--shaping", "none", "--life-penalty", "5", "--steps", "32",
+                 "--out", str(out), *TINY_ATARI, "--env-backend", "envpool",
+                 "--eval-episodes", "0"]) == 0
+    assert "-5 per life lost" in capsys.readouterr().out
+    assert yaml.safe_load((out / "config.yaml").read_text())["life_penalty"] == 5.0
+
+
 def test_evaluation_mode_defaults_per_algorithm():
     """Greedy for the value-based and max-entropy agents; the actor-critics sample on Atari
     games and act greedily elsewhere, as rl-baselines3-zoo evaluates them.  Every algorithm

@@ -126,6 +126,7 @@ class StepBatch:
             episode that ended (start time from ``time.time()``).
         restarted: ``(n,)`` this row is a reset, not a step (next-step autoreset:
             the row after an episode end; reward 0, nothing ends).
+        lives: ``(n,)`` lives left after the step (for an episode that ended, at its end).
     """
 
     obs: np.ndarray
@@ -140,6 +141,7 @@ class StepBatch:
     final_obs: dict[int, np.ndarray] = field(default_factory=dict)
     episodes: dict[int, tuple[float, int, float]] = field(default_factory=dict)
     restarted: np.ndarray | None = None
+    lives: np.ndarray | None = None
 
 
 class EnvpoolAtari:
@@ -414,7 +416,8 @@ class EnvpoolAtari:
         done = terminated | truncated
         out = StepBatch(obs, np.sign(game_reward).astype(np.float32) if self.clip else
                         game_reward.astype(np.float32), game_reward, terminated, truncated,
-                        ram, steps, events, objects=objects, restarted=restarted)
+                        ram, steps, events, objects=objects, restarted=restarted,
+                        lives=info["lives"])
         if done.any():
             ids = np.flatnonzero(done)
             now = time.time()
@@ -582,6 +585,8 @@ class EnvpoolVecEnv(VecEnv):  # type: ignore[misc,valid-type]
         if self.engine.ram_in_info:
             for info, ram in zip(infos, b.ram):
                 info["ram"] = ram
+        for info, lives in zip(infos, b.lives.tolist()):
+            info["lives"] = lives
         for i, obs in b.final_obs.items():
             score, length, _ = b.episodes[i]
             info = infos[i]
