@@ -211,6 +211,8 @@ def dry(window: Window, budget_s: float | None = None) -> Window:
 
 #: Seconds a dry run's report may always take, whatever is left of its budget.
 DRY_REPORT_FLOOR_S = 60.0
+#: Seconds a dry run's sweeps may always take to finish their minimum runs.
+DRY_SWEEP_FLOOR_S = 120.0
 
 
 class Log:
@@ -472,8 +474,13 @@ def run_stage(stage: Stage, window: Window, work: Path, log: Log, deadline: floa
         entries.append((sw, cfg, d))
     if entries:
         # Stopped early enough that the grace and the report still end by the deadline.
-        records, _ = run_sweeps(entries, log, deadline - window.report_s - window.stop_grace_s,
-                                window.stop_grace_s)
+        stop_at = deadline - window.report_s - window.stop_grace_s
+        if window.dry_run:
+            # As with the step targets above: a dry run checks the path, so its runs get the
+            # time to finish (under the full test suite two training runs beside it, window 3's
+            # pg run had not finished 64 steps when its artificial deadline came, 31 s).
+            stop_at = max(stop_at, time.time() + DRY_SWEEP_FLOOR_S)
+        records, _ = run_sweeps(entries, log, stop_at, window.stop_grace_s)
         for name, r in records.items():
             rec["sweeps"][name]["run"] = r
     for sw, _, d in entries:
