@@ -117,6 +117,18 @@ EVAL_STALL_SHARE = 0.1
 FLAGS = ("stall", "hacking", "farming", "cut", "inert", "eval_stall", "eval_cut")
 
 
+def flags_field(report: dict[str, Any] | None) -> str:
+    """The flags a health report raised, as ``results.csv`` stores them: names in
+    :data:`FLAGS` order joined by ``;`` (empty for none, or for runs trained before the
+    checks, whose ``report`` is ``None``).
+
+    Example:
+        >>> flags_field({"farming": {"step": 1}, "stall": {"step": 2}, "hacking": None})
+        'stall;farming'
+    """
+    return ";".join(f for f in FLAGS if (report or {}).get(f))
+
+
 @dataclass(frozen=True)
 class Episode:
     """One finished training episode, as the checks see it.

@@ -351,7 +351,7 @@ def recheck_flags(rows: list[dict[str, Any]], sweep_dir: Path) -> int:
     read, keep what was recorded.  A changed row keeps the old value as ``recorded_flags``.
     Returns how many rows changed.
     """
-    from agents.health import FLAGS, check_run
+    from agents.health import check_run, flags_field
     from agents.runs import TrainError
 
     changed = 0
@@ -365,7 +365,7 @@ def recheck_flags(rows: list[dict[str, Any]], sweep_dir: Path) -> int:
             print(f"warning: {run_dir}: flags as recorded, the run cannot be checked again: "
                   f"{err}", file=sys.stderr)
             continue
-        today = ";".join(f for f in FLAGS if report.get(f))
+        today = flags_field(report)
         recorded = r.get("flags") or ""
         if today != recorded:
             r["recorded_flags"], r["flags"] = recorded, today

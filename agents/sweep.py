@@ -65,7 +65,7 @@ from typing import Any
 import yaml
 
 from agents.cli import HelpFormatter
-from agents.health import FLAGS
+from agents.health import flags_field
 from agents.runs import READERS
 from reward_shaping.wrappers import SHAPING_MODES
 
@@ -472,7 +472,7 @@ def collect_results(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
             "human_normalized": human_normalized(s["game"], final)
             if comparable and final is not None else None,
             # Stall, hacking, farming (agents.health); runs before the checks have none.
-            "flags": ";".join(f for f in FLAGS if (s.get("health") or {}).get(f)),
+            "flags": flags_field(s.get("health")),
             "wall_time_s": s["wall_time_s"], "steps_per_s": s["steps_per_s"],
             "run_dir": str(run_dir.relative_to(sweep_dir)),
         })

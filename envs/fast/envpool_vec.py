@@ -575,18 +575,17 @@ class EnvpoolVecEnv(VecEnv):  # type: ignore[misc,valid-type]
 
     def step_wait(self):
         self.last_step = b = self.engine.step(self._actions)
+        lives = b.lives.tolist()
         if b.events is not None:
-            infos = [{INTERACTIONS_KEY: ev} for ev in b.events]
+            infos = [{INTERACTIONS_KEY: ev, "lives": n} for ev, n in zip(b.events, lives)]
         else:
-            infos = [{} for _ in range(self.num_envs)]
+            infos = [{"lives": n} for n in lives]
         if self.engine.clip:
             for info, r in zip(infos, b.game_reward.tolist()):
                 info["game_reward"] = r
         if self.engine.ram_in_info:
             for info, ram in zip(infos, b.ram):
                 info["ram"] = ram
-        for info, lives in zip(infos, b.lives.tolist()):
-            info["lives"] = lives
         for i, obs in b.final_obs.items():
             score, length, _ = b.episodes[i]
             info = infos[i]
