@@ -84,6 +84,31 @@ class DerivedObject:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A fixed region of the screen that a manual names as somewhere to go.
+
+    Not a sprite OCAtari reads, and never in the object observation: Freeway's far
+    sidewalk, where each chicken that reaches it scores.  The reader asks about it
+    like an object (its :attr:`category` gets a row in the reward table) and only
+    the ``proximity`` potential pays it (:mod:`reward_shaping.potentials`): the
+    game already scores reaching it, so a contact bonus would pay that twice,
+    while the potential says *which way* to go, from anywhere on the screen.
+
+    Attributes:
+        category: Name in the reward table (``"Sidewalk"``).
+        box: ``(x, y, w, h)`` in the screen's pixels, as object boxes are.
+        radius: Pixels from the avatar's box at which the place stops counting in
+            the potential; as large as the screen for a goal seen from everywhere.
+        depicts: Plain words for the manual reader (``("far sidewalk",)``).
+    """
+
+    category: str
+    box: tuple[int, int, int, int]
+    radius: float
+    depicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GameSpec:
     """Static facts about one supported Atari game.
 
@@ -126,6 +151,8 @@ class GameSpec:
         derived: Objects made of detected ones (Skiing's gates), see
             :class:`DerivedObject`; their categories follow OCAtari's in
             :attr:`categories`.
+        places: Fixed regions the manual names as goals (:class:`Place`); read
+            like objects, paid only by the ``proximity`` potential.
         game_time_limit_frames: Emulator frames after which the game itself ends an
             episode, whatever the player does, or ``None``.  An agent that stalls runs
             into this limit, not into the wrapper's ``max_episode_frames``.
@@ -154,6 +181,7 @@ class GameSpec:
     clip_reward_default: bool = True
     depicts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     derived: tuple[DerivedObject, ...] = ()
+    places: tuple[Place, ...] = ()
     game_time_limit_frames: int | None = None
     rebounds: frozenset[str] = field(default_factory=frozenset)
     renewed: frozenset[str] = field(default_factory=frozenset)
@@ -175,8 +203,19 @@ class GameSpec:
             c for c in self.categories if c not in self.ignored and c != self.avatar
         )
 
+    @property
+    def readable(self) -> tuple[str, ...]:
+        """What the manual reader asks about: the interactable categories, then the places."""
+        return self.interactable + tuple(p.category for p in self.places)
+
     def event_kinds(self, category: str) -> tuple[str, ...]:
-        """Event kinds an interactable ``category`` can produce (empty for the others)."""
+        """Event kinds an interactable ``category`` or a place can produce (empty for the others).
+
+        A place's ``touch`` is the avatar being in it; no detector reports it (see
+        :class:`Place`), but it names the place's row in a reward table.
+        """
+        if any(p.category == category for p in self.places):
+            return ("touch",)
         if category not in self.interactable:
             return ()
         for d in self.derived:
@@ -284,6 +323,15 @@ _DERIVED = {
     "Skiing": (DerivedObject("Gate", part="Flag", max_count=2, gap=(32, 32), row_tolerance=1,
                              centre_offset=-2, depicts=("gate", "pair of flags")),),
 }
+# Places the manuals name as goals.  Freeway: the chicken scores when it reaches the top
+# sidewalk; OCAtari's Chicken box starts at y 187 and is taken back there from y 17-19,
+# the step the game pays (always pressing up: 22 crossings an episode).  The sidewalk box
+# is the strip above the first lane, so the chicken's gap to it is 171 px at the start;
+# the radius of 176 lets the potential count it from anywhere on the road.
+_PLACES = {
+    "Freeway": (Place("Sidewalk", box=(0, 0, 160, 16), radius=176.0,
+                      depicts=("far sidewalk", "sidewalk", "other side", "top of the screen")),),
+}
 #: OCAtari's per-game object tables, snapshotted so that resolving a game name
 #: (every CLI start, every reward-table build) does not import OCAtari's 60+
 #: game modules (about 3 s).  Regenerate with ``python -m envs.tools.catalog --write``
@@ -329,8 +377,10 @@ def _registry() -> Mapping[str, GameSpec]:
                                            if c in max_objects}),
             clip_reward_default=name not in _NO_CLIP,
             depicts=MappingProxyType({**DEPICTS.get(name, {}),
-                                      **{d.category: d.depicts for d in _DERIVED.get(name, ())}}),
+                                      **{d.category: d.depicts for d in _DERIVED.get(name, ())},
+                                      **{p.category: p.depicts for p in _PLACES.get(name, ())}}),
             derived=_DERIVED.get(name, ()),
+            places=_PLACES.get(name, ()),
             game_time_limit_frames=_GAME_TIME_LIMIT.get(name),
             rebounds=frozenset(_REBOUNDS.get(name, set()) & set(max_objects)),
             renewed=frozenset(_RENEWED.get(name, set()) & set(max_objects)),

@@ -269,7 +269,7 @@ def ground(spec: GameSpec, category: str, sentences: Sequence[str],
 
 def ground_all(spec: GameSpec, sentences: Sequence[str],
                sources: Collection[str] = SOURCES) -> dict[str, Grounding]:
-    """:func:`ground` for the avatar and every interactable category of ``spec``.
+    """:func:`ground` for the avatar, every interactable category and every place of ``spec``.
 
     An object's words exclude the avatar's.  An object none of whose words the
     manual uses gets the head nouns of its multi-word words as a last source
@@ -284,14 +284,14 @@ def ground_all(spec: GameSpec, sentences: Sequence[str],
     if spec.avatar:
         out[spec.avatar] = ground(spec, spec.avatar, sentences, low)
     avatar = tuple(out[spec.avatar].words) if spec.avatar else ()
-    for c in spec.interactable:
+    for c in spec.readable:
         out[c] = ground(spec, c, sentences, low, exclude=avatar, sources=sources)
     if "head" not in sources:
         return out
-    words = {c: out[c].words for c in spec.interactable}
+    words = {c: out[c].words for c in spec.readable}
     heads = [h for c in words for h in dict.fromkeys(map(head_noun, words[c]))]
     taken = set(avatar) | {h for h in heads if heads.count(h) > 1}
-    for c in spec.interactable:
+    for c in spec.readable:
         if not out[c].found:
             extra = fallback_terms(words[c], taken)
             if extra:

@@ -16,6 +16,14 @@ its gates) count through it, not on their own: the gate's ``pass`` reward says w
 to go, and each pole's ``touch`` penalty would otherwise cancel it between the
 poles.  Terminal states have ``Phi = 0``.
 
+A game's places (:class:`envs.games.Place`: Freeway's far sidewalk, where each
+crossing scores) add ``r(p) * max(0, 1 - d(p) / radius(p))`` each, with their own
+radius, as large as the screen: a goal counts from anywhere, so the potential rises
+with every step toward it, where the game's own reward is silent until the chicken
+arrives.  Reaching the place scores and takes the chicken back to the start, so the
+potential drops there by what the climb paid: over a crossing the auxiliary reward
+sums to about 0, and the optimal policy stays the game's.
+
 Example:
     >>> import numpy as np
     >>> from reward_shaping.potentials import ProximityPotential
@@ -67,11 +75,15 @@ class ProximityPotential:
             kind = "pass" if "pass" in self.spec.event_kinds(c) else "touch"
             worth[cats.index(c)] = float(rewards.get(event_key(c, kind), 0.0))
         self.worth = worth
+        # Places: (reward, box, radius) of those the table rewards or punishes.
+        self.places = [(float(rewards.get(event_key(p.category, "touch"), 0.0)),
+                        np.asarray(p.box, np.float64), float(p.radius)) for p in self.spec.places]
+        self.places = [p for p in self.places if p[0]]
 
     @property
     def active(self) -> bool:
         """Whether any object is worth something."""
-        return bool(self.worth.any())
+        return bool(self.worth.any()) or bool(self.places)
 
     def __call__(self, category: np.ndarray, box: np.ndarray) -> np.ndarray:
         """``Phi`` per row: ``category`` ``(m, K)`` (-1 none), ``box`` ``(m, K, 4)``."""
@@ -83,4 +95,7 @@ class ProximityPotential:
         gap = box_gaps(box, av)
         close = np.maximum(0.0, 1.0 - np.hypot(gap[..., 0], gap[..., 1]) / self.radius)
         phi = (self.worth[cat] * close).sum(1)
+        for worth, place, radius in self.places:
+            g = box_gaps(np.broadcast_to(place, (m, 1, 4)), av)[:, 0]
+            phi = phi + worth * np.maximum(0.0, 1.0 - np.hypot(g[:, 0], g[:, 1]) / radius)
         return np.where(has_av, phi, 0.0)

@@ -149,12 +149,15 @@ def _cache_key(spec: GameSpec, manual: Manual, backend_name: str, settings: dict
 
     # The grounding's candidate words are part of the key: a word added to the game's
     # depicts or the shared synonyms changes which sentences are read.
-    words = {c: [w for w, _ in candidates(spec, c)] for c in spec.categories}
+    words = {c: [w for w, _ in candidates(spec, c)] for c in spec.categories + spec.readable}
     # So are the categories decided by rule (avatar, ignored): a category newly ignored
     # must not keep a cached reward.
-    blob = json.dumps({"game": spec.name, "manual": manual.sha256, "backend": backend_name,
-                       "settings": settings, "scale": scale, "version": TABLE_VERSION,
-                       "words": words, "interactable": list(spec.interactable)}, sort_keys=True)
+    fields = {"game": spec.name, "manual": manual.sha256, "backend": backend_name,
+              "settings": settings, "scale": scale, "version": TABLE_VERSION,
+              "words": words, "interactable": list(spec.interactable)}
+    if spec.places:  # only where there are any: the other games' cached tables stay valid
+        fields["places"] = [[p.category, list(p.box), p.radius] for p in spec.places]
+    blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -203,10 +206,10 @@ def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, s
 
 def _check_event(spec: GameSpec, cat: str, kind: str, path: Path) -> None:
     """Raise unless the game reports ``kind`` events with ``cat`` (a typo would never pay)."""
-    if cat not in set(spec.categories) | set(spec.hud_categories):
+    if cat not in set(spec.categories) | set(spec.readable) | set(spec.hud_categories):
         raise RewardTableError(
             f"overrides file {path} names {cat!r}, which {spec.name} does not have; "
-            f"categories: {', '.join(spec.categories)}"
+            f"categories: {', '.join(spec.categories + tuple(p.category for p in spec.places))}"
         )
     kinds = spec.event_kinds(cat) or ("touch",)
     if kind not in kinds:
@@ -231,17 +234,17 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
     grounded = ground_all(spec, index.sentences)
     avatar = tuple(grounded[spec.avatar].words) if spec.avatar else ()
     objects: dict[str, ObjectReward] = {}
-    for cat in spec.categories:
+    for cat in spec.categories + tuple(p.category for p in spec.places):
         if cat == spec.avatar:
             objects[cat] = ObjectReward(0.0, "avatar", 1.0, [], "rule", "the player's own avatar")
-        elif cat not in spec.interactable:
+        elif cat not in spec.readable:
             objects[cat] = ObjectReward(0.0, "ignored", 1.0, [], "rule",
                                         "never reported as a contact (avatar's own, scenery or a point value shown)")
         else:
             depicts = spec.depicts.get(cat, ())
             # Other objects by their specific words only: a bare name such as
             # "submarine" is also what many manuals call the player's own avatar.
-            others = tuple(w for c in spec.interactable if c != cat
+            others = tuple(w for c in spec.readable if c != cat
                            for w, _ in candidates(spec, c, ("depicts", "synonym")))
             terms = grounded[cat].words or [cat.lower()]
             evidence = index.evidence_for(cat, top_k=backend.evidence_k,

@@ -53,6 +53,20 @@ def test_skiing_is_not_clipped_and_hud_is_never_interactable():
     assert "PlayerMissile" in seaquest.ignored and "PlayerMissile" not in seaquest.interactable
 
 
+def test_places_are_read_but_never_objects():
+    spec = resolve_game("Freeway")
+    [side] = spec.places
+    assert side.category == "Sidewalk" and "far sidewalk" in spec.depicts["Sidewalk"]
+    assert spec.readable == ("Car", "Sidewalk") and spec.event_kinds("Sidewalk") == ("touch",)
+    # Never in the observation or the detector: those follow the categories.
+    assert "Sidewalk" not in spec.categories and "Sidewalk" not in spec.interactable
+    for name in known_games():  # a place's name must not shadow an object's table row
+        g = resolve_game(name)
+        names = [p.category for p in g.places]
+        assert len(set(names)) == len(names) and not set(names) & set(g.categories), name
+        assert not g.places or g.avatar, name  # the potential measures from the avatar
+
+
 @pytest.mark.parametrize("game, displays", [
     ("Seaquest", {"OxygenBar", "CollectedDiver"}),
     ("ChopperCommand", {"MiniPlayer", "MiniTruck", "MiniEnemy"}),

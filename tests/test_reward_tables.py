@@ -54,7 +54,8 @@ def test_expectations_cover_every_category_of_every_shipped_game():
     assert len(EXPECT) >= 10
     for game, table in EXPECT.items():
         spec = resolve_game(game)
-        keys = {event_key(c, k) for c in spec.categories for k in spec.event_kinds(c) or ("touch",)}
+        keys = {event_key(c, k) for c in spec.categories + spec.readable
+                for k in spec.event_kinds(c) or ("touch",)}
         assert set(table) == keys | set(spec.hud_categories), game
 
         load_manual(game)  # a manual ships for it
@@ -94,6 +95,21 @@ def test_unseen_terse_manuals(tmp_path, backend, game, manual, expected):
     got = {c: int(math.copysign(1, table.objects[c].reward)) * (table.objects[c].reward != 0)
            for c in expected}
     assert got == expected
+
+
+def test_a_place_is_read_like_an_object_and_can_be_overridden(tmp_path):
+    """Freeway's far sidewalk: no sprite, but the manual says reaching it scores."""
+    table = build_reward_table("Freeway", cache_dir=tmp_path)
+    side = table.objects["Sidewalk"]
+    assert side.reward == 5.0 and side.kind == "touch"
+    assert any("far sidewalk" in e for e in side.evidence)
+    over = tmp_path / "fix.yaml"
+    over.write_text("Car: 0\n")
+    fixed = build_reward_table("Freeway", overrides=over, cache_dir=tmp_path)
+    assert (fixed.reward_of("Car", "touch"), fixed.reward_of("Sidewalk", "touch")) == (0.0, 5.0)
+    over.write_text("Kerb: 5\n")
+    with pytest.raises(RewardTableError, match="categories: Chicken, Car, Sidewalk"):
+        build_reward_table("Freeway", overrides=over, cache_dir=tmp_path)
 
 
 def test_cache_hit_corrupt_cache_and_settings_in_key(tmp_path, caplog):

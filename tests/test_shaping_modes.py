@@ -11,6 +11,7 @@ from conftest import SCRIPT, TABLE, Scripted, ev
 
 from agents.health import FARM_REPEATS, WINDOW, Episode, HealthMonitor
 from envs.atari import make_env
+from envs.games import resolve_game
 from reward_shaping.potentials import ProximityPotential
 from reward_shaping.wrappers import (
     MOVING_EPISODES,
@@ -130,6 +131,48 @@ def test_proximity_potential_weighs_objects_by_closeness():
     assert phi(*at(("Tree", [70, 58, 16, 30]), avatar=False))[0] == 0.0  # no skier, no potential
     with pytest.raises(ValueError, match="radius"):
         ProximityPotential("Skiing", {}, radius=0)
+
+
+def test_a_place_counts_from_across_the_screen():
+    """Freeway's far sidewalk (y 0-16) counts with its own radius (176 px), not the objects' 32."""
+    phi = ProximityPotential("Freeway", {"Sidewalk": 5.0, "Car": -5.0}, radius=32)
+    cats = resolve_game("Freeway").categories  # Chicken, Car
+
+    def at(y, *cars):
+        rows = [(0, [44, y, 6, 8])] + [(1, b) for b in cars]
+        return np.array([[r[0] for r in rows]]), np.array([[r[1] for r in rows]])
+
+    start, top = phi(*at(187))[0], phi(*at(18))[0]
+    assert start == pytest.approx(5 * (1 - 171 / 176)) and top == pytest.approx(5 * (1 - 2 / 176))
+    assert phi(*at(100))[0] == pytest.approx(5 * (1 - 84 / 176))  # halfway: half of it
+    # A car 10 px away subtracts as an object does, with the objects' radius.
+    assert phi(*at(100, [60, 100, 8, 8]))[0] == pytest.approx(5 * (1 - 84 / 176) - 5 * (1 - 10 / 32))
+    assert phi(np.array([[1]]), np.array([[[60, 100, 8, 8]]]))[0] == 0.0  # no chicken: nothing
+    assert cats[0] == "Chicken" and phi.active
+    assert not ProximityPotential("Freeway", {"Sidewalk": 0.0}).active
+
+
+def test_freeway_pays_the_climb_and_takes_it_back_at_the_crossing():
+    """On the training path (envpool, objects from RAM): pressing up earns the potential's
+    rise step by step; the crossing, where the chicken restarts at the bottom, returns it."""
+    pytest.importorskip("envpool")
+    from agents.environments import EnvSettings, make_vec, resolve_target
+
+    venv = ManualRewardVecEnv(
+        make_vec(resolve_target("Freeway"), EnvSettings(backend="envpool"), 1, 3,
+                 track_objects=True, vec_env="dummy"),
+        {"Sidewalk": 5.0}, mode="proximity", gamma=1.0, game="Freeway")
+    venv.reset()
+    auxes, scored = [], []
+    for _ in range(250):
+        _, _, _, [info] = venv.step(np.array([1]))  # UP
+        auxes.append(info["aux_reward"])
+        scored.append(info["game_reward"] > 0)
+    venv.close()
+    first = scored.index(True)
+    climb = np.array(auxes[1:first])
+    assert 20 < first < 240 and climb.sum() > 4.0 and (climb > 0).sum() > 0.5 * len(climb)
+    assert auxes[first] < -4.0  # back at the bottom: the climb's potential is returned
 
 
 def _phi_of(records, phi) -> float:
