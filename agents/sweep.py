@@ -515,9 +515,13 @@ def run_local(cfg: SweepConfig, specs: list[RunSpec], sweep_dir: Path, workers: 
 
 
 def _core_sets(workers: int, cpus: float) -> queue.Queue | None:
-    """Disjoint sets of ``cpus`` cores each, one per concurrent run, or ``None`` where this
-    machine cannot give every run its own (then runs share all cores, unbound)."""
-    if not hasattr(os, "sched_getaffinity"):
+    """Disjoint sets of ``cpus`` cores each, one per concurrent run, or ``None`` for a single
+    worker or where this machine cannot give every run its own (then runs share all cores,
+    unbound)."""
+    # One run has no sibling to keep apart from; binding it to the first cores would pile
+    # two one-worker sweeps started side by side onto the same core while the others idle
+    # (seen: two such sweeps, both runs on core 0 of 2).
+    if workers <= 1 or not hasattr(os, "sched_getaffinity"):
         return None
     allowed = sorted(os.sched_getaffinity(0))
     size = max(1, int(cpus))
