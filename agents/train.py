@@ -252,6 +252,12 @@ class Run:
             table = self._reward_table(resumed=ckpt is not None)
             paid = ", ".join(f"{k} {v.reward:+g}" for k, v in table.objects.items() if v.reward)
             print(f"reward table ({time.time() - t0:.1f}s): {paid or 'every object 0'}")
+            spec_places = self.target.spec.places if self.target.spec else ()
+            places = [p.category for p in spec_places
+                      if table.reward_of(p.category) and cfg.shaping_mode != "proximity"]
+            if places:  # read, but only the potential pays a place (envs.games.Place)
+                print(f"note: {', '.join(places)} is a place, paid only by --shaping-mode "
+                      f"proximity; mode {cfg.shaping_mode} pays it nothing")
         resumes = int(ckpt.state.get("resumes", 0)) + 1 if ckpt else 0
         # A fresh env seed per resume: environments restart, they are not restored.
         self.env_seed = cfg.seed + 10_000 * resumes

@@ -359,6 +359,17 @@ def test_life_penalty_is_validated_recorded_and_paid(tmp_path, capsys):
     assert yaml.safe_load((out / "config.yaml").read_text())["life_penalty"] == 5.0
 
 
+def test_a_place_is_paid_only_by_proximity_and_training_says_so(tmp_path, capsys):
+    pytest.importorskip("envpool")
+    args = ["--steps", "32", *TINY_ATARI, "--env-backend", "envpool", "--eval-episodes", "0"]
+    assert main(["Freeway", "--out", str(tmp_path / "b"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "Sidewalk +5" in out and "Sidewalk is a place, paid only by --shaping-mode proximity" in out
+    assert main(["Freeway", "--shaping-mode", "proximity", "--out", str(tmp_path / "p"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "Sidewalk +5" in out and "is a place" not in out
+
+
 def test_evaluation_mode_defaults_per_algorithm():
     """Greedy for the value-based and max-entropy agents; the actor-critics sample on Atari
     games and act greedily elsewhere, as rl-baselines3-zoo evaluates them.  Every algorithm
