@@ -29,7 +29,7 @@ TEXTS = {
 }
 # What the stub backend answers, per event key (category, or category:kind).
 ANSWERS = {"Car": "no", "Tree": "yes", "Mogul": "yes", "Flag": "neutral", "Ball": "yes", "Block": "yes",
-           "Gate:pass": "yes", "Gate:miss": "yes"}
+           "Gate:pass": "yes", "Gate:miss": "yes", "Sidewalk": "neutral"}
 
 
 class StubBackend(qa.Backend):
