@@ -82,7 +82,7 @@ class ProximityPotential:
 
     @property
     def active(self) -> bool:
-        """Whether any object is worth something."""
+        """Whether any object or place is worth something."""
         return bool(self.worth.any()) or bool(self.places)
 
     def __call__(self, category: np.ndarray, box: np.ndarray) -> np.ndarray:
