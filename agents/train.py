@@ -252,9 +252,8 @@ class Run:
             table = self._reward_table(resumed=ckpt is not None)
             paid = ", ".join(f"{k} {v.reward:+g}" for k, v in table.objects.items() if v.reward)
             print(f"reward table ({time.time() - t0:.1f}s): {paid or 'every object 0'}")
-            spec_places = self.target.spec.places if self.target.spec else ()
-            places = [p.category for p in spec_places
-                      if table.reward_of(p.category) and cfg.shaping_mode != "proximity"]
+            places = [c for c in self.target.spec.place_categories if table.reward_of(c)] \
+                if self.target.spec and cfg.shaping_mode != "proximity" else []
             if places:  # read, but only the potential pays a place (envs.games.Place)
                 print(f"note: {', '.join(places)} is a place, paid only by --shaping-mode "
                       f"proximity; mode {cfg.shaping_mode} pays it nothing")

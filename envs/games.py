@@ -204,9 +204,14 @@ class GameSpec:
         )
 
     @property
+    def place_categories(self) -> tuple[str, ...]:
+        """The table names of the game's places (:class:`Place`), in declaration order."""
+        return tuple(p.category for p in self.places)
+
+    @property
     def readable(self) -> tuple[str, ...]:
         """What the manual reader asks about: the interactable categories, then the places."""
-        return self.interactable + tuple(p.category for p in self.places)
+        return self.interactable + self.place_categories
 
     def event_kinds(self, category: str) -> tuple[str, ...]:
         """Event kinds an interactable ``category`` or a place can produce (empty for the others).
@@ -214,7 +219,7 @@ class GameSpec:
         A place's ``touch`` is the avatar being in it; no detector reports it (see
         :class:`Place`), but it names the place's row in a reward table.
         """
-        if any(p.category == category for p in self.places):
+        if category in self.place_categories:
             return ("touch",)
         if category not in self.interactable:
             return ()

@@ -76,9 +76,8 @@ class ProximityPotential:
             worth[cats.index(c)] = float(rewards.get(event_key(c, kind), 0.0))
         self.worth = worth
         # Places: (reward, box, radius) of those the table rewards or punishes.
-        self.places = [(float(rewards.get(event_key(p.category, "touch"), 0.0)),
-                        np.asarray(p.box, np.float64), float(p.radius)) for p in self.spec.places]
-        self.places = [p for p in self.places if p[0]]
+        self.places = [(r, np.asarray(p.box, np.float64), float(p.radius)) for p in self.spec.places
+                       if (r := float(rewards.get(event_key(p.category, "touch"), 0.0)))]
 
     @property
     def active(self) -> bool:

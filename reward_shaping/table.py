@@ -149,7 +149,7 @@ def _cache_key(spec: GameSpec, manual: Manual, backend_name: str, settings: dict
 
     # The grounding's candidate words are part of the key: a word added to the game's
     # depicts or the shared synonyms changes which sentences are read.
-    words = {c: [w for w, _ in candidates(spec, c)] for c in spec.categories + spec.readable}
+    words = {c: [w for w, _ in candidates(spec, c)] for c in spec.categories + spec.place_categories}
     # So are the categories decided by rule (avatar, ignored): a category newly ignored
     # must not keep a cached reward.
     fields = {"game": spec.name, "manual": manual.sha256, "backend": backend_name,
@@ -206,10 +206,10 @@ def load_overrides(path: str | Path, spec: GameSpec) -> dict[str, tuple[float, s
 
 def _check_event(spec: GameSpec, cat: str, kind: str, path: Path) -> None:
     """Raise unless the game reports ``kind`` events with ``cat`` (a typo would never pay)."""
-    if cat not in set(spec.categories) | set(spec.readable) | set(spec.hud_categories):
+    if cat not in set(spec.categories) | set(spec.place_categories) | set(spec.hud_categories):
         raise RewardTableError(
             f"overrides file {path} names {cat!r}, which {spec.name} does not have; "
-            f"categories: {', '.join(spec.categories + tuple(p.category for p in spec.places))}"
+            f"categories: {', '.join(spec.categories + spec.place_categories)}"
         )
     kinds = spec.event_kinds(cat) or ("touch",)
     if kind not in kinds:
@@ -234,7 +234,7 @@ def _decide_all(spec: GameSpec, manual: Manual, backend, scale: float
     grounded = ground_all(spec, index.sentences)
     avatar = tuple(grounded[spec.avatar].words) if spec.avatar else ()
     objects: dict[str, ObjectReward] = {}
-    for cat in spec.categories + tuple(p.category for p in spec.places):
+    for cat in spec.categories + spec.place_categories:
         if cat == spec.avatar:
             objects[cat] = ObjectReward(0.0, "avatar", 1.0, [], "rule", "the player's own avatar")
         elif cat not in spec.readable:
