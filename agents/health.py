@@ -18,7 +18,7 @@ once, with the step and the numbers that raised it:
     window and the one :data:`TREND_GAP` windows before it, the mean auxiliary
     return per episode rose and the mean game score fell, each by more than
     :data:`TREND_Z` standard errors of the difference (Welch).  Not checked under a
-    Markov potential (``proximity``), whose auxiliary return no behaviour can collect
+    Markov potential (the proximity modes), whose auxiliary return no behaviour can collect
     (:class:`HealthMonitor`'s ``markov_potential``).
 ``farming``
     One event is farmed: in at least :data:`FARM_SHARE` of the latest window's
@@ -29,7 +29,7 @@ once, with the step and the numbers that raised it:
     hit back every rally, so its payments count as farming only when they come faster
     than real hits can: more than one every :data:`REBOUND_STEPS` agent steps over the
     episode (Tennis's shaped PPO was paid for its ball 490 times in 3,900 steps).
-    Not checked under ``proximity``, which pays no contact.
+    Not checked under the proximity modes, which pay no reward per contact.
 ``cut``
     Training scores are not finished games: at least :data:`CUT_SHARE` of the latest
     window's episodes were cut by the time limit, scoring on average at or above random
@@ -186,9 +186,11 @@ class HealthMonitor:
         rebounds: The game's rebounding categories (``GameSpec.rebounds``), whose
             payments count as farming only above one every :data:`REBOUND_STEPS` steps.
         shaped: The run is paid an auxiliary reward (``inert`` is checked only then).
-        markov_potential: Its shaping pays a Markov potential alone (``proximity``), and
-            then neither ``farming`` nor ``hacking`` is checked.  No contact is paid, so a
-            repeated one earns nothing; and the discounted auxiliary return is
+        markov_potential: Its shaping pays a Markov potential and no reward per contact
+            (the proximity modes; ``proximity_contact`` pays penalties per contact, which
+            nobody farms), and then neither ``farming`` nor ``hacking`` is checked.  No
+            reward is paid per contact, so a repeated one earns nothing; and the
+            potential's discounted auxiliary return is
             ``gamma^T Phi(s_T) - Phi(s_0)``, fixed by the episode's first and last states
             (Ng et al. 1999), so no behaviour collects it.  The undiscounted
             ``aux_return`` is then about ``-(1 - gamma)`` times the potential summed over
@@ -404,6 +406,7 @@ def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
     (the wrapper's or the game's own clock), random play's score as the stall floor and the
     game's rebounding balls."""
     from agents.runs import episode_step_limit, random_score
+    from reward_shaping.wrappers import PROXIMITY_MODES
 
     rebounds: frozenset[str] = frozenset()
     if getattr(target, "atari", False):
@@ -412,7 +415,7 @@ def run_monitor(cfg: Any, target: Any) -> HealthMonitor:
         rebounds = resolve_game(target.name).rebounds
     return HealthMonitor(episode_step_limit(cfg, target), floor=random_score(target),
                          rebounds=rebounds, shaped=getattr(cfg, "shaping", "none") == "manual",
-                         markov_potential=getattr(cfg, "shaping_mode", "bonus") == "proximity")
+                         markov_potential=getattr(cfg, "shaping_mode", None) in PROXIMITY_MODES)
 
 
 def check_run(run_dir: Path) -> dict[str, Any]:

@@ -67,7 +67,7 @@ from envs.atari import choose_backend
 from envs.fast.envpool_vec import envpool_available
 from envs.games import UnknownGameError
 from envs.slots import OBS_KINDS, NoObjectsError, SlotLayout
-from reward_shaping.wrappers import POTENTIAL_MODES, SHAPING_MODES, find_shaper
+from reward_shaping.wrappers import CONTACT_FREE_MODES, PROXIMITY_MODES, SHAPING_MODES, find_shaper
 
 log = logging.getLogger("agents.train")
 
@@ -101,8 +101,8 @@ def _validate(cfg: RunConfig, target: Target) -> None:
             or cfg.penalty_veto < 0:
         raise TrainError("--penalty-veto must be a whole number of steps >= 0 (0: off), "
                          f"got {cfg.penalty_veto!r}")
-    if cfg.penalty_veto and cfg.shaping_mode in POTENTIAL_MODES:
-        # The potential modes pay no event directly: there would be no penalty to waive.
+    if cfg.penalty_veto and cfg.shaping_mode in CONTACT_FREE_MODES:
+        # These modes pay no event directly: there would be no penalty to waive.
         raise TrainError(f"--penalty-veto applies to the modes that pay events, not "
                          f"--shaping-mode {cfg.shaping_mode}")
     for flag, value, default in (("--shaping-mode", cfg.shaping_mode, "bonus"),
@@ -207,7 +207,7 @@ class Run:
 
         from reward_shaping.wrappers import GameScaleNormalize, LifeLossPenalty, ManualRewardVecEnv
 
-        proximity = table is not None and self.cfg.shaping_mode == "proximity"
+        proximity = table is not None and self.cfg.shaping_mode in PROXIMITY_MODES
         venv = make_vec(self.target, self.cfg.env, hp.n_envs, self.env_seed,
                         track_objects=table is not None, vec_env=self.cfg.vec_env,
                         objects_in_info=proximity)
@@ -253,10 +253,10 @@ class Run:
             paid = ", ".join(f"{k} {v.reward:+g}" for k, v in table.objects.items() if v.reward)
             print(f"reward table ({time.time() - t0:.1f}s): {paid or 'every object 0'}")
             places = [c for c in self.target.spec.place_categories if table.reward_of(c)] \
-                if self.target.spec and cfg.shaping_mode != "proximity" else []
+                if self.target.spec and cfg.shaping_mode not in PROXIMITY_MODES else []
             if places:  # read, but only the potential pays a place (envs.games.Place)
-                print(f"note: {', '.join(places)} is a place, paid only by --shaping-mode "
-                      f"proximity; mode {cfg.shaping_mode} pays it nothing")
+                print(f"note: {', '.join(places)} is a place, paid only by the proximity modes "
+                      f"({', '.join(PROXIMITY_MODES)}); mode {cfg.shaping_mode} pays it nothing")
         resumes = int(ckpt.state.get("resumes", 0)) + 1 if ckpt else 0
         # A fresh env seed per resume: environments restart, they are not restored.
         self.env_seed = cfg.seed + 10_000 * resumes
@@ -429,11 +429,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "potential pays gamma*Phi(s')-Phi(s) with Phi the event reward so far in the "
                    "episode; proximity the same with Phi = sum of the table rewards of the objects "
                    "near the avatar, weighted by closeness (a Markov potential: Ng et al. 1999, "
-                   "the optimal policy is kept)")
+                   "the optimal policy is kept); proximity_positive the same with the table's "
+                   "rewards and places only (penalties unpaid); proximity_contact that potential "
+                   "plus the penalties paid per contact, as bonus pays them")
     p.add_argument("--negative-ramp", type=float, default=1_000_000,
                    help="positive_first: steps over which negative events fade in")
     p.add_argument("--proximity-radius", type=float, default=32.0,
-                   help="proximity: pixels from the avatar at which an object stops counting")
+                   help="proximity modes: pixels from the avatar at which an object stops counting")
     p.add_argument("--pay-cap", type=float, default=0,
                    help="manual shaping: payments one object instance can earn per episode "
                    "(default 0: no cap). With 1 every pill, diver or gate pays once, however "
@@ -448,7 +450,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="manual shaping: a penalty is waived when the game itself pays a "
                    "positive reward in the contact's step or the next STEPS-1 steps (the "
                    "contact scored: a monkey punched, a blue ghost eaten); otherwise it is paid "
-                   "STEPS-1 steps late. Default 0: off. Not for the potential modes")
+                   "STEPS-1 steps late. Default 0: off. Only for the modes that pay penalties "
+                   "per contact (bonus, positive_first, proximity_contact)")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "

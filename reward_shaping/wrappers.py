@@ -17,18 +17,19 @@ What each step exposes in ``info``:
   if any, is applied to the game reward only, further in);
 * ``aux_events``: the events that earned a non-zero auxiliary reward;
 * ``event_reward``: the table's reward for the step's events (weighted);
-* ``potential`` (``mode="potential"`` only): the potential of the step's next state;
+* ``potential`` (the potential modes only): the potential of the step's next state;
 * at the end of an episode, ``shaping``: ``{"aux_return", "event_return", "contacts",
   "paid", "max_repeat", "repeated"}`` with event counts per key (``{"Tree": 2,
-  "Gate:pass": 14, "Gate:miss": 6}``; ``paid`` stays empty under ``proximity``, which
-  pays no contact), the most rewards one object instance got and
+  "Gate:pass": 14, "Gate:miss": 6}``; ``paid`` counts the contacts paid directly, so it
+  stays empty under ``proximity`` and ``proximity_positive``, which pay no contact),
+  the most rewards one object instance got and
   its key (an agent farming one event, see :mod:`agents.health`; penalties are not
   counted, and a ball the game declares as rebounding,
   :attr:`envs.games.GameSpec.rebounds`, is hit again and again by design and is left
   out of that count); with ``penalty_veto``, also ``vetoed``: the penalties the
   game's reward waived, per key.
 
-Five modes (``mode=``), by what they guarantee:
+Seven modes (``mode=``), by what they guarantee:
 
 * ``bonus`` (the paper's): the auxiliary reward *is* the event reward.  It changes
   the task: an agent may prefer collecting bonuses to scoring, and a table with
@@ -71,8 +72,20 @@ Five modes (``mode=``), by what they guarantee:
   reports their table value.  The objects come from the environment: the tracker
   beneath a single env, the envpool engine, or ``info["objects"]``
   (``make_env(..., objects_in_info=True)``).
+* ``proximity_positive``: ``proximity`` with the table's rewards and places only in
+  the potential; its penalties are not paid at all (as ``positive`` drops them).  The
+  same guarantee as ``proximity``.  A penalty in the potential is a barrier the
+  agent must cross to reach what the table rewards: Freeway's cars, which move
+  whatever the chicken does, put about -2 to -3 into the potential of every state
+  between the start and the far sidewalk, and no seed crossed the road under it
+  (``benchmarks/RESULTS.md``).
+* ``proximity_contact``: the potential of ``proximity_positive``, and the table's
+  penalties paid on contact as ``bonus`` pays them.  The potential part keeps the
+  optimal policy; the contact penalties change the task, as ``bonus``'s do (standing
+  still avoids them).
 
-``penalty_veto=K`` (with ``bonus`` or ``positive_first``) lets the game's own reward
+``penalty_veto=K`` (with a mode that pays penalties on contact: ``bonus``,
+``positive_first``, ``proximity_contact``) lets the game's own reward
 outrank the table's penalty.  A penalty is waived when the game pays a positive
 reward in the contact's step or in the next ``K - 1`` steps: that contact scored, so
 it was not the harm the manual warns of (Kangaroo's monkey punched for 200, a blue
@@ -122,9 +135,16 @@ EVENT_KEY = "event_reward"
 POTENTIAL_KEY = "potential"
 EPISODE_KEY = "shaping"
 #: How event rewards become the auxiliary reward (see the module docstring).
-SHAPING_MODES = ("bonus", "positive", "positive_first", "potential", "proximity")
-#: Modes whose auxiliary reward is ``gamma * Phi(s') - Phi(s)``.
-POTENTIAL_MODES = ("potential", "proximity")
+SHAPING_MODES = ("bonus", "positive", "positive_first", "potential", "proximity",
+                 "proximity_positive", "proximity_contact")
+#: Modes whose auxiliary reward is ``gamma * Phi(s') - Phi(s)`` (plus, for
+#: ``proximity_contact``, the penalties paid on contact).
+POTENTIAL_MODES = ("potential", "proximity", "proximity_positive", "proximity_contact")
+#: Modes whose potential is :class:`reward_shaping.potentials.ProximityPotential` of
+#: the objects on screen (they need the objects of every step).
+PROXIMITY_MODES = ("proximity", "proximity_positive", "proximity_contact")
+#: Modes in which no contact pays anything itself: nothing for ``penalty_veto`` to waive.
+CONTACT_FREE_MODES = ("potential", "proximity", "proximity_positive")
 #: ``positive_first``: finished episodes over which "the agent moves" is judged.
 MOVING_EPISODES = 20
 #: ``positive_first``: default steps over which negative events fade in.
@@ -217,8 +237,8 @@ class _Shaper:
         # A window below 0 steps means nothing; 0 turns the veto off.
         if isinstance(penalty_veto, bool) or not isinstance(penalty_veto, int) or penalty_veto < 0:
             raise ValueError(f"penalty_veto must be an int >= 0 (steps, 0: off), got {penalty_veto!r}")
-        if penalty_veto and mode in POTENTIAL_MODES:
-            # The potential modes pay no event directly: there is no penalty to waive.
+        if penalty_veto and mode in CONTACT_FREE_MODES:
+            # These modes pay no event directly: there is no penalty to waive.
             raise ValueError(f"penalty_veto applies to modes that pay events, not {mode!r}")
         self.penalty_veto = penalty_veto
         # Penalties waiting for the game's word: [steps left, reward, event] per env.
@@ -231,14 +251,15 @@ class _Shaper:
         # measure (``max_repeat``) leaves them out.
         self.rebounds: frozenset[str] = frozenset(getattr(spec, "rebounds", ()))
         self.proximity = None
-        if mode == "proximity":
+        if mode in PROXIMITY_MODES:
             from reward_shaping.potentials import RADIUS, ProximityPotential
 
             if spec is None:
                 # The potential weighs objects by category: it needs the game's categories.
-                raise ValueError("proximity shaping needs the game: pass game= or a RewardTable")
-            self.proximity = ProximityPotential(spec, self.rewards,
-                                                RADIUS if radius is None else radius)
+                raise ValueError(f"{mode} shaping needs the game: pass game= or a RewardTable")
+            held = self.rewards if mode == "proximity" else \
+                {k: v for k, v in self.rewards.items() if v > 0.0}  # penalties stay out of Phi
+            self.proximity = ProximityPotential(spec, held, RADIUS if radius is None else radius)
         self.negative_ramp = negative_ramp
         self.ramp_start: int | None = None
         if mode == "positive_first" and not any(v > 0 for v in self.rewards.values()):
@@ -269,7 +290,7 @@ class _Shaper:
     @property
     def negative_weight(self) -> float:
         """Fraction of their table reward that negative events pay now."""
-        if self.mode == "positive":
+        if self.mode in ("positive", "proximity_positive"):
             return 0.0
         if self.mode != "positive_first":
             return 1.0
@@ -293,7 +314,7 @@ class _Shaper:
         With ``penalty_veto``, the paying events may include penalties from earlier
         steps: a penalty is paid, and reported, in the step its window closes.
         """
-        event_reward, paying = 0.0, []
+        event_reward, direct, paying = 0.0, 0.0, []  # direct: what contacts pay themselves
         weight = self.weight
         negative = self.negative_weight
         pending = self._pending[i]
@@ -311,8 +332,9 @@ class _Shaper:
                 r = 0.0  # this object has paid its share of the episode: it cannot be farmed
             if r != 0.0:
                 event_reward += r
-                paying.append(ev)
-                if self.proximity is None:  # proximity pays no contact: none is counted paid
+                if self._pays_contact(r):  # otherwise reported only: the potential pays
+                    direct += r
+                    paying.append(ev)
                     self._paid[i][key] = self._paid[i].get(key, 0) + 1
                     if r > 0.0:  # rewards only: what the cap and the farming count are about
                         self._per_instance[i][one] = self._per_instance[i].get(one, 0) + 1
@@ -325,6 +347,7 @@ class _Shaper:
         for p in pending:  # penalties whose window closes now are paid, the rest wait a step
             if last or p[0] == 0:
                 event_reward += p[1]
+                direct += p[1]
                 paying.append(p[2])
                 self._paid[i][p[2].key] = self._paid[i].get(p[2].key, 0) + 1
             else:
@@ -333,21 +356,25 @@ class _Shaper:
         pending[:] = waiting
         self._event_return[i] += event_reward
         if self.mode not in POTENTIAL_MODES:
-            aux = event_reward
+            aux = direct
         else:
             before = self.potential[i]
-            if self.mode == "potential":
-                after = before + event_reward
+            if self.mode == "potential":  # the events pay into the potential, not directly
+                after, direct = before + direct, 0.0
             elif phi is None:
-                raise ValueError("proximity shaping needs each step's potential (phi=)")
+                raise ValueError(f"{self.mode} shaping needs each step's potential (phi=)")
             else:
                 after = phi * weight
             self.potential[i] = 0.0 if terminated else after
-            aux = self.gamma * self.potential[i] - before
-            if self.mode == "proximity":  # events are reported, the potential alone pays
-                paying = []
+            aux = self.gamma * self.potential[i] - before + direct
         self._aux_return[i] += aux
         return aux, event_reward, paying
+
+    def _pays_contact(self, r: float) -> bool:
+        """Whether a contact worth ``r`` (non-zero) is paid in its own step."""
+        if self.mode in CONTACT_FREE_MODES:
+            return self.mode == "potential"  # paid into the potential, reported as paying
+        return self.mode != "proximity_contact" or r < 0.0
 
     def start_episode(self, i: int, phi: float | None = None) -> None:
         """Environment ``i`` starts an episode; ``phi``: its first state's ``proximity``
@@ -450,7 +477,7 @@ class ManualReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
                                                  penalty_veto=penalty_veto)
         gym.Wrapper.__init__(self, env)
         self._tracker = None
-        if mode == "proximity":
+        if mode in PROXIMITY_MODES:
             from envs.wrappers import ObjectTracker, find_wrapper
 
             self._tracker = find_wrapper(env, ObjectTracker)
@@ -527,7 +554,7 @@ class ManualRewardVecEnv(VecEnvWrapper):  # type: ignore[misc,valid-type]
                  game: Any = None, pay_cap: int = 0, penalty_veto: int = 0) -> None:
         super().__init__(venv)
         self._objects = None
-        if mode == "proximity":
+        if mode in PROXIMITY_MODES:
             from envs.observations import VecEnvObjects
 
             self._objects = VecEnvObjects(venv, game if game is not None else
@@ -664,7 +691,7 @@ class ManualRewardVector(gym.vector.VectorWrapper):
         self._next_step = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) \
             == gym.vector.AutoresetMode.NEXT_STEP
         self._objects = None
-        if mode == "proximity":
+        if mode in PROXIMITY_MODES:
             from envs.observations import VectorObjects
 
             if not self._next_step:
