@@ -50,12 +50,14 @@ class RunConfig:
             ``bonus`` (the table's reward added per event, the paper's), ``positive``
             (its positive events only), ``positive_first`` (negatives fade in once the
             agent moves), ``potential`` (a history potential with the agent's gamma) or
-            ``proximity`` (a Markov potential from the objects near the avatar); see
+            ``proximity`` (a Markov potential from the objects near the avatar),
+            ``proximity_positive`` (that potential from the table's rewards and places
+            only) or ``proximity_contact`` (that, and the penalties paid per contact); see
             :mod:`reward_shaping.wrappers`.  Runs recorded before the field existed
             used ``bonus``.
         negative_ramp: ``positive_first``: steps over which negative events fade in
             once the agent moves.
-        proximity_radius: ``proximity``: pixels at which an object stops counting.
+        proximity_radius: The proximity modes: pixels at which an object stops counting.
         pay_cap: Rewards one object instance can earn per episode, 0 for no cap (with 1,
             an object touched again and again, a full submarine's diver, a pill the box
             grazes, pays once: contacts cannot be farmed).  Penalties are never capped.

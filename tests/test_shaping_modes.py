@@ -175,6 +175,59 @@ def test_freeway_pays_the_climb_and_takes_it_back_at_the_crossing():
     assert auxes[first] < -4.0  # back at the bottom: the climb's potential is returned
 
 
+FREEWAY = {"Car": -5.0, "Sidewalk": 5.0}
+
+
+def _up(mode, steps=600, **kw):
+    env = ManualReward(make_env("Freeway", obs="objects"), FREEWAY, mode=mode, gamma=1.0, **kw)
+    env.reset(seed=0)
+    return [env.step(1)[4] for _ in range(steps)]  # UP
+
+
+def test_proximity_positive_and_contact_keep_the_penalties_out_of_the_potential():
+    """Freeway, pressing up: both new modes hold the sidewalk alone in the potential (the cars'
+    term gone); proximity_positive pays no contact, proximity_contact pays each car -5 at once."""
+    alone = ManualReward(make_env("Freeway", obs="objects"), {"Sidewalk": 5.0}, mode="proximity",
+                         gamma=1.0)
+    alone.reset(seed=0)
+    ref = [alone.step(1)[4] for _ in range(600)]
+    full, pos, con = _up("proximity"), _up("proximity_positive"), _up("proximity_contact")
+    hits = [sum(e.key == "Car" for e in i["interactions"]) for i in ref]
+    assert sum(hits) >= 5  # pressing up meets cars (so the penalty checks below can fail)
+    assert [i["potential"] for i in pos] == [i["potential"] for i in ref]
+    assert [i["potential"] for i in con] == [i["potential"] for i in ref]
+    # The table as read puts the cars in the potential: proximity differs (mutation guard).
+    assert any(a["potential"] != b["potential"] for a, b in zip(full, ref))
+    assert [i["aux_reward"] for i in pos] == [i["aux_reward"] for i in ref]
+    assert all(i["aux_events"] == [] for i in pos)
+    assert [c["aux_reward"] for c in con] == pytest.approx(
+        [r["aux_reward"] - 5.0 * h for r, h in zip(ref, hits)])
+    assert [len(c["aux_events"]) for c in con] == hits
+    # The cars are reported as contacts in both; only proximity_contact counts them paid.
+    env = ManualReward(make_env("Freeway", obs="objects", max_episode_frames=2000), FREEWAY,
+                       mode="proximity_contact")
+    env.reset(seed=0)
+    while True:
+        _, _, term, trunc, info = env.step(1)
+        if term or trunc:
+            break
+    end = info["shaping"]
+    assert end["paid"] == {"Car": end["contacts"]["Car"]} and end["contacts"]["Car"] >= 5
+    assert end["event_return"] == pytest.approx(-5.0 * end["contacts"]["Car"])
+
+
+def test_proximity_contact_takes_the_veto_and_proximity_positive_refuses_it():
+    with pytest.raises(ValueError, match="penalty_veto applies to modes that pay events"):
+        ManualReward(make_env("Freeway", obs="objects"), FREEWAY, mode="proximity_positive",
+                     penalty_veto=3)
+    vetoed = _up("proximity_contact", steps=300, penalty_veto=3)
+    plain = _up("proximity_contact", steps=300)
+    # Freeway never pays in a contact's window: each penalty is paid 2 steps late, none waived.
+    late = [sum(e.key == "Car" for e in i["aux_events"]) for i in vetoed]
+    now = [sum(e.key == "Car" for e in i["aux_events"]) for i in plain]
+    assert sum(now) > 0 and late == [0, 0] + now[:-2]
+
+
 def _phi_of(records, phi) -> float:
     from envs.slots import pad_records
 
@@ -441,7 +494,8 @@ def test_farming_and_hacking_are_not_checked_under_a_markov_potential():
             mon.add(e)
         assert set(mon.flags) == expected
     target = resolve_target("Tennis")
-    assert run_monitor(RunConfig(game="Tennis", shaping_mode="proximity"), target).markov_potential
+    for mode in ("proximity", "proximity_positive", "proximity_contact"):
+        assert run_monitor(RunConfig(game="Tennis", shaping_mode=mode), target).markov_potential
     assert not run_monitor(RunConfig(game="Tennis", shaping_mode="potential"),
                            target).markov_potential  # a history potential can be exploited
     # The CSV form of the payments (episodes.csv) is read the same way.

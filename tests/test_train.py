@@ -191,6 +191,9 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
         "Pong", "--shaping", "none", "--penalty-veto", "3", "--out", str(tmp_path / "x"))
     assert "--penalty-veto applies to the modes that pay events" in err(
         "Pong", "--shaping-mode", "proximity", "--penalty-veto", "3", "--out", str(tmp_path / "x"))
+    assert "--penalty-veto applies to the modes that pay events" in err(
+        "Pong", "--shaping-mode", "proximity_positive", "--penalty-veto", "3",
+        "--out", str(tmp_path / "x"))
     assert "not a run directory" in err("--resume", str(tmp_path / "missing"))
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -364,7 +367,7 @@ def test_a_place_is_paid_only_by_proximity_and_training_says_so(tmp_path, capsys
     args = ["--steps", "32", *TINY_ATARI, "--env-backend", "envpool", "--eval-episodes", "0"]
     assert main(["Freeway", "--out", str(tmp_path / "b"), *args]) == 0
     out = capsys.readouterr().out
-    assert "Sidewalk +5" in out and "Sidewalk is a place, paid only by --shaping-mode proximity" in out
+    assert "Sidewalk +5" in out and "Sidewalk is a place, paid only by the proximity modes" in out
     assert main(["Freeway", "--shaping-mode", "proximity", "--out", str(tmp_path / "p"), *args]) == 0
     out = capsys.readouterr().out
     assert "Sidewalk +5" in out and "is a place" not in out
