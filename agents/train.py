@@ -436,9 +436,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="positive_first: steps over which negative events fade in")
     p.add_argument("--proximity-radius", type=float, default=32.0,
                    help="proximity modes: pixels from the avatar at which an object stops counting")
-    p.add_argument("--pay-cap", type=float, default=0,
+    p.add_argument("--pay-cap", type=float, default=None,
                    help="manual shaping: payments one object instance can earn per episode "
-                   "(default 0: no cap). With 1 every pill, diver or gate pays once, however "
+                   "(default 0: no cap, or the game's). With 1 every pill, diver or gate pays once, however "
                    "often it is touched again: contacts cannot be farmed. Penalties are never "
                    "capped (a ghost that kills twice costs twice)")
     p.add_argument("--life-penalty", type=float, default=0, metavar="X",
@@ -446,11 +446,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    "(Atari; with or without manual shaping). Reads no manual: the control "
                    "for a table's death penalties, which the sign-clipped game reward never "
                    "reports. 0: off")
-    p.add_argument("--penalty-veto", type=float, default=0, metavar="STEPS",
+    p.add_argument("--penalty-veto", type=float, default=None, metavar="STEPS",
                    help="manual shaping: a penalty is waived when the game itself pays a "
                    "positive reward in the contact's step or the next STEPS-1 steps (the "
                    "contact scored: a monkey punched, a blue ghost eaten); otherwise it is paid "
-                   "STEPS-1 steps late. Default 0: off. Only for the modes that pay penalties "
+                   "STEPS-1 steps late. Default 0: off, or the game's. Only for the modes that pay penalties "
                    "per contact (bonus, positive_first, proximity_contact)")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
@@ -541,9 +541,10 @@ def _steps(value: float | None, flag: str, zero: bool = False) -> int | None:
 
 
 GENERIC_DEFAULTS = {"algo": "a2c", "obs": "pixels", "reward_processing": "auto",
-                    "shaping_mode": "bonus", "aux_scale": 1.0, "steps": None}
+                    "shaping_mode": "bonus", "aux_scale": 1.0, "steps": None, "pay_cap": 0,
+                    "penalty_veto": 0}
 #: Options that mean something only with manual shaping: an unshaped run records the generic value.
-_SHAPING_DEFAULTS = ("shaping_mode", "aux_scale")
+_SHAPING_DEFAULTS = ("shaping_mode", "aux_scale", "pay_cap", "penalty_veto")
 
 
 def _apply_game_defaults(args: argparse.Namespace, recipe: GameDefaults | None) -> dict[str, Any]:
@@ -557,6 +558,8 @@ def _apply_game_defaults(args: argparse.Namespace, recipe: GameDefaults | None) 
         value = getattr(recipe, name) if recipe is not None else generic
         if name in _SHAPING_DEFAULTS and args.shaping == "none":
             value = generic  # nothing is shaped: mode and scale stay the recorded generic ones
+        elif name == "penalty_veto" and args.shaping_mode in CONTACT_FREE_MODES:
+            value = generic  # the user's mode pays no contact: no penalty to waive
         elif recipe is not None:
             taken[name] = value
         setattr(args, name, value)

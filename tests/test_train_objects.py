@@ -163,6 +163,26 @@ def test_skiing_trains_with_its_measured_defaults(tmp_path):
     assert (pong.algo, pong.env.obs, pong.shaping_mode) == ("a2c", "pixels", "bonus")
 
 
+def test_kangaroo_trains_with_its_measured_defaults(tmp_path):
+    """Kangaroo's recipe includes the shaping's cap and veto; they follow the shaping (none
+    unshaped, no veto under a mode that pays no contact) and yield to the user's flags."""
+    out = ["--out", str(tmp_path / "x")]
+    roo = _config("Kangaroo", *out)
+    assert (roo.algo, roo.env.obs, roo.reward_processing, roo.shaping_mode, roo.aux_scale,
+            roo.steps, roo.pay_cap, roo.penalty_veto) == \
+        ("ppo", "objects", "sign", "bonus", 1.0, 1_000_000, 1, 8)
+    assert _config("Kangaroo", "--penalty-veto", "3", *out).penalty_veto == 3
+    assert _config("Kangaroo", "--pay-cap", "0", *out).pay_cap == 0
+    unshaped = _config("Kangaroo", "--shaping", "none", *out)
+    assert (unshaped.algo, unshaped.pay_cap, unshaped.penalty_veto) == ("ppo", 0, 0)
+    potential = _config("Kangaroo", "--shaping-mode", "proximity", *out)
+    assert (potential.shaping_mode, potential.penalty_veto) == ("proximity", 0)
+    contact = _config("Kangaroo", "--shaping-mode", "proximity_contact", *out)
+    assert contact.penalty_veto == 8  # this mode pays penalties per contact: the veto stays
+    generic = _config("Kangaroo", "--no-game-defaults", *out)
+    assert (generic.algo, generic.pay_cap, generic.penalty_veto) == ("a2c", 0, 0)
+
+
 def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
     """The README's Quickstart command, shortened as CI runs it: PPO on objects, clipped,
     paid Gate:pass only; the run says so and records it."""
