@@ -30,6 +30,14 @@ the manual warns of).  Seeds 0-5 evaluate at 460, 440, 440, 440, 380, 500 (443.3
 after 1M steps (4M frames), against 0, 60, 140, 580, 220, 120 (186.7 +- 206.6) unshaped;
 -5 per life lost without the manual, 266.7 +- 70.2 (seeds 0-2).
 
+Freeway (RESULTS, "Freeway: the far sidewalk as a potential, the cars left out"): PPO on
+object slots, sign-clipped, the table's rewards and places paid as a Markov potential and
+its penalties not at all (``proximity_positive``): the far sidewalk pulls the chicken up the
+road from the first step, where the game pays only on arrival.  1M steps (4M frames).
+Seeds 0-2 evaluate at 23.1, 21.5, 22.0 (22.2 +- 0.8), the level of pressing up; unshaped
+PPO never crosses (0, 0, 0), nor does the table with the cars in the potential or paid per
+hit (0 in every seed).
+
 Example:
     >>> from agents.environments import resolve_target
     >>> game_defaults(resolve_target("Skiing")).algo
@@ -96,6 +104,10 @@ GAME_DEFAULTS: dict[str, GameDefaults] = {
         algo="ppo", obs="objects", reward_processing="sign", shaping_mode="bonus",
         aux_scale=1.0, steps=1_000_000, pay_cap=1, penalty_veto=8,
         evidence="benchmarks/RESULTS.md, Kangaroo with an 8-step penalty veto"),
+    "Freeway": GameDefaults(
+        algo="ppo", obs="objects", reward_processing="sign", shaping_mode="proximity_positive",
+        aux_scale=1.0, steps=1_000_000,
+        evidence="benchmarks/RESULTS.md, Freeway: the far sidewalk as a potential"),
 }
 
 

@@ -183,6 +183,16 @@ def test_kangaroo_trains_with_its_measured_defaults(tmp_path):
     assert (generic.algo, generic.pay_cap, generic.penalty_veto) == ("a2c", 0, 0)
 
 
+def test_freeway_trains_with_its_measured_defaults(tmp_path):
+    """Freeway's recipe pays its place (the far sidewalk) as a potential without the cars."""
+    out = ["--out", str(tmp_path / "x")]
+    road = _config("Freeway", *out)
+    assert (road.algo, road.env.obs, road.reward_processing, road.shaping_mode, road.steps,
+            road.pay_cap, road.penalty_veto) == \
+        ("ppo", "objects", "sign", "proximity_positive", 1_000_000, 0, 0)
+    assert _config("Freeway", "--no-game-defaults", *out).shaping_mode == "bonus"
+
+
 def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
     """The README's Quickstart command, shortened as CI runs it: PPO on objects, clipped,
     paid Gate:pass only; the run says so and records it."""
