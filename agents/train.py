@@ -4,6 +4,7 @@ Examples::
 
     python -m agents.train Skiing                        # Skiing's measured defaults: PPO, objects, Gate:pass
     python -m agents.train Skiing --no-game-defaults     # A2C on pixels, manual shaping, 10M steps
+    python -m agents.train Freeway                       # its measured defaults: the far sidewalk as a potential
     python -m agents.train Pong --shaping none --steps 2e6 --device cuda
     python -m agents.train CartPole-v1 --shaping none --steps 1e5
     python -m agents.train --resume runs/Skiing-a2c-manual-0-20261123-101500
@@ -438,8 +439,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="proximity modes: pixels from the avatar at which an object stops counting")
     p.add_argument("--pay-cap", type=float, default=None,
                    help="manual shaping: payments one object instance can earn per episode "
-                   "(default 0: no cap, or the game's). With 1 every pill, diver or gate pays once, however "
-                   "often it is touched again: contacts cannot be farmed. Penalties are never "
+                   "(default 0: no cap, or the game's). With 1 every pill, diver or gate pays "
+                   "once, however often it is touched again: contacts cannot be farmed. "
+                   "Penalties are never "
                    "capped (a ghost that kills twice costs twice)")
     p.add_argument("--life-penalty", type=float, default=0, metavar="X",
                    help="subtract X from the reward of each step in which a life is lost "
@@ -450,8 +452,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="manual shaping: a penalty is waived when the game itself pays a "
                    "positive reward in the contact's step or the next STEPS-1 steps (the "
                    "contact scored: a monkey punched, a blue ghost eaten); otherwise it is paid "
-                   "STEPS-1 steps late. Default 0: off, or the game's. Only for the modes that pay penalties "
-                   "per contact (bonus, positive_first, proximity_contact)")
+                   "STEPS-1 steps late. Default 0: off, or the game's. Only for the modes that "
+                   "pay penalties per contact (bonus, positive_first, proximity_contact)")
     p.add_argument("--obs", choices=list(OBS_KINDS), default=None,
                    help="Atari observations: pixels (84x84 grey frames) or objects (every "
                    "detected object as present, x, y, w, h, dx, dy per slot of the game's "
@@ -520,9 +522,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="torch's CPU threads (default: 1 with --obs objects, whose small MLP "
                    "only slows the emulator's threads down with more; torch's own otherwise)")
     p.add_argument("--no-game-defaults", action="store_true",
-                   help="ignore the game's measured defaults (Skiing: --algo ppo --obs objects "
-                   "--reward-processing sign --shaping-mode positive --steps 2.5e6, the best arm "
-                   "of the shaping ablation in benchmarks/RESULTS.md) and use the generic ones: "
+                   help="ignore the game's measured defaults (agents/game_defaults.py; Skiing: "
+                   "--algo ppo --obs objects --reward-processing sign --shaping-mode positive "
+                   "--aux-scale 4 --steps 2.5e6, the best arm of the shaping ablation in "
+                   "benchmarks/RESULTS.md; Kangaroo and Freeway have theirs) and use the "
+                   "generic ones: "
                    "a2c, pixels, the game's reward processing, bonus shaping, 1e7 steps. Each "
                    "game default applies only where its flag is not given")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -77,12 +77,13 @@ Seven modes (``mode=``), by what they guarantee:
   same guarantee as ``proximity``.  A penalty in the potential is a barrier the
   agent must cross to reach what the table rewards: Freeway's cars, which move
   whatever the chicken does, put about -2 to -3 into the potential of every state
-  between the start and the far sidewalk, and no seed crossed the road under it
-  (``benchmarks/RESULTS.md``).
+  between the start and the far sidewalk: no ``proximity`` seed crossed the road, and
+  every ``proximity_positive`` seed did (``benchmarks/RESULTS.md``).
 * ``proximity_contact``: the potential of ``proximity_positive``, and the table's
   penalties paid on contact as ``bonus`` pays them.  The potential part keeps the
   optimal policy; the contact penalties change the task, as ``bonus``'s do (standing
-  still avoids them).
+  still avoids them: on Freeway, where pressing up meets 57 cars an episode, no seed
+  left the bottom of the road).
 
 ``penalty_veto=K`` (with a mode that pays penalties on contact: ``bonus``,
 ``positive_first``, ``proximity_contact``) lets the game's own reward
