@@ -193,6 +193,19 @@ def test_freeway_trains_with_its_measured_defaults(tmp_path):
     assert _config("Freeway", "--no-game-defaults", *out).shaping_mode == "bonus"
 
 
+def test_bare_freeway_run_pays_its_place(tmp_path, capsys):
+    """A bare run takes the recipe and trains with it: the place is paid (no note that the
+    mode ignores it), the cars are not."""
+    pytest.importorskip("envpool")
+    out = tmp_path / "road"
+    assert main(["Freeway", "--steps", "256", "--n-envs", "2", "--eval-episodes", "0",
+                 "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Freeway defaults" in printed and "shaping mode proximity_positive" in printed
+    assert "Sidewalk +5" in printed and "is a place" not in printed
+    assert json.loads((out / "summary.json").read_text())["shaping_mode"] == "proximity_positive"
+
+
 def test_bare_skiing_run_says_which_defaults_it_took(tmp_path, capsys):
     """The README's Quickstart command, shortened as CI runs it: PPO on objects, clipped,
     paid Gate:pass only; the run says so and records it."""
