@@ -563,7 +563,9 @@ def _apply_game_defaults(args: argparse.Namespace, recipe: GameDefaults | None) 
         if name in _SHAPING_DEFAULTS and args.shaping == "none":
             value = generic  # nothing is shaped: mode and scale stay the recorded generic ones
         elif name == "penalty_veto" and args.shaping_mode in CONTACT_FREE_MODES:
-            value = generic  # the user's mode pays no contact: no penalty to waive
+            # The mode is settled by now (GENERIC_DEFAULTS lists it first) and pays no
+            # contact: the recipe's veto would have no penalty to waive.
+            value = generic
         elif recipe is not None:
             taken[name] = value
         setattr(args, name, value)

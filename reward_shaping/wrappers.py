@@ -372,10 +372,12 @@ class _Shaper:
         return aux, event_reward, paying
 
     def _pays_contact(self, r: float) -> bool:
-        """Whether a contact worth ``r`` (non-zero) is paid in its own step."""
-        if self.mode in CONTACT_FREE_MODES:
-            return self.mode == "potential"  # paid into the potential, reported as paying
-        return self.mode != "proximity_contact" or r < 0.0
+        """Whether a contact worth ``r`` (non-zero) is paid for itself (``potential`` mode
+        pays it into its potential); under the proximity modes the potential pays instead,
+        except for ``proximity_contact``'s penalties."""
+        if self.mode == "proximity_contact":
+            return r < 0.0
+        return self.mode not in PROXIMITY_MODES
 
     def start_episode(self, i: int, phi: float | None = None) -> None:
         """Environment ``i`` starts an episode; ``phi``: its first state's ``proximity``

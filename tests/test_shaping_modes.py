@@ -178,8 +178,8 @@ def test_freeway_pays_the_climb_and_takes_it_back_at_the_crossing():
 FREEWAY = {"Car": -5.0, "Sidewalk": 5.0}
 
 
-def _up(mode, steps=600, **kw):
-    env = ManualReward(make_env("Freeway", obs="objects"), FREEWAY, mode=mode, gamma=1.0, **kw)
+def _up(mode, steps=600, table=FREEWAY, **kw):
+    env = ManualReward(make_env("Freeway", obs="objects"), table, mode=mode, gamma=1.0, **kw)
     env.reset(seed=0)
     return [env.step(1)[4] for _ in range(steps)]  # UP
 
@@ -187,10 +187,7 @@ def _up(mode, steps=600, **kw):
 def test_proximity_positive_and_contact_keep_the_penalties_out_of_the_potential():
     """Freeway, pressing up: both new modes hold the sidewalk alone in the potential (the cars'
     term gone); proximity_positive pays no contact, proximity_contact pays each car -5 at once."""
-    alone = ManualReward(make_env("Freeway", obs="objects"), {"Sidewalk": 5.0}, mode="proximity",
-                         gamma=1.0)
-    alone.reset(seed=0)
-    ref = [alone.step(1)[4] for _ in range(600)]
+    ref = _up("proximity", table={"Sidewalk": 5.0})
     full, pos, con = _up("proximity"), _up("proximity_positive"), _up("proximity_contact")
     hits = [sum(e.key == "Car" for e in i["interactions"]) for i in ref]
     assert sum(hits) >= 5  # pressing up meets cars (so the penalty checks below can fail)
