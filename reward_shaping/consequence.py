@@ -212,6 +212,64 @@ def stated_evidence(evidence: list[Evidence], terms: list[str] | tuple[str, ...]
     return [e for e in evidence if find_mentions(e.text, terms) and is_prose(e.text, terms)]
 
 
+# The player's shots, not the player, reach an object named after one of these verbs.
+_SHOT = r"(?:shoot|shoots|shooting|shot|destroy|destroys|destroyed|destroying|blast|blasts|blasting|" \
+        r"zap|zaps|zapping|fire at|fires at|firing at|wipe out|wipes out|wiping out|gun down|pick off)"
+_SHOT_VERB = re.compile(rf"\b{_SHOT}\b", re.IGNORECASE)
+# "...; if you shoot it, you'll receive 200 points": the object shot, named by a pronoun.
+_SHOT_PRONOUN = re.compile(rf"\b{_SHOT}\s+(?:it|them|one)\b", re.IGNORECASE)
+# Where the phrase a verb governs ends: a stop, or a word that starts another clause.
+_PHRASE_BREAK = re.compile(r"[.;:!?\u2014()]|\b(?:while|but|before|after|if|when|whenever|unless|"
+                           r"because|so|then|which|that|who)\b", re.IGNORECASE)
+# A preposition between a shooting verb and the mention: the verb's object ended before it
+# ("of" does not end it: "blast rows of aliens").
+_NOT_GOVERNED = re.compile(r"\b(?:from|by|with|into|to|for|in|on|than|like)\b", re.IGNORECASE)
+# Words that say what the object's own contact does (touching, being hit by, collecting it),
+# or tell the player to keep away from it: a sentence with one of them is contact evidence.
+_CONTACT = re.compile(
+    r"\b(?:touch\w*|collid\w*|collision\w*|crash\w* into|run\w* into|runs? over|bump\w*|ram|rams|"
+    r"ramm\w*|(?:hit|hits|strike|strikes|catch\w*|kill\w*|get\w*|eat\w*|destroy\w*) (?:you|your|him|her)\b|"
+    r"lose\w*|lost|deadly|lethal|dangerous|hazard\w*|avoid\w*|dodge\w*|beware|careful|"
+    r"collect\w*|grab\w*|eat|eats|eating|catch|catches|catching|pick\w* up|rescu\w*|"
+    r"jump\w* on|land\w* on|step\w* on|stomp\w*|kick\w*|punch\w*|die|dies|death|"
+    r"life|lives|game over)\b",
+    re.IGNORECASE)
+
+
+def only_shot_at(text: str, terms: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``text`` names the object only as a target of the player's shots.
+
+    Such a sentence says what the player's torpedo or laser does to the object, not
+    what the object's contact does to the player: "destroy the enemy tankers",
+    "if you shoot it, you receive 200 points".  The real-manual labelling rule
+    counts indirect hits as silent on the contact (``benchmarks/real_manuals``,
+    edge case 2), and a reader that pays them +5 rewards the agent for ramming
+    what it was meant to shoot.  A sentence that also says anything about
+    contact, danger or collecting (:data:`_CONTACT`) is not "only shot at".
+
+    >>> only_shot_at("Your goal is to destroy enemy tankers and jets.", ["tanker"])
+    True
+    >>> only_shot_at("Watch for the alien ship; if you shoot it, you score 200 points.", ["alien ship"])
+    True
+    >>> only_shot_at("Shoot the sharks, and never let one ram your submarine.", ["shark"])
+    False
+    >>> only_shot_at("Sharks chase your submarine; shoot them or lose a life.", ["shark"])
+    False
+    """
+    spans = find_mentions(text, terms)
+    if not spans or _CONTACT.search(text):
+        return False
+    for start, end in spans:
+        # The words between the last phrase break and the mention: "destroy enemy tankers, jets".
+        before = _PHRASE_BREAK.split(text[:start])[-1]
+        verbs = list(_SHOT_VERB.finditer(before))
+        # The verb must govern the mention: "from shooting or from ducks" names no target.
+        governs = bool(verbs) and not _NOT_GOVERNED.search(before[verbs[-1].end():])
+        if not (governs or _SHOT_PRONOUN.search(text[end:])):
+            return False
+    return True
+
+
 def features(vectors: np.ndarray, kinds: list[str]) -> np.ndarray:
     """Classifier input: the sentence vector, and a copy of it per non-touch event.
 
@@ -305,13 +363,16 @@ class ConsequenceBackend(Backend):
             say nothing cost little: they do not dilute p(yes) against p(no)).
         head: Classifier file; default: the shipped one.
         device: Torch device of the encoder.
+        indirect: Leave out, for the touch event, the sentences that name the object
+            only as a target of the player's shots (:func:`only_shot_at`); an object
+            named only so is neutral, "not stated".  False reads them as any other.
     """
 
     name = "consequence"
 
     def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
                  head: str | Path | None = None, device: str = "cpu",
-                 max_neutral: float = 1.0) -> None:
+                 max_neutral: float = 1.0, indirect: bool = True) -> None:
         # Probability thresholds: outside [0, 1] they would silence or force every answer.
         if not 0.0 <= min_stated <= 1.0 or not 0.0 <= margin < 1.0 or not 0.0 <= max_neutral <= 1.0:
             raise ValueError(f"min_stated and max_neutral must be in [0, 1] and margin in [0, 1), "
@@ -321,6 +382,7 @@ class ConsequenceBackend(Backend):
         self.min_stated = min_stated
         self.margin = margin
         self.max_neutral = max_neutral
+        self.indirect = bool(indirect)
         self.evidence_k = evidence_k
         self.head_path = Path(head) if head is not None else HEAD_FILE
         self.device = device
@@ -334,6 +396,9 @@ class ConsequenceBackend(Backend):
         if self.max_neutral < 1.0:
             # Only when it can change an answer: at 1.0 the tables cached before it existed hold.
             out["max_neutral"] = self.max_neutral
+        if self.indirect:
+            # It changes answers: tables built before it existed must be rebuilt.
+            out["indirect"] = "only-shot-at v1"
         return out
 
     def probabilities(self, sentences: list[str], terms: list[str], kind: str = "touch") -> np.ndarray:
@@ -352,6 +417,13 @@ class ConsequenceBackend(Backend):
         if not stated:
             return Decision("neutral", 1.0, f"not stated: no evidence sentence names the {name}",
                             question=question, evidence=())
+        if kind == "touch" and self.indirect:
+            contact = [e for e in stated if not only_shot_at(e.text, terms)]
+            if not contact:
+                return Decision("neutral", 1.0, f"not stated: the text names the {name} only as "
+                                "a target of the player's shots, not what touching it does",
+                                question=question, evidence=tuple(e.sentence for e in stated))
+            stated = contact
         probs = self.probabilities([e.text for e in stated], terms, kind)
         # Relevance (similarity plus mention bonuses) decides how much each sentence counts.
         weights = np.array([max(e.relevance, 0.05) for e in stated]) ** 2

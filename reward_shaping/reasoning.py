@@ -203,7 +203,7 @@ class ConsensusBackend(Backend):
     with the note "uncertain, the readers disagree".
 
     Args:
-        min_stated, margin, max_neutral, evidence_k, head: :class:`ConsequenceBackend`'s
+        min_stated, margin, max_neutral, evidence_k, head, indirect: :class:`ConsequenceBackend`'s
             (``head``: its classifier file; default the shipped one).
         min_relevance: :class:`EmbeddingBackend`'s.
         embedding_margin: :class:`EmbeddingBackend`'s ``margin``.
@@ -220,10 +220,11 @@ class ConsensusBackend(Backend):
     def __init__(self, min_stated: float = 0.3, margin: float = 0.1, evidence_k: int = 6,
                  max_neutral: float = 1.0, min_relevance: float = 0.45,
                  embedding_margin: float = 0.015, head: str | Path | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", indirect: bool = True) -> None:
         # Each reader validates its own thresholds.
         self.first = ConsequenceBackend(min_stated=min_stated, margin=margin, evidence_k=evidence_k,
-                                        max_neutral=max_neutral, head=head, device=device)
+                                        max_neutral=max_neutral, head=head, device=device,
+                                        indirect=indirect)
         self.second = EmbeddingBackend(min_relevance=min_relevance, margin=embedding_margin,
                                        device=device)
         # ``embedding`` reads the best of the sentences ``consequence`` is given, to its

@@ -13,6 +13,7 @@ from reward_shaping.consequence import (
     PolarityHead,
     find_mentions,
     mask_terms,
+    only_shot_at,
 )
 from reward_shaping.qa import Evidence
 from reward_shaping.read import main as read_main
@@ -158,6 +159,50 @@ def test_max_neutral_abstains_on_a_text_silent_about_the_contact(backend):
     assert silent.answer == "neutral" and "mostly silent" in silent.detail
     # A setting that can change an answer is part of the cache key; the default is not.
     assert "max_neutral" in strict.settings() and "max_neutral" not in backend.settings()
+
+
+@pytest.mark.parametrize("sentence, terms, shot", [
+    ("Destroy enemy tankers, jets and helicopters before crashing.", ["tanker"], True),
+    ("Destroy enemy tankers, jets and helicopters before crashing.", ["helicopter"], True),
+    ("Watch for the alien ship; if you shoot it, you score 200 points.", ["alien ship"], True),
+    ("Blast the sharks with torpedoes for points.", ["shark"], True),
+    # The contact is said as well: contact evidence.
+    ("Shoot the sharks, and never let one ram your submarine.", ["shark"], False),
+    ("Shoot the sharks or dodge them.", ["shark"], False),
+    ("Destroying a shark by touch costs a life.", ["shark"], False),
+    # The object shoots, or is named before the verb: not a target.
+    ("The sharks shoot at your submarine.", ["shark"], False),
+    ("Collect the divers; then shoot.", ["diver"], False),
+    ("Sharks swim by.", ["shark"], False),
+    ("The game ends when you run out of bullets from shooting or from ducks eating them.", ["duck"], False),
+    ("Try to blast rows of aliens.", ["alien"], True),
+    ("Destroy the tankers.", ["diver"], False),
+])
+def test_only_shot_at(sentence, terms, shot):
+    assert only_shot_at(sentence, terms) is shot
+
+
+def test_an_object_named_only_as_a_target_is_not_paid(backend):
+    # Edge case 2 of the real-manual labelling rule: the player's shots, not the
+    # player, reach it, so the text does not say what touching it does.
+    ev = _ev("Watch for the alien ship at the top of the screen; if you shoot it, you receive 200 points.")
+    d = backend.decide("SpaceInvaders", "Satellite", ["alien ship", "ship"], ev, [])
+    assert d.answer == "neutral" and "only as a target" in d.detail, d
+    # Without the rule the classifier reads the points as a reason to touch it.
+    naive = ConsequenceBackend(indirect=False).decide("SpaceInvaders", "Satellite",
+                                                      ["alien ship", "ship"], ev, [])
+    assert naive.answer == "yes", naive
+    # A sentence about the contact still decides, and the shot-at one is left out.
+    ev = _ev("Torpedoes destroy the sharks they hit and earn you points.",
+             "If a shark collides with your submarine, you lose a life.")
+    d = backend.decide("Seaquest", "Shark", ["shark"], ev, [])
+    assert d.answer == "no" and d.evidence == (ev[1].sentence,), d
+    # Passing a gate is not a contact: the rule is for touch only.
+    gate = backend.decide("Skiing", "Flag", ["gate"], _ev("Pass between the gates to avoid a penalty."), [],
+                          kind="pass")
+    assert gate.answer == "yes", gate
+    # It changes answers, so it is part of the cache key.
+    assert backend.settings()["indirect"] and "indirect" not in ConsequenceBackend(indirect=False).settings()
 
 
 def test_object_the_manual_never_names_gets_zero(tmp_path):
