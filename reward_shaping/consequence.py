@@ -379,10 +379,13 @@ class ConsequenceBackend(Backend):
                              f"got {min_stated}, {max_neutral} and {margin}")
         if evidence_k < 1:
             raise ValueError(f"evidence_k must be >= 1, got {evidence_k}")
+        # A switch: "no" or "false" as a string would read as on.
+        if not isinstance(indirect, bool):
+            raise ValueError(f"indirect must be true or false, got {indirect!r}")
         self.min_stated = min_stated
         self.margin = margin
         self.max_neutral = max_neutral
-        self.indirect = bool(indirect)
+        self.indirect = indirect
         self.evidence_k = evidence_k
         self.head_path = Path(head) if head is not None else HEAD_FILE
         self.device = device

@@ -148,6 +148,8 @@ def test_unmentioned_empty_and_garbage_evidence_stay_neutral(backend):
         ConsequenceBackend(evidence_k=0)
     with pytest.raises(ValueError, match="max_neutral"):
         ConsequenceBackend(max_neutral=-0.1)
+    with pytest.raises(ValueError, match="indirect"):
+        ConsequenceBackend(indirect="no")
 
 
 def test_max_neutral_abstains_on_a_text_silent_about_the_contact(backend):
