@@ -525,7 +525,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="ignore the game's measured defaults (agents/game_defaults.py; Skiing: "
                    "--algo ppo --obs objects --reward-processing sign --shaping-mode positive "
                    "--aux-scale 4 --steps 2.5e6, the best arm of the shaping ablation in "
-                   "benchmarks/RESULTS.md; Kangaroo and Freeway have theirs) and use the "
+                   "benchmarks/RESULTS.md; Kangaroo, Freeway, Pong and Fishing Derby have theirs) and use the "
                    "generic ones: "
                    "a2c, pixels, the game's reward processing, bonus shaping, 1e7 steps. Each "
                    "game default applies only where its flag is not given")

@@ -84,17 +84,17 @@ def test_reward_processing_is_resolved_recorded_and_checked(tmp_path):
     ski = _config("Skiing", "--reward-processing", "sign", *out)
     assert ski.reward_processing == "sign" and ski.env.clip_reward is True
     assert _config("Skiing", "--reward-processing", "raw", *out).env.clip_reward is False
-    pong = _config("Pong", *out)
-    assert pong.reward_processing == "sign" and pong.env.clip_reward is True
-    assert _config("Pong", "--reward-processing", "normalize", *out).env.clip_reward is False
+    breakout = _config("Breakout", *out)
+    assert breakout.reward_processing == "sign" and breakout.env.clip_reward is True
+    assert _config("Breakout", "--reward-processing", "normalize", *out).env.clip_reward is False
     assert _config("CartPole-v1", "--shaping", "none", *out).reward_processing == "raw"
     hp = tmp_path / "hp.yml"
     hp.write_text("normalize_reward: true\n")
-    assert _config("Pong", "--config", str(hp), *out).reward_processing == "normalize"
+    assert _config("Breakout", "--config", str(hp), *out).reward_processing == "normalize"
     from agents.runs import TrainError
 
     with pytest.raises(TrainError, match="contradicts"):
-        _config("Pong", "--config", str(hp), "--reward-processing", "sign", *out)
+        _config("Breakout", "--config", str(hp), "--reward-processing", "sign", *out)
     with pytest.raises(TrainError, match="--normalize-by game needs --reward-processing"):
         _config("Skiing", "--normalize-by", "game", "--reward-processing", "sign", *out)
 
@@ -118,11 +118,11 @@ def test_bad_object_options_give_clear_errors(tmp_path, capsys):
 
     assert "--obs objects needs an Atari game with an object detector" in \
         err("CartPole-v1", "--shaping", "none", "--obs", "objects")
-    assert "--obs-stack needs --obs objects" in err("Pong", "--obs-stack", "2")
-    assert "--obs-stack must be >= 1" in err("Pong", "--obs", "objects", "--obs-stack", "0")
+    assert "--obs-stack needs --obs objects" in err("Breakout", "--obs-stack", "2")
+    assert "--obs-stack must be >= 1" in err("Breakout", "--obs", "objects", "--obs-stack", "0")
     hp = tmp_path / "cnn.yml"
     hp.write_text("objects:\n  policy: CnnPolicy\n")
-    assert "needs policy: MlpPolicy" in err("Pong", "--obs", "objects", "--config", str(hp))
+    assert "needs policy: MlpPolicy" in err("Breakout", "--obs", "objects", "--config", str(hp))
     assert not (tmp_path / "x").exists()
 
 
@@ -159,8 +159,22 @@ def test_skiing_trains_with_its_measured_defaults(tmp_path):
     generic = _config("Skiing", "--no-game-defaults", *out)
     assert (generic.algo, generic.env.obs, generic.reward_processing, generic.shaping_mode,
             generic.aux_scale, generic.steps) == ("a2c", "pixels", "normalize", "bonus", 1.0, 10_000_000)
-    pong = _config("Pong", *out)
-    assert (pong.algo, pong.env.obs, pong.shaping_mode) == ("a2c", "pixels", "bonus")
+    breakout = _config("Breakout", *out)
+    assert (breakout.algo, breakout.env.obs, breakout.shaping_mode) == ("a2c", "pixels", "bonus")
+
+
+@pytest.mark.parametrize("game, mode", [("Pong", "bonus"), ("FishingDerby", "positive")])
+def test_pong_and_fishing_derby_train_with_their_measured_defaults(tmp_path, game, mode):
+    """The recipes that were better on six seeds (agents/game_defaults.py); flags win."""
+    out = ["--out", str(tmp_path / "x")]
+    cfg = _config(game, *out)
+    assert (cfg.algo, cfg.env.obs, cfg.reward_processing, cfg.shaping_mode, cfg.aux_scale,
+            cfg.steps, cfg.pay_cap, cfg.penalty_veto) == \
+        ("ppo", "objects", "sign", mode, 1.0, 1_000_000, 0, 0)
+    assert _config(game, "--shaping-mode", "proximity", *out).shaping_mode == "proximity"
+    assert _config(game, "--steps", "64", *out).steps == 64
+    generic = _config(game, "--no-game-defaults", *out)
+    assert (generic.algo, generic.env.obs, generic.shaping_mode) == ("a2c", "pixels", "bonus")
 
 
 def test_kangaroo_trains_with_its_measured_defaults(tmp_path):
