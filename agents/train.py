@@ -5,7 +5,7 @@ Examples::
     python -m agents.train Skiing                        # Skiing's measured defaults: PPO, objects, Gate:pass
     python -m agents.train Skiing --no-game-defaults     # A2C on pixels, manual shaping, 10M steps
     python -m agents.train Freeway                       # its measured defaults: the far sidewalk as a potential
-    python -m agents.train Pong --shaping none --steps 2e6 --device cuda
+    python -m agents.train Breakout --shaping none --steps 2e6 --device cuda   # A2C on pixels
     python -m agents.train CartPole-v1 --shaping none --steps 1e5
     python -m agents.train --resume runs/Skiing-a2c-manual-0-20261123-101500
 

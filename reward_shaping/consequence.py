@@ -213,27 +213,37 @@ def stated_evidence(evidence: list[Evidence], terms: list[str] | tuple[str, ...]
 
 
 # The player's shots, not the player, reach an object named after one of these verbs.
-_SHOT = r"(?:shoot|shoots|shooting|shot|destroy|destroys|destroyed|destroying|blast|blasts|blasting|" \
-        r"zap|zaps|zapping|fire at|fires at|firing at|wipe out|wipes out|wiping out|gun down|pick off)"
+# (Two-word forms first: the first alternative that matches wins, and "shoot at" is one verb.)
+_SHOT = r"(?:shoot\s+at|shoots\s+at|shooting\s+at|fire\s+at|fires\s+at|firing\s+at|wipe\s+out|" \
+        r"wipes\s+out|wiping\s+out|gun\s+down|pick\s+off|shoot|shoots|shooting|shot|destroy|" \
+        r"destroys|destroyed|destroying|blast|blasts|blasting|zap|zaps|zapping)"
 _SHOT_VERB = re.compile(rf"\b{_SHOT}\b", re.IGNORECASE)
 # "...; if you shoot it, you'll receive 200 points": the object shot, named by a pronoun.
 _SHOT_PRONOUN = re.compile(rf"\b{_SHOT}\s+(?:it|them|one)\b", re.IGNORECASE)
 # Where the phrase a verb governs ends: a stop, or a word that starts another clause.
 _PHRASE_BREAK = re.compile(r"[.;:!?\u2014()]|\b(?:while|but|before|after|if|when|whenever|unless|"
                            r"because|so|then|which|that|who)\b", re.IGNORECASE)
-# A preposition between a shooting verb and the mention: the verb's object ended before it
-# ("of" does not end it: "blast rows of aliens").
-_NOT_GOVERNED = re.compile(r"\b(?:from|by|with|into|to|for|in|on|than|like)\b", re.IGNORECASE)
+# A preposition or a finite verb between a shooting verb and the mention: the verb's object
+# ended before it ("of" does not end it: "blast rows of aliens"; "shoot at" is one verb).
+_NOT_GOVERNED = re.compile(r"\b(?:from|by|with|into|to|for|in|on|at|through|past|off|over|than|"
+                           r"like|is|are|was|were|has|have|had|will|can|passes|flies|moves)\b",
+                           re.IGNORECASE)
 # Words that say what the object's own contact does (touching, being hit by, collecting it),
 # or tell the player to keep away from it: a sentence with one of them is contact evidence.
 _CONTACT = re.compile(
-    r"\b(?:touch\w*|collid\w*|collision\w*|crash\w* into|run\w* into|runs? over|bump\w*|ram|rams|"
-    r"ramm\w*|(?:hit|hits|strike|strikes|catch\w*|kill\w*|get\w*|eat\w*|destroy\w*) (?:you|your|him|her)\b|"
+    r"\b(?:touch\w*|collid\w*|collision\w*|crash\w*\s+into|run\w*\s+into|runs?\s+over|bump\w*|"
+    r"ram|rams|ramm\w*|(?:hit|hits|strike|strikes|catch\w*|kill\w*|get\w*|eat\w*|destroy\w*)\s+"
+    r"(?:you|your|him|her)\b|(?:hit|struck)\s+by|"
     r"lose\w*|lost|deadly|lethal|dangerous|hazard\w*|avoid\w*|dodge\w*|beware|careful|"
-    r"collect\w*|grab\w*|eat|eats|eating|catch|catches|catching|pick\w* up|rescu\w*|"
-    r"jump\w* on|land\w* on|step\w* on|stomp\w*|kick\w*|punch\w*|die|dies|death|"
-    r"life|lives|game over)\b",
+    r"smash\w*|hurt\w*|harm\w*|damag\w*|explod\w*|"
+    r"collect\w*|grab\w*|eat|eats|eating|catch|catches|catching|pick\w*\s+up|rescu\w*|"
+    r"jump\w*\s+on|land\w*\s+on|step\w*\s+on|stomp\w*|kick\w*|punch\w*|die|dies|death|"
+    r"life|lives|game\s+over)\b",
     re.IGNORECASE)
+#: Part of the backend's cache key: an edit to these patterns rebuilds the cached tables.
+SHOT_RULE_SHA256 = hashlib.sha256("\n".join(
+    r.pattern for r in (_SHOT_VERB, _SHOT_PRONOUN, _PHRASE_BREAK, _NOT_GOVERNED, _CONTACT)
+).encode()).hexdigest()[:16]
 
 
 def only_shot_at(text: str, terms: list[str] | tuple[str, ...]) -> bool:
@@ -265,7 +275,13 @@ def only_shot_at(text: str, terms: list[str] | tuple[str, ...]) -> bool:
         verbs = list(_SHOT_VERB.finditer(before))
         # The verb must govern the mention: "from shooting or from ducks" names no target.
         governs = bool(verbs) and not _NOT_GOVERNED.search(before[verbs[-1].end():])
-        if not (governs or _SHOT_PRONOUN.search(text[end:])):
+        # "..., if you shoot it": the pronoun in a later phrase, while the mention's own phrase
+        # does not have it shooting ("the sharks fire at them" is the sharks shooting).  A
+        # heuristic: it cannot tell which noun "it" means, and errs towards "not stated".
+        rest = _PHRASE_BREAK.split(text[end:], maxsplit=1)
+        shooter = bool(_SHOT_VERB.search(rest[0]))
+        by_pronoun = len(rest) > 1 and not shooter and bool(_SHOT_PRONOUN.search(rest[1]))
+        if not (governs or by_pronoun):
             return False
     return True
 
@@ -401,7 +417,7 @@ class ConsequenceBackend(Backend):
             out["max_neutral"] = self.max_neutral
         if self.indirect:
             # It changes answers: tables built before it existed must be rebuilt.
-            out["indirect"] = "only-shot-at v1"
+            out["indirect"] = f"only-shot-at {SHOT_RULE_SHA256}"
         return out
 
     def probabilities(self, sentences: list[str], terms: list[str], kind: str = "touch") -> np.ndarray:

@@ -13,6 +13,7 @@ from reward_shaping.consequence import (
     PolarityHead,
     find_mentions,
     mask_terms,
+    SHOT_RULE_SHA256,
     only_shot_at,
 )
 from reward_shaping.qa import Evidence
@@ -178,7 +179,14 @@ def test_max_neutral_abstains_on_a_text_silent_about_the_contact(backend):
     ("Sharks swim by.", ["shark"], False),
     ("The game ends when you run out of bullets from shooting or from ducks eating them.", ["duck"], False),
     ("Try to blast rows of aliens.", ["alien"], True),
-    ("Destroy the tankers.", ["diver"], False),
+    ("Shoot at the bombers as they fly over.", ["bomber"], True),
+    # The object is the one shooting, or the shot is a noun: not a target.
+    ("The sharks fire at them from above.", ["shark"], False),
+    ("Enemy jets fire at it.", ["jet"], False),
+    ("Your shot passes through the clouds.", ["cloud"], False),
+    ("The shooting gallery has ducks that fly by.", ["duck"], False),
+    # Harm said in other words.
+    ("Shoot the asteroids or your ship will be smashed by them.", ["asteroid"], False),
 ])
 def test_only_shot_at(sentence, terms, shot):
     assert only_shot_at(sentence, terms) is shot
@@ -203,8 +211,15 @@ def test_an_object_named_only_as_a_target_is_not_paid(backend):
     gate = backend.decide("Skiing", "Flag", ["gate"], _ev("Pass between the gates to avoid a penalty."), [],
                           kind="pass")
     assert gate.answer == "yes", gate
-    # It changes answers, so it is part of the cache key.
-    assert backend.settings()["indirect"] and "indirect" not in ConsequenceBackend(indirect=False).settings()
+    # It changes answers, so it is part of the cache key, and so is the rule's own text.
+    assert backend.settings()["indirect"].endswith(SHOT_RULE_SHA256)
+    assert "indirect" not in ConsequenceBackend(indirect=False).settings()
+    # The default reader passes the switch on to its classifier.
+    from reward_shaping.reasoning import ConsensusBackend
+
+    assert ConsensusBackend().first.indirect is True
+    off = ConsensusBackend(indirect=False)
+    assert off.first.indirect is False and "indirect" not in off.settings()["consequence"]
 
 
 def test_object_the_manual_never_names_gets_zero(tmp_path):
