@@ -9,11 +9,11 @@ import pytest
 from reward_shaping import train_polarity
 from reward_shaping.consequence import (
     HEAD_FILE,
+    SHOT_RULE_SHA256,
     ConsequenceBackend,
     PolarityHead,
     find_mentions,
     mask_terms,
-    SHOT_RULE_SHA256,
     only_shot_at,
 )
 from reward_shaping.qa import Evidence
