@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import HelpFormatter
+from agents.runlogs import EPISODES, has_log, open_log
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); normal beyond.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -66,11 +67,11 @@ def read_results(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def episodes(run_dir: Path, frame_skip: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame (at its end) and game score of every finished training episode, in order."""
-    path = run_dir / "episodes.csv"
-    if not path.exists():
+    """Frame (at its end) and game score of every finished training episode, in order
+    (``episodes.csv``, or the ``episodes.csv.gz`` of an exported run)."""
+    if not has_log(run_dir, EPISODES):
         return np.zeros(0), np.zeros(0)
-    with open(path, newline="") as f:
+    with open_log(run_dir, EPISODES) as f:
         eps = [(int(r["step"]) * frame_skip, float(r["score"])) for r in csv.DictReader(f)]
     if not eps:
         return np.zeros(0), np.zeros(0)
@@ -357,7 +358,7 @@ def recheck_flags(rows: list[dict[str, Any]], sweep_dir: Path) -> int:
     changed = 0
     for r in rows:
         run_dir = sweep_dir / r["run_dir"]
-        if not ((run_dir / "config.yaml").exists() and (run_dir / "episodes.csv").exists()):
+        if not ((run_dir / "config.yaml").exists() and has_log(run_dir, EPISODES)):
             continue
         try:
             report = check_run(run_dir)

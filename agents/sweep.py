@@ -66,6 +66,7 @@ import yaml
 
 from agents.cli import HelpFormatter
 from agents.health import flags_field
+from agents.runlogs import EPISODES, has_log, open_log
 from agents.runs import READERS
 from reward_shaping.wrappers import SHAPING_MODES
 
@@ -422,10 +423,9 @@ def execute_run(spec: RunSpec, sweep_dir: str, cpus: float,
 
 
 def _best_score(run_dir: Path, bins: int = 20) -> float | None:
-    path = run_dir / "episodes.csv"
-    if not path.exists():
+    if not has_log(run_dir, EPISODES):
         return None
-    with open(path, newline="") as f:
+    with open_log(run_dir, EPISODES) as f:
         eps = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
     if not eps:
         return None

@@ -1,10 +1,17 @@
 """Copy what a sweep's results rest on, and nothing heavier, into a folder to commit.
 
 For every finished run in ``SWEEP_DIR/results.csv``: ``config.yaml``, ``summary.json``,
-``episodes.csv``, ``progress.csv`` and ``reward_table.json`` (no checkpoints, no
-TensorBoard files), plus ``results.csv``, ``sweep.yaml`` and the report folder.
+``reward_table.json``, and the logs ``episodes.csv`` and ``progress.csv`` gzip-compressed
+(``episodes.csv.gz``, ``progress.csv.gz``: a tenth of their size; every reader in the
+project opens either form, :mod:`agents.runlogs`), but no checkpoints and no TensorBoard
+files; plus ``results.csv``, ``sweep.yaml`` and the report folder.
 ``python -m agents.report DEST`` then redraws the curves and tables from the copy.
 Runs still training are left out (they are not in ``results.csv``).
+
+Why compressed: what the repo tracks travels to a GPU machine with every device call,
+64 MiB at most with the bundle (``benchmarks/gpu/README.md``); plain logs had grown to
+40 MiB of it.  The compression is reproducible (no time stamp in the header), so exporting
+the same sweep twice changes no file.
 
 Usage::
 
@@ -19,7 +26,14 @@ import shutil
 import sys
 from pathlib import Path
 
-RUN_FILES = ("config.yaml", "summary.json", "episodes.csv", "progress.csv", "reward_table.json")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.runlogs import EPISODES, GZ, PROGRESS, compress_log, log_path  # noqa: E402
+
+#: Copied as they are.
+RUN_FILES = ("config.yaml", "summary.json", "reward_table.json")
+#: Copied gzip-compressed (``NAME.gz``); an exported run's compressed copy is copied as is.
+RUN_LOGS = (EPISODES, PROGRESS)
 SWEEP_FILES = ("results.csv", "sweep.yaml")
 
 
@@ -35,6 +49,17 @@ def export(sweep_dir: Path, dest: Path) -> list[str]:
         for name in RUN_FILES:
             if (sweep_dir / run / name).exists():
                 shutil.copy2(sweep_dir / run / name, dest / run / name)
+        for name in RUN_LOGS:
+            src = log_path(sweep_dir / run, name)
+            if src is None:
+                continue
+            packed = dest / run / (name + GZ)
+            if src.name.endswith(GZ):
+                shutil.copy2(src, packed)
+            else:
+                compress_log(src, packed)
+            # A plain copy left by an earlier export would shadow the new one.
+            (dest / run / name).unlink(missing_ok=True)
     for name in SWEEP_FILES:
         if (sweep_dir / name).exists():
             shutil.copy2(sweep_dir / name, dest / name)

@@ -1,5 +1,7 @@
 """Game score vs frames from run directories' ``episodes.csv`` (one line per run).
 
+An exported run's ``episodes.csv.gz`` is read the same way.
+
 Usage::
 
     python benchmarks/plot_curves.py runs/Skiing-a2c-manual runs/Skiing-a2c-none \
@@ -13,14 +15,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.runlogs import EPISODES, open_log  # noqa: E402
+
 
 def binned(run: Path, bin_steps: int) -> dict[int, tuple[float, float, int]]:
     """End step of bin -> (mean score, mean aux return, episodes) of episodes ending in it."""
-    with open(run / "episodes.csv", newline="") as f:
+    with open_log(run, EPISODES) as f:
         eps = list(csv.DictReader(f))
     out: dict[int, list] = {}
     for e in eps:

@@ -37,6 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.runlogs import EPISODES, PROGRESS, has_log, open_log  # noqa: E402
+
 #: Scores whose first crossing ``summarize`` reports (name, score).
 THRESHOLDS = (("R&R -9,000", -9000.0), ("SCoBots -6,530", -6530.0), ("human -4,337", -4336.9))
 #: Training episodes per rolling mean.
@@ -117,7 +119,7 @@ def training_clock(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     the checkpoint included (the hour is wall clock), and the rows the resumed run redoes
     are dropped so that steps keep rising.
     """
-    with open(run_dir / "progress.csv", newline="") as f:
+    with open_log(run_dir, PROGRESS) as f:
         rows = [r for r in csv.DictReader(f) if r.get("time/time_elapsed")]
     points: list[tuple[float, float]] = []
     offset = last = 0.0
@@ -136,7 +138,7 @@ def training_clock(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def training_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The mean of each :data:`WINDOW` training episodes, and the step at each window's end."""
-    with open(run_dir / "episodes.csv", newline="") as f:
+    with open_log(run_dir, EPISODES) as f:
         episodes = [(int(r["step"]), float(r["score"])) for r in csv.DictReader(f)]
     if len(episodes) < WINDOW:
         raise SystemExit(f"{run_dir}: only {len(episodes)} training episodes")
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--minutes and --probe-steps must be positive")
         run(args.seed, args.out, args.minutes, args.probe_steps, args.eval_episodes)
         return 0
-    missing = [d for d in args.run_dirs if not (d / "episodes.csv").exists()]
+    missing = [d for d in args.run_dirs if not has_log(d, EPISODES)]
     if missing:
         p.error(f"not run directories (no episodes.csv): {', '.join(map(str, missing))}")
     print(summarize(args.run_dirs))

@@ -226,6 +226,19 @@ def test_build_bundle_offline_and_its_refusal(tmp_path: Path) -> None:
     assert all(len(f["sha256"]) == 64 for f in m["files"].values())
 
 
+def test_the_repo_leaves_room_for_the_bundle() -> None:
+    """What the repo tracks travels with every device call: it must leave the bundle and a
+    window's results their room, and logs are committed compressed (plain, they are ten
+    times the size and had crowded the bundle out)."""
+    tracked = bundle.tracked_bytes(ROOT)
+    assert 0 < tracked <= bundle.TRACKED_BUDGET_MIB * 2**20, \
+        f"the repo tracks {tracked / 2**20:.1f} MiB, over {bundle.TRACKED_BUDGET_MIB} MiB"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    plain = [f for f in files if f.endswith(("/episodes.csv", "/progress.csv"))]
+    assert not plain, f"commit run logs compressed (benchmarks/export_sweep.py): {plain[:3]}"
+
+
 def test_find_wheel_wants_exactly_one(tmp_path: Path) -> None:
     for name in ("optree-0.20.0-cp311-cp311-manylinux_2_28_x86_64.whl",
                  "optree-0.20.0-cp312-cp312-manylinux_2_28_x86_64.whl",
