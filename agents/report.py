@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import HelpFormatter
-from agents.runlogs import EPISODES, has_log, open_log
+from agents.runlogs import EPISODES, CorruptLog, has_log, open_log
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); normal beyond.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -507,11 +507,16 @@ def main(argv: list[str] | None = None) -> int:
     changed = recheck_flags(rows, args.sweep_dir)
     out = args.out or args.sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    images = plot(rows, args.sweep_dir, out, args.bins)
-    reached = threshold_rows(rows, args.sweep_dir, args.window)
+    try:
+        images = plot(rows, args.sweep_dir, out, args.bins)
+        reached = threshold_rows(rows, args.sweep_dir, args.window)
+        score_at = score_at_markdown(rows, args.sweep_dir, args.at, args.window)
+    except CorruptLog as err:
+        # Drawn without that run, the report would quietly compare the wrong seeds.
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     write_threshold_csv(reached, out / "frames_to_threshold.csv")
-    markdown(rows, images, out, args.sweep_dir.name, reached, args.window,
-             score_at_markdown(rows, args.sweep_dir, args.at, args.window))
+    markdown(rows, images, out, args.sweep_dir.name, reached, args.window, score_at)
     if changed:
         print(f"{changed} run(s) flagged differently by today's checks than at training "
               "(both in the report)")

@@ -22,7 +22,9 @@ Example:
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import zlib
 from pathlib import Path
 from typing import TextIO
 
@@ -32,6 +34,10 @@ EPISODES = "episodes.csv"
 PROGRESS = "progress.csv"
 #: The suffix of a compressed log (``episodes.csv.gz``).
 GZ = ".gz"
+
+
+class CorruptLog(ValueError):
+    """A compressed log that cannot be read (truncated, not gzip, not UTF-8)."""
 
 
 def log_path(run_dir: Path | str, name: str) -> Path | None:
@@ -56,15 +62,25 @@ def has_log(run_dir: Path | str, name: str) -> bool:
 def open_log(run_dir: Path | str, name: str) -> TextIO:
     """The log ``name`` of ``run_dir`` opened for reading as text, ready for ``csv``.
 
+    A compressed log is decompressed whole here (the largest committed one is 1.6 MB of
+    text), so that a damaged file fails at once with its name rather than midway through
+    a reader's loop.
+
     Raises:
         FileNotFoundError: neither ``name`` nor ``name.gz`` is in ``run_dir`` (the message
             names both, so that a reader can say what is missing).
+        CorruptLog: the compressed log is truncated, not gzip or not UTF-8 text.
     """
     path = log_path(run_dir, name)
     if path is None:
         raise FileNotFoundError(f"{Path(run_dir) / name} not found (nor {name}{GZ})")
     if path.name.endswith(GZ):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
+        try:
+            text = gzip.decompress(path.read_bytes()).decode("utf-8")
+        except (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError) as err:
+            raise CorruptLog(f"{path} is corrupt ({err}); export the run again "
+                             "(benchmarks/export_sweep.py)") from None
+        return io.StringIO(text, newline="")
     return open(path, encoding="utf-8", newline="")
 
 

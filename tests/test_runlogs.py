@@ -108,3 +108,27 @@ def test_export_compresses_the_logs_and_replaces_a_stale_plain_copy(tmp_path):
     assert export_sweep.main([str(dest), str(tmp_path / "again")]) == 0
     again = tmp_path / "again" / "runs" / "Skiing-ppo-none-s0"
     assert {p.name: p.read_bytes() for p in again.iterdir()} == before
+
+
+def test_a_damaged_compressed_log_is_a_clear_error_everywhere(tmp_path, capsys):
+    from agents.report import main as report_main
+    from agents.runlogs import CorruptLog
+    from agents.runs import TrainError
+
+    run = pack(skiing_run(tmp_path / "sweep" / "runs" / "Skiing-ppo-none-s0"))
+    good = (run / "episodes.csv.gz").read_bytes()
+    (tmp_path / "sweep" / "results.csv").write_text(
+        "game,algo,shaping,seed,steps,frames,final_score,final_score_std,best_score,"
+        "human_normalized,flags,wall_time_s,steps_per_s,run_dir\n"
+        "Skiing,ppo,none,0,120000,480000,-29970,0,-15941,,,1,1,runs/Skiing-ppo-none-s0\n")
+    for damaged in (good[: len(good) // 2], b"step,score\n1,2\n",
+                    gzip.compress("step,score\n1,\xff\n".encode("latin-1"))):
+        (run / "episodes.csv.gz").write_bytes(damaged)
+        with pytest.raises(CorruptLog, match=r"episodes\.csv\.gz is corrupt .*export the run"):
+            open_log(run, EPISODES)
+        with pytest.raises(TrainError, match="is corrupt"):
+            check_run(run)
+        assert report_main([str(tmp_path / "sweep")]) == 2
+        assert "episodes.csv.gz is corrupt" in capsys.readouterr().err
+    (run / "episodes.csv.gz").write_bytes(good)
+    assert report_main([str(tmp_path / "sweep")]) == 0
