@@ -1,4 +1,5 @@
-"""What a fresh machine needs: every module imports, every import is a declared dependency.
+"""What a fresh machine needs: every module imports, every import is a declared dependency;
+and the code passes the linter (ruff), which no other test would run.
 
 A package that is only present as somebody else's dependency (or only on the
 developer's machine) breaks ``pip install -e .`` users at the first import.
@@ -55,3 +56,16 @@ def test_every_import_is_declared():
     report = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"undeclared or unused dependencies:\n{report}"
     assert "Scanning" in report  # it really looked at the files
+
+
+def test_the_code_passes_the_linter():
+    """ruff (pyproject.toml's rules) over the packages, benchmarks and tests: an unused
+    import, a shadowed name or imports out of order fail the suite, not a later review."""
+    if importlib.util.find_spec("ruff") is None:
+        # The check is part of the suite: a missing tool must not pass silently.
+        pytest.fail("ruff is not installed: pip install -e '.[test]'")
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, f"ruff check . found:\n{proc.stdout}{proc.stderr}"
+    assert "All checks passed" in proc.stdout  # it really checked (not an empty selection)
