@@ -28,9 +28,9 @@ import zlib
 from pathlib import Path
 from typing import TextIO
 
-#: Every finished training episode (``agents.callbacks.EpisodeLogger``).
+#: Every finished training episode (``agents.callbacks.RunCallback`` appends it).
 EPISODES = "episodes.csv"
-#: SB3's metrics, one row per log interval (``agents.checkpoint``).
+#: SB3's metrics, one row per log interval (the logger of ``agents.checkpoint``).
 PROGRESS = "progress.csv"
 #: The suffix of a compressed log (``episodes.csv.gz``).
 GZ = ".gz"
