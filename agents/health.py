@@ -425,18 +425,18 @@ def check_run(run_dir: Path) -> dict[str, Any]:
     import csv
 
     from agents.environments import resolve_target
-    from agents.runlogs import EPISODES, CorruptLog, has_log, open_log
+    from agents.runlogs import EPISODES, CorruptLog, open_log
     from agents.runs import TrainError, read_run_config
 
     cfg = read_run_config(run_dir)
-    if not has_log(run_dir, EPISODES):
-        raise TrainError(f"{run_dir} has no episodes.csv")
-    monitor = run_monitor(cfg, resolve_target(cfg.game))
     try:
         f = open_log(run_dir, EPISODES)
+    except FileNotFoundError:
+        raise TrainError(f"{run_dir} has no episodes.csv") from None
     except CorruptLog as err:
         raise TrainError(str(err)) from None
     with f:
+        monitor = run_monitor(cfg, resolve_target(cfg.game))
         for row in csv.DictReader(f):
             monitor.add(Episode.from_row(row))
     evaluation = _final_evaluation(run_dir)

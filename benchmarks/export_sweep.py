@@ -10,7 +10,7 @@ Runs still training are left out (they are not in ``results.csv``).
 
 Why compressed: what the repo tracks travels to a GPU machine with every device call,
 64 MiB at most with the bundle (``benchmarks/gpu/README.md``); plain logs had grown to
-40 MiB of it.  The compression is reproducible (no time stamp in the header), so exporting
+39.5 MB of it.  The compression is reproducible (no time stamp in the header), so exporting
 the same sweep twice changes no file.
 
 Usage::

@@ -80,8 +80,8 @@ def test_every_reader_reads_a_compressed_run_as_the_plain_one(tmp_path):
     for read in (hour.training_curve, hour.training_clock):
         assert all((a == b).all() for a, b in zip(read(packed), read(plain)))
     # benchmarks/plot_curves.py.
-    assert load_script("benchmarks/plot_curves.py").binned(packed, 10_000) == \
-        load_script("benchmarks/plot_curves.py").binned(plain, 10_000)
+    binned = load_script("benchmarks/plot_curves.py").binned
+    assert binned(packed, 10_000) == binned(plain, 10_000)
 
 
 def test_export_compresses_the_logs_and_replaces_a_stale_plain_copy(tmp_path):
